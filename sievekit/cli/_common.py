@@ -1,0 +1,163 @@
+"""What every command shares: option types, config-file resolution, the error boundary, progress, output.
+
+The CLI parses and renders; the work is in ``sievekit.pipeline``. Exit codes: 0 success, 1 data or
+runtime error, 2 usage error (bad option, config file or combination).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from sievekit.errors import ConfigError, SievekitError
+from sievekit.io import ReadOptions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES = "Exit codes: 0 success, 1 data or runtime error, 2 usage error."
+METHOD_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+Inputs = Annotated[
+    list[str] | None,
+    typer.Argument(help="Input shards: files, directories, globs, or - for stdin (JSONL, .jsonl.gz, .jsonl.zst, "
+                   ".parquet).", show_default=False),
+]
+Output = Annotated[str, typer.Option("-o", "--output", help="Output directory (one shard per input), a single "
+                                     ".jsonl[.gz|.zst] file, or - for stdout.")]
+TextField = Annotated[str, typer.Option("--text-field", help="Field holding the document text.")]
+IdField = Annotated[str, typer.Option("--id-field", help="Field holding the document id (optional in records).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per batch; bounds memory.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for every random choice; same seed, same output.")]
+Jobs = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Worker processes (shards run in parallel).")]
+Compression = Annotated[str, typer.Option("--compression", help="Input codec: infer (from the suffix), none, gzip, "
+                                          "zstd.", case_sensitive=False)]
+OnBad = Annotated[str, typer.Option("--on-bad-record", help="fail: stop at a bad record; skip: count it and go on.")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", exists=True, dir_okay=False,
+                                                 help="TOML file of options; flags given on the line win.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")]
+Verbose = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr.")]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")]
+
+COMMON_READ = ("text_field", "id_field", "batch_size", "compression", "on_bad_record")
+
+
+def read_options(cfg: Mapping[str, Any]) -> ReadOptions:
+    if cfg["compression"] not in ("infer", "none", "gzip", "zstd"):
+        raise ConfigError(f"--compression must be infer, none, gzip or zstd, not {cfg['compression']!r}")
+    if cfg["on_bad_record"] not in ("fail", "skip"):
+        raise ConfigError(f"--on-bad-record must be fail or skip, not {cfg['on_bad_record']!r}")
+    return ReadOptions(text_field=cfg["text_field"], id_field=cfg["id_field"] or None, batch_size=cfg["batch_size"],
+                       compression=cfg["compression"], on_bad_record=cfg["on_bad_record"])
+
+
+def resolve_config(ctx: typer.Context, values: dict[str, Any], config: Path | None,
+                   tables: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Merge defaults < config file < flags given on the command line.
+
+    Returns the resolved options and the file's tables (e.g. a method's options under ``[dsir]``).
+
+    Raises:
+        ConfigError: the file is not valid TOML, or has a key no option of this command matches.
+    """
+    resolved = dict(values)
+    found_tables: dict[str, dict[str, Any]] = {}
+    if config is None:
+        return resolved, found_tables
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config}: not valid TOML ({exc})") from exc
+    params = {p.name: p for p in ctx.command.params if p.name}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in tables:
+            found_tables[key] = value
+            continue
+        name = key.replace("-", "_")
+        if name not in params or name in ("config", "dry_run"):
+            valid = sorted(set(params) - {"config", "dry_run"}) + [f"[{t}]" for t in tables]
+            raise ConfigError(f"{config}: unknown key {key!r}", hint=f"valid keys: {', '.join(valid)}")
+        source = ctx.get_parameter_source(name)
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
+            if name == "inputs" and isinstance(value, str):
+                value = [value]
+            try:
+                resolved[name] = params[name].type_cast_value(ctx, value)
+            except typer.BadParameter as exc:  # click's BadParameter, re-exported by typer
+                raise ConfigError(f"{config}: {key}: {exc.message}") from exc
+    return resolved, found_tables
+
+
+def method_config(ctx: typer.Context, config: Path | None) -> dict[str, Any]:
+    """Resolve a scoring command's options; the method's own options come from ``[<method>]`` and the line."""
+    from sievekit.selectors import available
+    from sievekit.selectors.params import parse_args
+
+    cfg, tables = resolve_config(ctx, dict(ctx.params), config, tables=tuple(available()))
+    cfg["method_options"] = {**tables.get(cfg["method"], {}), **parse_args(ctx.args)}
+    return cfg
+
+
+def dry_run(cfg: Mapping[str, Any]) -> None:
+    typer.echo(json.dumps(cfg, indent=2, default=str))
+    raise typer.Exit(0)
+
+
+def boundary(fn: F) -> F:
+    """Turn a ``SievekitError`` into ``Error:``/``Hint:`` lines on stderr and its exit code; nothing else."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SievekitError as exc:
+            err.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False)
+            if exc.hint:
+                err.print(f"[yellow]Hint:[/] {exc.hint}", markup=True, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except NotImplementedError as exc:
+            err.print(f"Error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress line on stderr, only when stderr is a terminal (never in pipes, cron or CI logs)."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TextColumn("docs"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda n: progress.advance(task, n)
+
+
+def note(message: str, quiet: bool) -> None:
+    """A human-facing line on stderr (never stdout, which carries data only)."""
+    if not quiet:
+        err.print(message, markup=False, highlight=False)
+
+
+def require_inputs(cfg: Mapping[str, Any]) -> list[str]:
+    inputs = cfg.get("inputs")
+    if not inputs:
+        raise ConfigError("no inputs given", hint="pass files, directories or globs (or - for stdin), or set "
+                          "inputs in --config")
+    return list(inputs)

@@ -1,0 +1,54 @@
+"""The ``sievekit`` command: one Typer app, one module per subcommand."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from sievekit import __version__
+from sievekit.cli._common import EXIT_CODES, METHOD_CONTEXT
+from sievekit.cli.dedupe import dedupe_cmd
+from sievekit.cli.report import report_cmd
+from sievekit.cli.score import score_cmd
+from sievekit.cli.select import select_cmd
+
+app = typer.Typer(
+    name="sievekit",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    help="Pick the documents of a raw pool that match a target, and drop the duplicates.",
+    epilog=EXIT_CODES,
+)
+app.command("score", context_settings=METHOD_CONTEXT, epilog=EXIT_CODES)(score_cmd)
+app.command("select", context_settings=METHOD_CONTEXT, epilog=EXIT_CODES)(select_cmd)
+app.command("dedupe", epilog=EXIT_CODES)(dedupe_cmd)
+app.command("report", epilog=EXIT_CODES)(report_cmd)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sievekit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Pick the documents of a raw pool that match a target, and drop the duplicates."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds through the atomic writers, which delete their temporary files.
+    sys.exit(128 + signum)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app()

@@ -1,0 +1,66 @@
+"""Errors sievekit raises on purpose, each with a message, a place and a fix.
+
+    SievekitError              base: message + optional hint; exit code 1
+    ├── ConfigError            a bad option, config file or option combination; exit code 2
+    ├── InputError             a file, line or record that cannot be read; exit code 1
+    │   └── BadRecordError     one record (skippable with --on-bad-record skip)
+    ├── ShardError             an output or shard-level failure
+    └── MissingDependencyError an optional package is not installed
+
+The CLI boundary (cli/_common.py) prints ``Error: <message>`` and ``Hint: <hint>`` and exits with
+``exit_code``; anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SievekitError(Exception):
+    """Base class: a failure we expected and can explain."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(SievekitError):
+    """An option, a config file or a combination of them is not valid (a usage error)."""
+
+    exit_code = 2
+
+
+class InputError(SievekitError):
+    """Input data that cannot be read, named by path and, where known, line (JSONL) or row (Parquet)."""
+
+    def __init__(
+        self, path: str, message: str, *, line: int | None = None, row_label: str = "line", hint: str | None = None
+    ) -> None:
+        where = path if line is None else f"{path}:{line}" if row_label == "line" else f"{path}: row {line}"
+        super().__init__(f"{where}: {message}", hint)
+        self.path = path
+        self.line = line
+        self.reason = message
+
+
+class BadRecordError(InputError):
+    """One record is malformed; ``--on-bad-record skip`` counts it and goes on."""
+
+    def __init__(self, path: str, message: str, *, kind: str, **kwargs: object) -> None:
+        super().__init__(path, message, **kwargs)  # type: ignore[arg-type]
+        self.kind = kind
+
+
+class ShardError(SievekitError):
+    """A shard-level failure: an output that cannot be written, names that collide."""
+
+
+class MissingDependencyError(SievekitError):
+    """An optional package is needed for what was asked."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed",
+            hint=f"pip install 'sievekit[{extra}]'",
+        )

@@ -1,0 +1,157 @@
+"""JSON Lines shards, plain or compressed: a batching reader and a writer that keeps records byte for byte."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sievekit.errors import BadRecordError, InputError
+from sievekit.io.options import ReadOptions, ShardStats
+from sievekit.io.streams import _Encoder, iter_decoded_chunks
+from sievekit.records import Batch
+
+
+def parse_record(line: bytes, path: str, lineno: int, opts: ReadOptions) -> tuple[str, str | None]:
+    """Parse one JSONL line and return (text, id).
+
+    Raises:
+        BadRecordError: the line is not a JSON object, lacks the text field, or its text is not a string.
+    """
+    try:
+        rec = json.loads(line)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        raise BadRecordError(
+            path, f"malformed JSON ({exc})", kind="malformed_json", line=lineno,
+            hint="fix or remove the line, or pass --on-bad-record skip",
+        ) from exc
+    if not isinstance(rec, dict):
+        raise BadRecordError(
+            path, f"a record must be a JSON object, not {type(rec).__name__}", kind="not_an_object", line=lineno,
+            hint="each line must hold one JSON object, or pass --on-bad-record skip",
+        )
+    return _text_and_id(rec, path, lineno, opts)
+
+
+def _text_and_id(rec: Mapping[str, Any], path: str, lineno: int, opts: ReadOptions) -> tuple[str, str | None]:
+    text = rec.get(opts.text_field)
+    if not isinstance(text, str):
+        if opts.text_field not in rec:
+            keys = ", ".join(sorted(rec)) or "none"
+            raise BadRecordError(
+                path, f'no "{opts.text_field}" field (keys: {keys})', kind="missing_text", line=lineno,
+                hint=_field_hint(rec, opts.text_field),
+            )
+        raise BadRecordError(
+            path, f'field "{opts.text_field}" is {_json_type(text)}, not a string', kind="non_string_text",
+            line=lineno, hint="pass --text-field with the field that holds the text, or --on-bad-record skip",
+        )
+    doc_id = rec.get(opts.id_field) if opts.id_field else None
+    return text, None if doc_id is None else str(doc_id)
+
+
+def _field_hint(rec: Mapping[str, Any], wanted: str) -> str:
+    strings = [key for key, value in rec.items() if isinstance(value, str)]
+    if strings:
+        return f"pass --text-field {strings[0]} (or another of: {', '.join(strings)})"
+    return f"add a string field {wanted!r} to every record, or pass --on-bad-record skip"
+
+
+def _json_type(value: Any) -> str:
+    return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def iter_jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: int = 0) -> Iterator[Batch]:
+    """Stream the records of one JSONL shard in batches of ``opts.batch_size``.
+
+    Blank lines are ignored. A bad record raises, or is counted in ``stats.skipped`` under ``skip``.
+    """
+    texts: list[str] = []
+    ids: list[str | None] = []
+    lines: list[bytes] = []
+    start = 0
+    for lineno, line in _numbered_lines(path, opts, stats):
+        try:
+            text, doc_id = parse_record(line, path, lineno, opts)
+        except BadRecordError as exc:
+            if opts.on_bad_record == "fail":
+                raise
+            stats.skipped[exc.kind] += 1
+            continue
+        texts.append(text)
+        ids.append(doc_id)
+        lines.append(line)
+        stats.text_bytes += len(text)
+        if len(texts) == opts.batch_size:
+            yield Batch(shard, start, texts, ids if opts.id_field else None, lines)
+            start += len(texts)
+            texts, ids, lines = [], [], []
+    stats.rows = start + len(texts)
+    if texts:
+        yield Batch(shard, start, texts, ids if opts.id_field else None, lines)
+
+
+def _numbered_lines(path: str, opts: ReadOptions, stats: ShardStats) -> Iterator[tuple[int, bytes]]:
+    lineno = 0
+    rest = b""
+    try:
+        for chunk in iter_decoded_chunks(path, opts.compression):
+            stats.bytes += len(chunk)
+            parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            rest = parts.pop()
+            for line in parts:
+                lineno += 1
+                if line.strip():
+                    yield lineno, line.rstrip(b"\r")
+    except InputError as exc:
+        if opts.on_bad_record == "fail" or "truncated" not in exc.reason:
+            raise
+        # Under skip, a truncated stream keeps the complete lines before the break and counts the loss.
+        print(f"Warning: {exc.message}; kept the {lineno} complete lines before it", file=sys.stderr)
+        stats.skipped["truncated_stream"] += 1
+        return
+    if rest.strip():
+        yield lineno + 1, rest.rstrip(b"\r")
+
+
+def _json_default(value: Any) -> Any:
+    # Arrow values JSON cannot hold (dates, decimals, bytes) become strings rather than failing the write.
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def dumps(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, default=_json_default).encode("utf-8")
+
+
+class JsonlWriter:
+    """Writes batches as JSON lines; unchanged records are copied byte for byte from their input line."""
+
+    def __init__(self, encoder: _Encoder) -> None:
+        self.encoder = encoder
+        self.rows = 0
+
+    def write(self, batch: Batch, keep: Sequence[bool] | np.ndarray | None = None,
+              extra: Mapping[str, Sequence[Any]] | None = None) -> None:
+        picked = range(len(batch)) if keep is None else np.flatnonzero(np.asarray(keep, dtype=bool)).tolist()
+        if not picked:
+            return
+        if isinstance(batch.payload, list) and not extra:
+            lines = [batch.payload[i] for i in picked]
+        else:
+            records = batch.records()
+            lines = []
+            for i in picked:
+                rec = records[i]
+                for name, values in (extra or {}).items():
+                    rec[name] = values[i]
+                lines.append(dumps(rec))
+        self.encoder.write(b"\n".join(lines) + b"\n")
+        self.rows += len(lines)

@@ -1,0 +1,162 @@
+"""The run's manifest of input shards, and the one place that maps a shard to its reader and writer.
+
+Inputs (files, directories, globs, or ``-``) expand into one sorted, de-duplicated list, so a document's
+key (shard index, row) is the same on every run. Each shard writes to one output shard of the same name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sievekit.errors import ConfigError, InputError, ShardError
+from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
+from sievekit.io.options import ReadOptions, ShardStats
+from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_compression, parquet_schema
+from sievekit.io.streams import STDIO, atomic_path, open_output
+from sievekit.records import Batch
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+COMPRESSED = ("", ".gz", ".zst", ".zstd")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_KNOWN = tuple(s + c for s in JSONL_SUFFIXES for c in COMPRESSED) + PARQUET_SUFFIXES
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One input file of the run.
+
+    Attributes:
+        index: position in the manifest order (the first half of every document's key).
+        path: the path as found (``-`` for stdin).
+        name: the output name, relative to the output directory (the path below an input directory,
+            else the file name).
+        format: ``jsonl`` or ``parquet``.
+    """
+
+    index: int
+    path: str
+    name: str
+    format: str
+
+    @property
+    def label(self) -> str:
+        return "<stdin>" if self.path == STDIO else self.path
+
+
+def shard_format(path: str) -> str | None:
+    name = path.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(tuple(s + c for s in JSONL_SUFFIXES for c in COMPRESSED)):
+        return "jsonl"
+    return None
+
+
+def resolve_inputs(specs: Sequence[str]) -> list[Shard]:
+    """Expand files, directories and globs into the sorted, de-duplicated manifest of shards.
+
+    Raises:
+        InputError: a path does not exist, a glob or directory matches no shard, or nothing is left.
+        ConfigError: ``-`` is mixed with other inputs, or two shards would write to the same output name.
+    """
+    if not specs:
+        raise InputError("<inputs>", "no inputs given", hint="pass files, directories or globs, or - for stdin")
+    if STDIO in specs:
+        if len(specs) > 1:
+            raise ConfigError("'-' (stdin) cannot be combined with other inputs", hint="pass either - or paths")
+        return [Shard(0, STDIO, "stdin.jsonl", "jsonl")]
+    found: dict[str, str] = {}  # real path -> output name; the first spelling of a file wins
+    for spec in specs:
+        for path, name in _expand(spec):
+            found.setdefault(os.path.realpath(path), _posix(name) + "\0" + path)
+    entries = sorted((value.split("\0", 1) for value in found.values()), key=lambda e: (e[1], e[0]))
+    _check_names(entries)
+    return [Shard(i, path, name, shard_format(path) or "jsonl") for i, (name, path) in enumerate(entries)]
+
+
+def _expand(spec: str) -> list[tuple[str, str]]:
+    if _GLOB_CHARS & set(spec):
+        matches = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p) and shard_format(p))
+        if not matches:
+            raise InputError(spec, "the pattern matches no shard", hint=f"shards end in {', '.join(_KNOWN[:6])}, …")
+        return [(p, os.path.basename(p)) for p in matches]
+    if os.path.isdir(spec):
+        matches = sorted(str(p) for p in Path(spec).rglob("*") if p.is_file() and shard_format(str(p))
+                         and not p.name.startswith("."))
+        if not matches:
+            raise InputError(spec, "the directory holds no shard", hint="shards end in .jsonl[.gz|.zst] or .parquet")
+        return [(p, os.path.relpath(p, spec)) for p in matches]
+    if not os.path.exists(spec):
+        raise InputError(spec, "no such file or directory", hint="check the path")
+    if shard_format(spec) is None:
+        raise InputError(spec, "unknown shard format (by its suffix)",
+                         hint="name JSON Lines files *.jsonl[.gz|.zst] and Parquet files *.parquet")
+    return [(spec, os.path.basename(spec))]
+
+
+def _posix(name: str) -> str:
+    return name.replace(os.sep, "/")
+
+
+def _check_names(entries: list[list[str]]) -> None:
+    seen: dict[str, str] = {}
+    for name, path in entries:
+        if name in seen:
+            raise ConfigError(f"two inputs would write the same output name {name!r}: {seen[name]} and {path}",
+                              hint="pass their common parent directory instead, so the names keep their subfolders")
+        seen[name] = path
+
+
+def iter_batches(shard: Shard, opts: ReadOptions, stats: ShardStats | None = None,
+                 all_columns: bool = True) -> Iterator[Batch]:
+    """Stream one shard's records in batches (Parquet reads only text and id unless ``all_columns``)."""
+    stats = stats if stats is not None else ShardStats()
+    if shard.format == "parquet":
+        return iter_parquet_batches(shard.path, opts, stats, shard.index, all_columns)
+    return iter_jsonl_batches(shard.path, opts, stats, shard.index)
+
+
+def iter_texts(shards: Sequence[Shard], opts: ReadOptions) -> Iterator[str]:
+    """Every text of the given shards, in manifest order."""
+    for shard in shards:
+        for batch in iter_batches(shard, opts, all_columns=False):
+            yield from batch.texts
+
+
+class BatchWriter(Protocol):
+    rows: int
+
+    def write(self, batch: Batch, keep: Any = None, extra: Any = None) -> None: ...
+
+
+def output_target(output: str, shard: Shard) -> str:
+    """Where a shard's output goes: ``-`` (stdout), one file, or ``DIR/<shard name>``."""
+    if output == STDIO or shard_format(output) == "jsonl" and not os.path.isdir(output):
+        return output
+    return os.path.join(output, shard.name)
+
+
+@contextlib.contextmanager
+def open_writer(target: str, source: Shard, compression: str | None = None) -> Iterator[BatchWriter]:
+    """A writer for ``target`` in its own format: Parquet keeps the source's schema and codec.
+
+    Files are written under a temporary name and renamed only when the block completes.
+    """
+    if shard_format(target) == "parquet":
+        if source.format != "parquet":
+            raise ShardError(f"{target}: cannot write Parquet from JSON Lines input {source.label}",
+                             hint="write to a directory (outputs keep their input's format) or to stdout")
+        with atomic_path(target) as tmp:
+            writer = ParquetWriter(str(tmp), parquet_schema(source.path), parquet_compression(source.path))
+            yield writer
+            writer.close()
+        return
+    with open_output(target, compression) as enc:
+        yield JsonlWriter(enc)

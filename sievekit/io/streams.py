@@ -1,0 +1,220 @@
+"""Byte streams: codec detection, decompressing readers that notice truncation, atomic writers.
+
+``-`` stands for stdin/stdout. The codec comes from the file suffix (``.gz``, ``.zst``/``.zstd``) unless
+one is forced; for stdin, which has no name, it is sniffed from the magic bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from sievekit.errors import InputError, ShardError
+
+CODECS = ("none", "gzip", "zstd")
+CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+STDIO = "-"
+
+
+def codec_from_suffix(path: str) -> str:
+    """The codec a file name implies: ``gzip`` for .gz, ``zstd`` for .zst/.zstd, else ``none``."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        return "gzip"
+    if name.endswith((".zst", ".zstd")):
+        return "zstd"
+    return "none"
+
+
+def resolve_codec(path: str, forced: str | None) -> str:
+    if forced in (None, "infer"):
+        return codec_from_suffix(path)
+    if forced not in CODECS:
+        raise ValueError(f"unknown compression {forced!r}; choose one of {', '.join(CODECS)}")
+    return forced
+
+
+def _raw_chunks(fh: BinaryIO) -> Iterator[bytes]:
+    while chunk := fh.read(CHUNK):
+        yield chunk
+
+
+def _gzip_chunks(raw: Iterator[bytes], path: str) -> Iterator[bytes]:
+    # zlib with wbits=31 reads one gzip member; concatenated members (as `cat a.gz b.gz` makes) restart it.
+    dobj = zlib.decompressobj(wbits=31)
+    started = False
+    for chunk in raw:
+        while chunk:
+            try:
+                out = dobj.decompress(chunk)
+            except zlib.error as exc:
+                raise InputError(path, f"corrupt gzip stream ({exc})", hint="re-create or re-copy the file") from exc
+            started = True
+            if out:
+                yield out
+            if dobj.eof:
+                chunk = dobj.unused_data
+                dobj = zlib.decompressobj(wbits=31)
+                started = False
+            else:
+                chunk = b""
+    if started and not dobj.eof:
+        raise InputError(path, "truncated gzip stream (the file ends inside a member)", hint=_TRUNCATED_HINT)
+
+
+def _zstd_chunks(raw: Iterator[bytes], path: str) -> Iterator[bytes]:
+    # zstandard's stream_reader returns b"" on a truncated frame without complaint, so frames are
+    # walked by hand: a decompressobj per frame, and input that ends mid-frame is an error.
+    dctx = zstandard.ZstdDecompressor()
+    dobj = dctx.decompressobj()
+    started = False
+    for chunk in raw:
+        while chunk:
+            try:
+                out = dobj.decompress(chunk)
+            except zstandard.ZstdError as exc:
+                raise InputError(path, f"corrupt zstd stream ({exc})", hint="re-create or re-copy the file") from exc
+            started = True
+            if out:
+                yield out
+            if dobj.eof:
+                chunk = dobj.unused_data
+                dobj = dctx.decompressobj()
+                started = False
+            else:
+                chunk = b""
+    if started and not dobj.eof:
+        raise InputError(path, "truncated zstd stream (the file ends inside a frame)", hint=_TRUNCATED_HINT)
+
+
+_TRUNCATED_HINT = "the file is incomplete (an interrupted copy or write?); re-create it, or pass --on-bad-record skip"
+
+
+def _sniff(head: bytes) -> str:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+def iter_decoded_chunks(path: str, codec: str | None = None) -> Iterator[bytes]:
+    """Yield the decompressed bytes of ``path`` (``-`` for stdin) in chunks of about 1 MiB.
+
+    Raises:
+        InputError: the file cannot be opened or read, or its compressed stream is corrupt or truncated.
+    """
+    if path == STDIO:
+        fh = sys.stdin.buffer
+        head = fh.read(4)
+        chosen = _sniff(head) if codec in (None, "infer") else resolve_codec(path, codec)
+        raw: Iterator[bytes] = _prepend(head, _raw_chunks(fh))
+        yield from _decode(raw, chosen, "<stdin>")
+        return
+    chosen = resolve_codec(path, codec)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after the generator is exhausted
+    except OSError as exc:
+        raise InputError(path, f"cannot open: {exc.strerror}", hint="check the path and its permissions") from exc
+    with fh:
+        try:
+            yield from _decode(_raw_chunks(fh), chosen, path)
+        except OSError as exc:
+            raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _prepend(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if head:
+        yield head
+    yield from rest
+
+
+def _decode(raw: Iterator[bytes], codec: str, path: str) -> Iterator[bytes]:
+    if codec == "gzip":
+        return _gzip_chunks(raw, path)
+    if codec == "zstd":
+        return _zstd_chunks(raw, path)
+    return raw
+
+
+class _Encoder:
+    """A write-side compressor over a binary file; ``close()`` finishes the stream but not the file."""
+
+    def __init__(self, fh: BinaryIO, codec: str, level: int | None) -> None:
+        self.fh = fh
+        self._gz: gzip.GzipFile | None = None
+        self._zst: zstandard.ZstdCompressionWriter | None = None
+        if codec == "gzip":
+            # mtime=0 and no file name keep the bytes identical from run to run.
+            self._gz = gzip.GzipFile(filename="", fileobj=fh, mode="wb", compresslevel=level or 6, mtime=0)
+        elif codec == "zstd":
+            self._zst = zstandard.ZstdCompressor(level=level or 3).stream_writer(fh, closefd=False)
+
+    def write(self, data: bytes) -> None:
+        sink = self._gz or self._zst or self.fh
+        sink.write(data)
+
+    def close(self) -> None:
+        if self._gz is not None:
+            self._gz.close()
+        if self._zst is not None:
+            self._zst.close()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``.
+
+    On any exception (including KeyboardInterrupt and the SystemExit our SIGTERM handler raises) the
+    temporary file is removed, so no file ever appears under the final name unless it is complete.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened for fsync
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def open_output(path: str, codec: str | None = None, level: int | None = None) -> Iterator[_Encoder]:
+    """Open ``path`` (``-`` for stdout) for writing through its codec; files are written atomically."""
+    if path == STDIO:
+        enc = _Encoder(sys.stdout.buffer, resolve_codec("", codec), level)
+        yield enc
+        enc.close()
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            enc = _Encoder(fh, resolve_codec(path, codec), level)
+            yield enc
+            enc.close()
+    except OSError as exc:
+        raise ShardError(f"{path}: cannot write: {exc.strerror or exc}", hint="check the output directory") from exc

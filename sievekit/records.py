@@ -1,0 +1,64 @@
+"""The units that flow through sievekit: a `Batch` of records from one shard, and a `Doc` view of one record.
+
+A batch carries the texts a selector needs plus the format's own payload (the raw JSONL lines, or the
+Arrow record batch), so a kept record is written back byte for byte (JSONL) or value for value (Parquet)
+without ever being rebuilt from the parsed fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonlPayload = list[bytes]
+
+
+@dataclass(slots=True)
+class Doc:
+    """One record: its key, text, id and all its fields."""
+
+    shard: int
+    row: int
+    id: str | None
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Consecutive records of one shard.
+
+    Attributes:
+        shard: index of the shard in the run's manifest order.
+        start: row number (0-based, counting the records the reader yielded) of the first record.
+        texts: the text field of every record.
+        ids: the id field of every record, as strings, or None when no id field was asked for.
+        payload: the format's own form of the records: raw JSONL lines (without the newline) or a
+            ``pyarrow.RecordBatch`` with the columns that were read.
+    """
+
+    shard: int
+    start: int
+    texts: list[str]
+    ids: list[str | None] | None
+    payload: Any
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def rows(self) -> range:
+        return range(self.start, self.start + len(self.texts))
+
+    def records(self) -> list[dict[str, Any]]:
+        """The records as dicts (parses JSONL lines; converts Arrow rows)."""
+        if isinstance(self.payload, list):
+            return [json.loads(line) for line in self.payload]
+        return list(self.payload.to_pylist())
+
+    def docs(self) -> Iterator[Doc]:
+        ids = self.ids if self.ids is not None else [None] * len(self.texts)
+        for offset, (text, doc_id, rec) in enumerate(zip(self.texts, ids, self.records())):
+            yield Doc(self.shard, self.start + offset, doc_id, text, rec)
