@@ -9,7 +9,6 @@ output atomically; the output directory's ``manifest.json`` is written last.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -25,7 +24,7 @@ from sievekit import sampling
 from sievekit.errors import ConfigError, ShardError
 from sievekit.io import ReadOptions, Shard, ShardStats, atomic_path, iter_batches, open_writer, output_target
 from sievekit.io.shards import resolve_inputs
-from sievekit.io.streams import STDIO, codec_from_suffix
+from sievekit.io.streams import STDIO, codec_from_suffix, sniff_codec
 from sievekit.scoring import MethodSpec, Progress, fit, make_selector, read_target, score_shards
 
 RULES = ("top_k", "fraction", "threshold", "sample")
@@ -144,18 +143,20 @@ def score(inputs: Sequence[str], output: str, *, method: MethodSpec, target: Seq
     with _readable_twice(inputs, opts) as shards, tempfile.TemporaryDirectory(prefix="sievekit-score-") as tmp:
         selector = make_selector(method, seed)
         fit(selector, read_target(target, opts) if target else None, shards, opts)
-        sidecar_dir = tmp if output == STDIO else output
-        sidecars = [os.path.join(sidecar_dir, sidecar_name(shard)) for shard in shards]
+        if output == STDIO:  # workers write plain sidecars to a temporary directory; they are concatenated below
+            sidecars = [os.path.join(tmp, f"{shard.index:06d}.jsonl") for shard in shards]
+        else:
+            sidecars = [os.path.join(output, sidecar_name(shard)) for shard in shards]
         per_shard, stats = score_shards(selector, shards, opts, jobs, progress, sidecars)
         if output == STDIO:
-            for path in sidecars:  # workers wrote each shard's lines to a temporary file; concatenate in order
+            for path in sidecars:
                 with open(path, "rb") as fh:
                     shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
             sys.stdout.buffer.flush()
         result = RunResult()
         for shard, scores, st, dest in zip(shards, per_shard, stats, sidecars):
-            result.shards.append({"name": shard.name, "input": shard.label, "output": dest if output != STDIO else STDIO,
-                                  "rows_in": len(scores), **_stat_fields(st)})
+            result.shards.append({"name": shard.name, "input": shard.label, "rows_in": len(scores),
+                                  "output": dest if output != STDIO else STDIO, **_stat_fields(st)})
         result.outputs = [STDIO] if output == STDIO else sidecars
         result.extra["selector"] = selector.state_dict()
         if output != STDIO:
@@ -192,6 +193,11 @@ def _readable_twice(inputs: Sequence[str], opts: ReadOptions) -> Iterator[list[S
         path = os.path.join(tmpdir, "stdin.jsonl")
         with open(path, "wb") as fh:
             shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
+        if opts.compression in (None, "infer"):  # the spooled copy keeps stdin's codec: sniff it once here
+            with open(path, "rb") as fh:
+                suffix = {"gzip": ".gz", "zstd": ".zst", "none": ""}[sniff_codec(fh.read(4))]
+            os.rename(path, path + suffix)
+            path += suffix
         yield [Shard(0, path, "stdin.jsonl", "jsonl")]
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

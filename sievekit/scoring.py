@@ -10,8 +10,8 @@ import json
 import math
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 

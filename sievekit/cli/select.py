@@ -29,7 +29,7 @@ def select_cmd(
     threshold: Annotated[float | None, typer.Option("--threshold", help="Keep documents scoring >= T.")] = None,
     sample: Annotated[int | None, typer.Option("--sample", min=0, help="Importance-resample N documents (Gumbel "
                                                "top-k on the scores as log weights, seeded).")] = None,
-    annotate: Annotated[bool, typer.Option("--annotate", help="Add score and rank fields to the kept records.")] = False,
+    annotate: Annotated[bool, typer.Option("--annotate", help="Add score and rank fields to kept records.")] = False,
     output_compression: Annotated[str | None, typer.Option("--output-compression",
                                                            help="Codec for stdout: none, gzip, zstd.")] = None,
     text_field: c.TextField = "text",

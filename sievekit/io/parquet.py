@@ -21,7 +21,7 @@ def open_parquet(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except OSError as exc:
-        raise InputError(path, f"cannot read as Parquet ({exc})", hint="check that the file is a whole Parquet file") from exc
+        raise InputError(path, f"cannot read as Parquet ({exc})", hint="is it a whole Parquet file?") from exc
 
 
 def parquet_columns(pf: pq.ParquetFile, path: str, opts: ReadOptions, all_columns: bool) -> list[str] | None:
@@ -65,7 +65,7 @@ def iter_parquet_batches(path: str, opts: ReadOptions, stats: ShardStats, shard:
             yield Batch(shard, start, texts, ids, rb)
             start += len(texts)
     except OSError as exc:
-        raise InputError(path, f"cannot read as Parquet ({exc})", hint="the file may be truncated; re-create it") from exc
+        raise InputError(path, f"cannot read as Parquet ({exc})", hint="it may be truncated; re-create it") from exc
     stats.rows = start
     stats.bytes = int(pf.metadata.serialized_size + sum(
         pf.metadata.row_group(i).total_byte_size for i in range(pf.metadata.num_row_groups)))

@@ -100,7 +100,8 @@ def _zstd_chunks(raw: Iterator[bytes], path: str) -> Iterator[bytes]:
 _TRUNCATED_HINT = "the file is incomplete (an interrupted copy or write?); re-create it, or pass --on-bad-record skip"
 
 
-def _sniff(head: bytes) -> str:
+def sniff_codec(head: bytes) -> str:
+    """The codec whose magic bytes start ``head``: gzip, zstd, or none."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
     if head.startswith(ZSTD_MAGIC):
@@ -117,7 +118,7 @@ def iter_decoded_chunks(path: str, codec: str | None = None) -> Iterator[bytes]:
     if path == STDIO:
         fh = sys.stdin.buffer
         head = fh.read(4)
-        chosen = _sniff(head) if codec in (None, "infer") else resolve_codec(path, codec)
+        chosen = sniff_codec(head) if codec in (None, "infer") else resolve_codec(path, codec)
         raw: Iterator[bytes] = _prepend(head, _raw_chunks(fh))
         yield from _decode(raw, chosen, "<stdin>")
         return
