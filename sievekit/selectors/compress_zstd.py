@@ -145,8 +145,9 @@ class ZstdMLSelector(_ZstdBase):
                             for b in self.backgrounds]
 
     def score_bytes(self, docs: Sequence[bytes], n: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        background = np.mean([lengths(c, docs) for c in self._background], axis=0)
-        return (background - lengths(self._target, docs)) / n
+        background = np.mean([lengths(c, docs) for c in self._background], axis=0, dtype=np.float64)
+        scores: npt.NDArray[np.float64] = (background - lengths(self._target, docs)) / n
+        return scores
 
     def fitted_state(self) -> dict[str, Any]:
         return {"target": pack_texts(self.target), "backgrounds": self.backgrounds}

@@ -157,13 +157,19 @@ def test_truncate_cuts_every_pair_to_the_limit():
 
 
 # -- CLI ------------------------------------------------------------------------------------------------------
-def test_cli_select_keeps_target_domain(invoke, data_dir, tmp_path):
+def test_cli_select_keeps_the_top_k_of_the_formula(invoke, data_dir, tmp_path):
     out = tmp_path / "out"
     res = invoke("select", data_dir / "pool.jsonl", "--method", "zipfit", "--target", data_dir / "target.jsonl",
-                 "--top-k", "2", "-o", out, "--level", "1", "--min-bytes", "100")
+                 "--top-k", "3", "-o", out, "--level", "1", "--min-bytes", "100")
     assert res.exit_code == 0, res.stderr
-    kept = [json.loads(line) for line in (out / "pool.jsonl").read_text().splitlines()]
-    assert [r["domain"] for r in kept] == ["python", "python"]
+    assert "kept 3 of 20" in res.stderr
+    kept = [json.loads(line)["id"] for line in (out / "pool.jsonl").read_text().splitlines()]
+    targets = [json.loads(line)["text"] for line in (data_dir / "target.jsonl").read_text().splitlines()]
+    records = pool_records()
+    naive = [naive_alignment(r["text"], targets) if len(r["text"].encode()) >= 100 else -np.inf for r in records]
+    best = sorted(np.argsort(naive, kind="stable")[::-1][:3])
+    assert kept == [records[i]["id"] for i in best]
+    assert "unicode-1" not in kept  # 44 bytes: below --min-bytes
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["selector"]["algorithm"] == "zipfit_gzip_v1"
     assert manifest["selector"]["config"]["min_bytes"] == 100
