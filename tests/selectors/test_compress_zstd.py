@@ -220,3 +220,16 @@ def test_cli_parallel_scores_equal_serial(invoke, data_dir, tmp_path):
     serial, parallel = invoke(*args), invoke(*args, "-j", "2")
     assert serial.exit_code == parallel.exit_code == 0, parallel.stderr
     assert serial.stdout == parallel.stdout
+
+
+@pytest.mark.parametrize("method", ["zstd-ml", "zipfit", "zstd-ratio", "cratio"])
+def test_shipped_config_file_runs_every_method(invoke, data_dir, method):
+    config = Path(__file__).parents[2] / "configs" / "compress_align.toml"
+    args = ["select", data_dir / "pool.jsonl", "--config", config, "--method", method,
+            "--target", data_dir / "target.jsonl", "--top-k", "3"]
+    dry = invoke(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert json.loads(dry.stdout)["method_options"]["min_bytes"] == 64
+    res = invoke(*args)
+    assert res.exit_code == 0, res.stderr
+    assert len(res.stdout.splitlines()) == 3
