@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from sievekit.errors import ConfigError
 from sievekit.selectors.base import Selector, decode_array, encode_array
 from sievekit.selectors.registry import register
 
@@ -139,12 +140,13 @@ class ZipFitSelector(Selector):
         self.target_rows: list[int] = []
         self.c_target = np.empty(0, dtype=np.float64)
         self._max_doc = -1  # truncate mode: longest document prefix kept (-1: no truncation)
+        self._longest = 0
         self._warned = False
 
     def fit(self, target: Iterable[str], raw: Iterable[str] | None = None) -> ZipFitSelector:
         texts = [utf8(t) for t in target]
         if not texts:
-            raise ValueError("zipfit needs at least one target text")
+            raise ConfigError("zipfit needs at least one target text", hint="pass a non-empty --target")
         rows = list(range(len(texts)))
         m = self.config.target_sample
         if 0 < m < len(texts):
@@ -159,6 +161,7 @@ class ZipFitSelector(Selector):
             targets = [t[: cfg.max_pair_bytes // 2] for t in targets]
             self._max_doc = cfg.max_pair_bytes - max(len(t) for t in targets)
         self.targets, self.target_rows = targets, rows
+        self._longest = max(len(t) for t in targets)
         self.c_target = np.array([gzip_len(t, cfg.level) for t in targets], dtype=np.float64)
 
     def score_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
@@ -174,7 +177,7 @@ class ZipFitSelector(Selector):
         """The ZIP-FIT alignment of one document given as bytes (no length rule applied)."""
         if self._max_doc >= 0:
             x = x[: self._max_doc]
-        elif not self._warned and len(x) + int(max(len(t) for t in self.targets)) > self.config.max_pair_bytes:
+        elif not self._warned and len(x) + self._longest > self.config.max_pair_bytes:
             self._warned = True
             warnings.warn(f"zipfit: a {len(x):,}-byte document paired with a target exceeds --max-pair-bytes "
                           f"{self.config.max_pair_bytes:,} (DEFLATE sees only 32 KiB back); scores of long pairs "
@@ -202,6 +205,7 @@ class ZipFitSelector(Selector):
 
     def load_fitted_state(self, state: Mapping[str, Any]) -> None:
         self.targets = unpack_texts(state["targets"])
+        self._longest = max((len(t) for t in self.targets), default=0)
         self.target_rows = list(state["target_rows"])
         self.c_target = decode_array(state["c_target"])
         self._max_doc = int(state["max_doc"])

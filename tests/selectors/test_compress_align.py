@@ -198,3 +198,22 @@ def test_cli_without_target_is_a_usage_error(invoke, data_dir):
     res = invoke("select", data_dir / "pool.jsonl", "--method", "zipfit", "--top-k", "2")
     assert res.exit_code == 2
     assert "needs a target" in res.stderr
+
+
+def test_empty_target_is_a_config_error():
+    from sievekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least one target"):
+        ZipFitSelector().fit([])
+
+
+def test_cli_parallel_scores_equal_serial(invoke, data_dir, tmp_path):
+    shards = tmp_path / "pool"
+    shards.mkdir()
+    lines = (data_dir / "pool.jsonl").read_text().splitlines(keepends=True)
+    (shards / "a.jsonl").write_text("".join(lines[:7]))
+    (shards / "b.jsonl.gz").write_bytes(gzip.compress("".join(lines[7:]).encode()))
+    args = ["score", shards, "--method", "zipfit", "--target", data_dir / "target.jsonl", "--target-sample", "3"]
+    serial, parallel = invoke(*args), invoke(*args, "-j", "2")
+    assert serial.exit_code == parallel.exit_code == 0, parallel.stderr
+    assert serial.stdout == parallel.stdout and len(serial.stdout.splitlines()) == 20
