@@ -7,7 +7,6 @@ without ever being rebuilt from the parsed fields.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +54,9 @@ class Batch:
     def records(self) -> list[dict[str, Any]]:
         """The records as dicts (parses JSONL lines; converts Arrow rows)."""
         if isinstance(self.payload, list):
-            return [json.loads(line) for line in self.payload]
+            from sievekit.io.jsonl import loads
+
+            return [loads(line) for line in self.payload]
         return list(self.payload.to_pylist())
 
     def docs(self) -> Iterator[Doc]:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sievekit.errors import ConfigError, InputError, ShardError
 from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
 from sievekit.io.options import ReadOptions, ShardStats
-from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_compression, parquet_schema
+from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_layout, parquet_schema
 from sievekit.io.streams import STDIO, atomic_path, open_output
 from sievekit.records import Batch
 
@@ -154,7 +154,8 @@ def open_writer(target: str, source: Shard, compression: str | None = None) -> I
             raise ShardError(f"{target}: cannot write Parquet from JSON Lines input {source.label}",
                              hint="write to a directory (outputs keep their input's format) or to stdout")
         with atomic_path(target) as tmp:
-            writer = ParquetWriter(str(tmp), parquet_schema(source.path), parquet_compression(source.path))
+            codec, group_rows = parquet_layout(source.path)
+            writer = ParquetWriter(str(tmp), parquet_schema(source.path), codec, group_rows)
             yield writer
             writer.close()
         return
