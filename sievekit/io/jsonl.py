@@ -14,7 +14,6 @@ from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.streams import _Encoder, iter_decoded_chunks
 from sievekit.records import Batch
 
-
 try:  # orjson parses ~2.8x faster than json (bench/io_throughput.py); json stays the arbiter of validity
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency, but the reader must not need it
