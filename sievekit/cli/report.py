@@ -47,14 +47,16 @@ def render(data: dict[str, Any]) -> Table:
     table.add_column("shard", no_wrap=True)
     for col in ("rows", "MB", "len p10", "len p50", "len p90", "len max"):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("skipped")
+    any_skipped = bool(data["total"]["skipped"])
+    if any_skipped:
+        table.add_column("skipped")
     for entry in data["shards"] + [{"name": "TOTAL", **data["total"]}]:
         lengths = entry["text_length"]
-        table.add_row(
-            entry["name"], f"{entry['rows']:,}", f"{entry['bytes'] / 1e6:.2f}",
-            *(f"{lengths.get(q, 0):,}" for q in ("p10", "p50", "p90", "p100")),
-            ", ".join(f"{k} {v}" for k, v in entry["skipped"].items()) or "-",
-        )
+        cells = [entry["name"], f"{entry['rows']:,}", f"{entry['bytes'] / 1e6:.2f}",
+                 *(f"{lengths.get(q, 0):,}" for q in ("p10", "p50", "p90", "p100"))]
+        if any_skipped:
+            cells.append(", ".join(f"{k} {v}" for k, v in entry["skipped"].items()) or "-")
+        table.add_row(*cells)
     return table
 
 

@@ -26,6 +26,8 @@ COMPRESSED = ("", ".gz", ".zst", ".zstd")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _KNOWN = tuple(s + c for s in JSONL_SUFFIXES for c in COMPRESSED) + PARQUET_SUFFIXES
 _GLOB_CHARS = set("*?[")
+# What sievekit itself writes beside the shards of an output directory; never read back as data.
+RUN_ARTEFACTS = frozenset({"manifest.json", "state.json"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Shard:
 
 
 def shard_format(path: str) -> str | None:
+    """``jsonl`` or ``parquet`` by the file's suffix, or None for a file that is not a shard."""
+    if os.path.basename(path) in RUN_ARTEFACTS:
+        return None
     name = path.lower()
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"

@@ -194,3 +194,11 @@ def test_version_and_help(invoke):
     for name in ("score", "select", "dedupe", "report"):
         sub = invoke(name, "--help")
         assert sub.exit_code == 0 and "Example:" in sub.stdout
+
+
+def test_an_output_directory_reads_back_as_input(invoke, tmp_path, data_dir):
+    out = tmp_path / "out"
+    assert invoke("select", data_dir / "pool.jsonl", "--method", "length", "--top-k", "4", "-o", out).exit_code == 0
+    res = invoke("report", out, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["total"]["rows"] == 4  # manifest.json is not mistaken for a shard
