@@ -17,7 +17,7 @@ from sievekit.records import Batch
 try:  # orjson parses ~2.8x faster than json (bench/io_throughput.py); json stays the arbiter of validity
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency, but the reader must not need it
-    _fast_loads = json.loads
+    _fast_loads = json.loads  # type: ignore[assignment]
 
 
 def loads(line: bytes) -> Any:

@@ -172,7 +172,7 @@ class _Encoder:
         if self._gz is not None:
             self._gz.close()
         if self._zst is not None:
-            self._zst.close()
+            self._zst.close()  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager
