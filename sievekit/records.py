@@ -51,6 +51,14 @@ class Batch:
     def rows(self) -> range:
         return range(self.start, self.start + len(self.texts))
 
+    def column(self, name: str) -> list[Any]:
+        """One field of every record (None where a record lacks it); Parquet reads just that column."""
+        if isinstance(self.payload, list):
+            return [rec.get(name) for rec in self.records()]
+        if name not in self.payload.schema.names:
+            return [None] * len(self)
+        return list(self.payload.column(name).to_pylist())
+
     def records(self) -> list[dict[str, Any]]:
         """The records as dicts (parses JSONL lines; converts Arrow rows)."""
         if isinstance(self.payload, list):

@@ -18,7 +18,7 @@ from sievekit.errors import ConfigError, InputError, ShardError
 from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
 from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_layout, parquet_schema
-from sievekit.io.streams import STDIO, atomic_path, open_output
+from sievekit.io.streams import STDIO, atomic_path, codec_from_suffix, open_output
 from sievekit.records import Batch
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -84,6 +84,22 @@ def resolve_inputs(specs: Sequence[str]) -> list[Shard]:
     entries = sorted((value.split("\0", 1) for value in found.values()), key=lambda e: (e[1], e[0]))
     _check_names(entries)
     return [Shard(i, path, name, shard_format(path) or "jsonl") for i, (name, path) in enumerate(entries)]
+
+
+def format_stem(name: str) -> str:
+    """A shard name without its format and codec suffixes: ``a/b.jsonl.zst`` -> ``a/b``."""
+    stem = name
+    for suffix in (".gz", ".zst", ".zstd"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    for suffix in JSONL_SUFFIXES + PARQUET_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def codec_suffix(name: str) -> str:
+    return {"gzip": ".gz", "zstd": ".zst", "none": ""}[codec_from_suffix(name)]
 
 
 def _expand(spec: str) -> list[tuple[str, str]]:

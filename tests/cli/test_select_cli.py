@@ -107,7 +107,7 @@ def test_config_file_and_flag_precedence(invoke, tmp_path, data_dir):
     cfg.write_text(f'inputs = ["{data_dir / "pool.jsonl"}"]\nmethod = "random"\ntop_k = 3\n[random]\nseed = 4\n')
     res = invoke("select", "--config", cfg, "--dry-run")
     resolved = json.loads(res.stdout)
-    assert (resolved["top_k"], resolved["method_options"], resolved["seed"]) == (3, {"seed": 4}, 0)
+    assert (resolved["top_k"], resolved["method_options"], resolved["seed"]) == (3, {"random": {"seed": 4}}, 0)
     res = invoke("select", "--config", cfg, "--top-k", "5", "--dry-run")
     assert json.loads(res.stdout)["top_k"] == 5
     res = invoke("select", "--config", cfg, "--top-k", "5")
@@ -140,7 +140,7 @@ def test_score_writes_sidecars_state_and_manifest(invoke, tmp_path, data_dir):
     assert [r["id"] for r in side] == [r["id"] for r in pool_records()]
     assert all(r["length"] == len(p["text"].encode()) for r, p in zip(side, pool_records()))
     assert (out / "pool.scores.jsonl").exists()
-    assert json.loads((out / "state.json").read_text())["algorithm"] == "length_utf8_v1"
+    assert json.loads((out / "state" / "length.json").read_text())["algorithm"] == "length_utf8_v1"
     assert json.loads((out / "manifest.json").read_text())["command"] == "score"
 
 
