@@ -116,8 +116,9 @@ def charts(data: dict[str, Any]) -> list[str]:
     for name, section in data.get("scores", {}).items():
         hist = section["histogram"]
         if hist["counts"]:
+            rho = _fmt(section["spearman_length"])
             out.append(bar_chart(_histogram_labels(hist["edges"], False), [(name, hist["counts"])],
-                                 f"Score distribution: {name} (Spearman vs length: {_fmt(section['spearman_length'])})"))
+                                 f"Score distribution: {name} (Spearman vs length: {rho})"))
     if "by" in data:
         items = list(data["by"]["counts"].items())[:20]
         out.append(bar_chart([k for k, _ in items], [("documents", [v for _, v in items])],
