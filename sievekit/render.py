@@ -25,9 +25,12 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def sections(data: dict[str, Any]) -> list[tuple[str, Sequence[str], list[list[Any]]]]:
+Section = tuple[str, Sequence[str], list[list[Any]]]
+
+
+def sections(data: dict[str, Any]) -> list[Section]:
     """The report as (title, header, rows) tables, shared by every renderer."""
-    out = []
+    out: list[Section] = []
     skips = bool(data["total"]["skipped"])
     rows = [[e["name"], e["rows"], round(e["bytes"] / 1e6, 2), *(e["text_length"].get(q) for q in LENGTH_COLUMNS)]
             + ([", ".join(f"{k} {v}" for k, v in e["skipped"].items()) or "-"] if skips else [])
@@ -102,7 +105,15 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]
 
 
 def _histogram_labels(edges: Sequence[float], log: bool) -> list[str]:
-    return [f"{(10 ** e - 1) if log else e:.3g}" for e in edges[:-1]]
+    return [_tick((10 ** e - 1) if log else e) for e in edges[:-1]]
+
+
+def _tick(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.3g}"
 
 
 def charts(data: dict[str, Any]) -> list[str]:
@@ -128,8 +139,7 @@ def charts(data: dict[str, Any]) -> list[str]:
         share = [c / (sum(mine["counts"]) or 1) for c in mine["counts"]]
         tshare = [c / (sum(theirs["counts"]) or 1) for c in theirs["counts"]]
         out.append(bar_chart(_histogram_labels(mine["edges"], True), [("inputs", share), ("target", tshare)],
-                             "Text length (characters, log bins): share of documents, inputs vs target; the bins "
-                             "of each set are its own"))
+                             "Text length (characters, log bins): share of documents, inputs vs target"))
     out += data.get("extra_charts", [])
     return out
 

@@ -54,9 +54,10 @@ def report(inputs: Sequence[str], opts: ReadOptions, *, scores: str | None = Non
         out["by"] = {"field": by, "counts": dict(mix.most_common())}
     if target:
         target_lengths = np.fromiter((len(t) for t in iter_texts(resolve_inputs(target), opts)), dtype=np.int64)
+        edges = stats.shared_log_edges(lengths.astype(float), target_lengths.astype(float))
         out["target"] = {"text_length": length_summary(target_lengths),
-                         "length_histogram": stats.histogram(target_lengths.astype(float), log=True)}
-        out["total"]["length_histogram"] = stats.histogram(lengths.astype(float), log=True)
+                         "length_histogram": stats.histogram(target_lengths.astype(float), edges, log=True)}
+        out["total"]["length_histogram"] = stats.histogram(lengths.astype(float), edges, log=True)
     return out
 
 

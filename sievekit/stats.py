@@ -44,12 +44,21 @@ def summary(values: np.ndarray, integer: bool = False) -> dict[str, Any]:
     return out
 
 
-def histogram(values: np.ndarray, bins: int = 20, log: bool = False) -> dict[str, list[float]]:
-    """Counts of the finite values in equal-width bins (of log10(1 + value) when ``log``)."""
+def histogram(values: np.ndarray, bins: int | np.ndarray = 20, log: bool = False) -> dict[str, Any]:
+    """Counts of the finite values in equal-width bins (of log10(1 + value) when ``log``); ``bins`` may be
+    the edges of another histogram, so two sets can be compared bin for bin."""
     finite = values[np.isfinite(values)]
     if log:
         finite = np.log10(1.0 + np.maximum(finite, 0))
     if len(finite) == 0:
-        return {"edges": [], "counts": []}
+        return {"edges": [], "counts": [], "log10": log}
     counts, edges = np.histogram(finite, bins=bins)
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts], "log10": log}
+
+
+def shared_log_edges(*arrays: np.ndarray, bins: int = 20) -> np.ndarray:
+    """Edges of ``bins`` equal-width bins of log10(1 + value) spanning every array."""
+    finite = [np.log10(1.0 + np.maximum(a[np.isfinite(a)], 0)) for a in arrays if len(a)]
+    lo = min((float(f.min()) for f in finite if len(f)), default=0.0)
+    hi = max((float(f.max()) for f in finite if len(f)), default=1.0)
+    return np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)

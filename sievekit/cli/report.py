@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -64,7 +64,7 @@ def report_cmd(
         c.note(f"report: wrote {cfg['html_file']}", cfg["quiet"])
 
 
-def render_tables(data: dict) -> list[Table]:
+def render_tables(data: dict[str, Any]) -> list[Table]:
     tables = []
     for title, header, rows in sections(data):
         table = Table(title=title, title_justify="left")
