@@ -103,15 +103,30 @@ def resolve_config(ctx: typer.Context, values: dict[str, Any], config: Path | No
 
 
 def method_config(ctx: typer.Context, config: Path | None) -> dict[str, Any]:
-    """Resolve a scoring command's options; the method's own options come from ``[<method>]`` and the line."""
+    """Resolve a scoring command's options. A method's own options come from the config file's table named
+    after it (``[dsir]``) and from the command line (``--buckets 1000``, or ``--dsir.buckets 1000`` when
+    several methods are chosen); ``cfg["method_options"]`` maps each chosen method to its options."""
+    from sievekit.scoring import route_options
     from sievekit.selectors import available
     from sievekit.selectors.params import split_method_args
 
     # Unknown options land among the positional inputs (they follow a variadic argument): split them off.
     inputs, method_args = split_method_args([*(ctx.params.get("inputs") or []), *ctx.args])
     cfg, tables = resolve_config(ctx, {**ctx.params, "inputs": inputs}, config, tables=tuple(available()))
-    cfg["method_options"] = {**tables.get(cfg["method"], {}), **method_args}
+    names = methods_of(cfg)
+    routed = route_options(names, method_args) if names else {}
+    if method_args and not names:
+        raise ConfigError(f"unexpected options {', '.join('--' + k for k in method_args)}",
+                          hint="method options need a --method")
+    cfg["method_options"] = {name: {**tables.get(name, {}), **routed.get(name, {})} for name in names}
     return cfg
+
+
+def methods_of(cfg: Mapping[str, Any]) -> list[str]:
+    method = cfg.get("method")
+    if method is None:
+        return []
+    return [method] if isinstance(method, str) else list(method)
 
 
 def dry_run(cfg: Mapping[str, Any]) -> None:

@@ -159,7 +159,10 @@ class _Encoder:
             # mtime=0 and no file name keep the bytes identical from run to run.
             self._gz = gzip.GzipFile(filename="", fileobj=fh, mode="wb", compresslevel=level or 6, mtime=0)
         elif codec == "zstd":
-            self._zst = zstandard.ZstdCompressor(level=level or 3).stream_writer(fh, closefd=False)
+            # threads=-1 compresses in background threads, overlapping with our parsing; zstd's output is the
+            # same for any number of threads >= 1, so the bytes do not depend on the machine.
+            cctx = zstandard.ZstdCompressor(level=level or 3, threads=-1)
+            self._zst = cctx.stream_writer(fh, closefd=False)
 
     def write(self, data: bytes) -> None:
         sink = self._gz or self._zst or self.fh
@@ -169,7 +172,7 @@ class _Encoder:
         if self._gz is not None:
             self._gz.close()
         if self._zst is not None:
-            self._zst.close()
+            self._zst.close()  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager

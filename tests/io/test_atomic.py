@@ -48,7 +48,7 @@ def test_select_failing_mid_run_leaves_no_final_shard(invoke, tmp_path, data_dir
                  "1", "--batch-size", "4", "-o", out)
     assert res.exit_code == 1 and "disk on fire" in res.stderr
     assert not (out / "pool.jsonl").exists() and not (out / "manifest.json").exists()
-    assert [p for p in out.iterdir() if p.name.startswith(".")] == []
+    assert [p for p in out.iterdir() if ".tmp-" in p.name] == []
 
 
 def test_sigterm_leaves_no_partial_output(tmp_path):
@@ -68,4 +68,4 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     assert proc.returncode in (143, -signal.SIGTERM), (proc.returncode, stderr)
     assert b"Traceback" not in stderr
     assert not (out / "big.jsonl").exists() or proc.returncode == 0
-    assert [p for p in os.listdir(out) if p.startswith(".")] == []
+    assert [p for p in os.listdir(out) if ".tmp-" in p] == []
