@@ -97,31 +97,3 @@ def _count(k_or_fraction: int | float, n: int) -> int:
         raise ValueError(f"fraction must be within [0, 1], got {k_or_fraction}")
     return int(float(k_or_fraction) * n)
 
-
-def _ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
-    ends = np.r_[starts[1:], len(values)]
-    out = np.empty(len(values), dtype=np.float64)
-    out[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)  # ties share their mean rank
-    return out
-
-
-def length_spearman(scores: Scores, lengths: npt.ArrayLike) -> float:
-    """Spearman's rank correlation between score and length over the finite scores (``nan`` if undefined).
-
-    Near +1 or -1 means the score mostly ranks by length (``report`` should say so; ``--stratify length``
-    is the remedy). Example:
-        >>> length_spearman(np.array([3.0, 2.0, 1.0, -np.inf]), [10, 20, 30, 40])
-        -1.0
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    lens = np.asarray(lengths, dtype=np.float64)
-    keep = np.isfinite(scores)
-    if keep.sum() < 3:
-        return float("nan")
-    a, b = _ranks(scores[keep]), _ranks(lens[keep])
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])

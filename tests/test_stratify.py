@@ -85,11 +85,3 @@ def test_properties(data, k, bins):
             if inside.any() and (~inside).any():
                 assert scores[members[inside]].min() >= scores[members[~inside]].max()
 
-
-def test_length_spearman():
-    from sievekit.stratify import length_spearman
-
-    assert length_spearman(np.array([1.0, 2.0, 3.0, np.nan]), [5, 6, 7, 1]) == pytest.approx(1.0)
-    assert length_spearman(np.array([1.0, 1.0, 2.0, 2.0]), [1, 2, 3, 4]) == pytest.approx(0.894427191, abs=1e-9)
-    assert np.isnan(length_spearman(np.array([1.0, 2.0]), [1, 2]))
-    assert np.isnan(length_spearman(np.array([1.0, 1.0, 1.0]), [1, 2, 3]))

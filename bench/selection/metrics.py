@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sievekit.stats import rank_average
+from sievekit.stats import spearman as _spearman
 from sievekit.stratify import stratified_top_k
 
 
@@ -16,18 +18,6 @@ def _finite_floor(scores: np.ndarray) -> np.ndarray:
     bad = ~np.isfinite(s)
     s[bad] = (s[~bad].min() - 1.0) if (~bad).any() else 0.0
     return s
-
-
-def ranks(values: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based), ties sharing the mean of their positions."""
-    order = np.argsort(values, kind="stable")
-    sorted_vals = values[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_vals)) + 1]
-    ends = np.r_[starts[1:], len(values)]
-    avg = (starts + ends + 1) / 2.0
-    out = np.empty(len(values))
-    out[order] = np.repeat(avg, ends - starts)
-    return out
 
 
 def top_r(scores: np.ndarray, r: int) -> np.ndarray:
@@ -54,16 +44,11 @@ def roc_auc(scores: np.ndarray, relevant: np.ndarray) -> float:
     n_neg = len(relevant) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    rk = ranks(_finite_floor(scores))
+    rk = rank_average(_finite_floor(scores))
     return float((rk[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho over the documents with a finite score in ``a``."""
-    keep = np.isfinite(a)
-    if keep.sum() < 3:
-        return float("nan")
-    ra, rb = ranks(a[keep]), ranks(np.asarray(b, dtype=np.float64)[keep])
-    if ra.std() == 0 or rb.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
+    """Spearman's rho over the documents with a finite score (as ``sievekit report`` computes it)."""
+    rho = _spearman(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    return float("nan") if rho is None else rho

@@ -139,9 +139,12 @@ def startup_cpu() -> float:
            "-o", str(SCRATCH / "one")]
     best = float("inf")
     for _ in range(3):
+        shutil.rmtree(SCRATCH / "one", ignore_errors=True)
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode})")
         best = min(best, usage.ru_utime + usage.ru_stime)
     return best
 

@@ -229,7 +229,7 @@ def test_shipped_config_file_runs_every_method(invoke, data_dir, method):
             "--target", data_dir / "target.jsonl", "--top-k", "3"]
     dry = invoke(*args, "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    assert json.loads(dry.stdout)["method_options"]["min_bytes"] == 64
+    assert json.loads(dry.stdout)["method_options"][method]["min_bytes"] == 64
     res = invoke(*args)
     assert res.exit_code == 0, res.stderr
     assert len(res.stdout.splitlines()) == 3
