@@ -10,6 +10,7 @@ checksum, no content size, no dictionary id), so the frame overhead cancels. Two
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -20,7 +21,7 @@ import zstandard
 
 from sievekit.errors import ConfigError
 from sievekit.selectors.base import Selector
-from sievekit.selectors.compress_align import DEFAULT_MIN_BYTES, check_min_bytes, pack_texts, unpack_texts, utf8
+from sievekit.selectors.compress_align import DEFAULT_MIN_BYTES, check_min_bytes, utf8
 from sievekit.selectors.compress_background import sample_backgrounds
 from sievekit.selectors.registry import register
 
@@ -43,6 +44,17 @@ def make_dict(texts: Sequence[bytes], mode: str, level: int) -> zstandard.ZstdCo
         except zstandard.ZstdError as exc:
             raise ConfigError(f"zstd could not train a dictionary on {len(texts)} texts ({exc})",
                               hint="use --dict-mode raw, or give more (and larger) texts") from None
+    d.precompute_compress(level=level)
+    return d
+
+
+def dict_to_json(d: zstandard.ZstdCompressionDict) -> str:
+    return base64.b64encode(d.as_bytes()).decode("ascii")
+
+
+def dict_from_json(data: str, mode: str, level: int) -> zstandard.ZstdCompressionDict:
+    kind = zstandard.DICT_TYPE_RAWCONTENT if mode == "raw" else zstandard.DICT_TYPE_FULLDICT
+    d = zstandard.ZstdCompressionDict(base64.b64decode(data), dict_type=kind)
     d.precompute_compress(level=level)
     return d
 
@@ -119,30 +131,28 @@ class ZstdMLSelector(_ZstdBase):
 
     def __init__(self, config: ZstdMLConfig | None = None) -> None:
         super().__init__(config)
-        self.target: list[bytes] = []
-        self.backgrounds: list[dict[str, Any]] = []
+        self.backgrounds: list[dict[str, Any]] = []  # seed, draw, pool rows and bytes of each background sample
+        self._dicts: list[zstandard.ZstdCompressionDict] = []  # the target's, then one per background draw
 
     def fit(self, target: Iterable[str], raw: Iterable[str] | None = None) -> ZstdMLSelector:
-        self.target = [utf8(t) for t in target]
-        if not self.target or not any(self.target):
+        texts = [utf8(t) for t in target]
+        if not any(texts):
             raise ConfigError("zstd-ml needs a non-empty target set", hint="pass --target FILE|DIR|GLOB")
         if raw is None:
             raise ConfigError("zstd-ml draws its background from the pool, and no pool was given")
         cfg = self.config
-        budget = cfg.background_bytes or sum(map(len, self.target))
+        budget = cfg.background_bytes or sum(map(len, texts))
         draws = sample_backgrounds(raw, budget, cfg.seed, cfg.background_draws, cfg.min_bytes)
         if not draws[0].texts:
             raise ConfigError(f"the pool has no document of at least {cfg.min_bytes} bytes to draw a background from")
-        self.backgrounds = [{"seed": b.seed, "draw": b.draw, "rows": b.rows, "bytes": b.nbytes,
-                             "texts": pack_texts(b.texts)} for b in draws]
+        self.backgrounds = [{"seed": b.seed, "draw": b.draw, "rows": b.rows, "bytes": b.nbytes} for b in draws]
+        self._dicts = [make_dict(part, cfg.dict_mode, cfg.level) for part in [texts, *(b.texts for b in draws)]]
         self._build()
         return self
 
     def _build(self) -> None:
-        cfg = self.config
-        self._target = compressor(cfg.level, make_dict(self.target, cfg.dict_mode, cfg.level))
-        self._background = [compressor(cfg.level, make_dict(unpack_texts(b["texts"]), cfg.dict_mode, cfg.level))
-                            for b in self.backgrounds]
+        self._target = compressor(self.config.level, self._dicts[0])
+        self._background = [compressor(self.config.level, d) for d in self._dicts[1:]]
 
     def score_bytes(self, docs: Sequence[bytes], n: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         background = np.mean([lengths(c, docs) for c in self._background], axis=0, dtype=np.float64)
@@ -150,11 +160,12 @@ class ZstdMLSelector(_ZstdBase):
         return scores
 
     def fitted_state(self) -> dict[str, Any]:
-        return {"target": pack_texts(self.target), "backgrounds": self.backgrounds}
+        # The dictionaries themselves travel (raw content or trained), so workers never re-train.
+        return {"backgrounds": self.backgrounds, "dicts": [dict_to_json(d) for d in self._dicts]}
 
     def load_fitted_state(self, state: Mapping[str, Any]) -> None:
-        self.target = unpack_texts(state["target"])
         self.backgrounds = [dict(b) for b in state["backgrounds"]]
+        self._dicts = [dict_from_json(d, self.config.dict_mode, self.config.level) for d in state["dicts"]]
         self._build()
 
 
@@ -181,30 +192,26 @@ class ZstdRatioSelector(_ZstdBase):
     algorithm = "zstd_ratio_v1"
     Config = ZstdRatioConfig
 
-    def __init__(self, config: ZstdRatioConfig | None = None) -> None:
-        super().__init__(config)
-        self.target: list[bytes] = []
-
     def fit(self, target: Iterable[str], raw: Iterable[str] | None = None) -> ZstdRatioSelector:
-        self.target = [utf8(t) for t in target]
-        if not any(self.target):
+        texts = [utf8(t) for t in target]
+        if not any(texts):
             raise ConfigError("zstd-ratio needs a non-empty target set", hint="pass --target FILE|DIR|GLOB")
-        self._build()
+        self._build(make_dict(texts, "raw", self.config.level))
         return self
 
-    def _build(self) -> None:
-        self._target = compressor(self.config.level, make_dict(self.target, "raw", self.config.level))
+    def _build(self, dictionary: zstandard.ZstdCompressionDict) -> None:
+        self._dict = dictionary
+        self._target = compressor(self.config.level, dictionary)
         self._plain = compressor(self.config.level, None)
 
     def score_bytes(self, docs: Sequence[bytes], n: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return 1.0 - lengths(self._target, docs) / lengths(self._plain, docs)
 
     def fitted_state(self) -> dict[str, Any]:
-        return {"target": pack_texts(self.target)}
+        return {"dict": dict_to_json(self._dict)}
 
     def load_fitted_state(self, state: Mapping[str, Any]) -> None:
-        self.target = unpack_texts(state["target"])
-        self._build()
+        self._build(dict_from_json(state["dict"], "raw", self.config.level))
 
 
 @register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -233,3 +234,19 @@ def test_shipped_config_file_runs_every_method(invoke, data_dir, method):
     res = invoke(*args)
     assert res.exit_code == 0, res.stderr
     assert len(res.stdout.splitlines()) == 3
+
+
+def test_trained_dictionaries_travel_as_bytes():
+    rng = np.random.default_rng(0)
+    words = ["alpha", "beta", "gamma", "delta", "def", "return", "self", "import", "class", "the", "of", "and"]
+    pool = [" ".join(rng.choice(words, 60)) + "\n" for _ in range(400)]
+    target = [f"def f{i}(self):\n    return self.alpha + {i}\n" * 3 for i in range(200)]
+    cfg = ZstdMLConfig(dict_mode="trained", min_bytes=1, background_bytes=20_000)
+    sel = ZstdMLSelector(cfg).fit(target, iter(pool))
+    state = json.loads(json.dumps(sel.state_dict()))
+    trained = zstandard.ZstdCompressionDict(base64.b64decode(state["state"]["dicts"][0]))
+    assert trained.dict_id() != 0  # a formatted (trained) dictionary, not raw content
+    again = get_selector("zstd-ml").from_state_dict(state)
+    docs = pool[:20] + target[:20]
+    assert np.array_equal(again.score_batch(docs), sel.score_batch(docs))
+    assert sel.score_batch(target[:20]).mean() > sel.score_batch(pool[:20]).mean()
