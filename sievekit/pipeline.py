@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sievekit import runs, sampling
+from sievekit import runs, sampling, stratify
 from sievekit.errors import ConfigError, ShardError
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, open_writer, output_target
 from sievekit.io.shards import resolve_inputs
@@ -44,16 +44,29 @@ RULES = ("top_k", "fraction", "threshold", "sample")
 
 @dataclass(frozen=True)
 class Rule:
-    """How many documents to keep: ``top_k`` N, ``fraction`` F, ``threshold`` T, or ``sample`` N (Gumbel)."""
+    """How many documents to keep: ``top_k`` N, ``fraction`` F, ``threshold`` T, or ``sample`` N (Gumbel).
+
+    With ``stratify`` (``"length"``, or a field name) ``top_k``/``fraction`` keep each stratum's proportional
+    share: equal-frequency length bands (``bins`` of them), or one stratum per value of the field.
+    """
 
     kind: str
     value: float
+    stratify: str | None = None
+    bins: int = 10
 
     def __post_init__(self) -> None:
         if self.kind not in RULES:
             raise ConfigError(f"unknown selection rule {self.kind!r}; choose one of {', '.join(RULES)}")
+        if self.stratify and self.kind not in ("top_k", "fraction"):
+            raise ConfigError("--stratify works with --top-k or --fraction", hint="drop --stratify, or pick a count")
+        if self.bins < 1:
+            raise ConfigError(f"--bins must be >= 1, got {self.bins}")
 
-    def pick(self, scores: np.ndarray, seed: int) -> np.ndarray:
+    def pick(self, scores: np.ndarray, seed: int, strata: np.ndarray | None = None) -> np.ndarray:
+        if strata is not None:
+            share = int(self.value) if self.kind == "top_k" else float(self.value)
+            return stratify.grouped_top_k(scores, strata, share)
         if self.kind == "top_k":
             return sampling.top_k(scores, int(self.value))
         if self.kind == "fraction":
@@ -119,7 +132,7 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
             return RunResult.from_manifest(runs.load_manifest(output) or {})
         per_shard, stats, digests, extra = _collect_scores(source, shards, opts, seed, jobs, progress)
         scores = np.concatenate(per_shard) if per_shard else np.empty(0)
-        kept = rule.pick(scores, seed)
+        kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None)
         keep = np.zeros(len(scores), dtype=bool)
         keep[kept] = True
         columns = _annotations(scores, kept) if annotate else None
@@ -153,6 +166,20 @@ def _fitted(source: ScoreSource, shards: Sequence[Shard], opts: ReadOptions, see
     selectors = make_selectors(source.methods, seed)
     fit_all(selectors, read_target(source.target, opts) if source.target else None, shards, opts)
     return selectors
+
+
+def _strata(rule: Rule, shards: Sequence[Shard], opts: ReadOptions) -> np.ndarray:
+    """A stratum number per document: its equal-frequency length band, or the code of a field's value.
+
+    This is one more read of the pool (texts only for length, that field for Parquet)."""
+    if rule.stratify == "length":
+        lengths = [np.fromiter(map(len, b.texts), dtype=np.int64, count=len(b))
+                   for s in shards for b in iter_batches(s, opts, all_columns=False)]
+        flat = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64)
+        return stratify.length_bins(flat, min(rule.bins, max(len(flat), 1)))
+    field = rule.stratify or ""
+    values = [v for s in shards for b in iter_batches(s, opts, all_columns=True) for v in b.column(field)]
+    return stratify.group_codes(values)
 
 
 def _annotations(scores: np.ndarray, kept: np.ndarray) -> dict[str, np.ndarray]:

@@ -62,14 +62,31 @@ def stratified_top_k(scores: Scores, lengths: npt.ArrayLike, k_or_fraction: int 
         >>> stratified_top_k(np.array([9., 1., 8., 2., 7., 3.]), [1, 2, 3, 4, 5, 6], 3, bins=3).tolist()
         [0, 2, 4]
     """
-    scores = np.asarray(scores, dtype=np.float64)
     lens = np.asarray(lengths)
-    if lens.shape != scores.shape:
-        raise ValueError(f"scores and lengths differ in shape: {scores.shape} and {lens.shape}")
+    if lens.shape != np.shape(scores):
+        raise ValueError(f"scores and lengths differ in shape: {np.shape(scores)} and {lens.shape}")
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    return grouped_top_k(scores, length_bins(lens, min(bins, max(len(lens), 1))), k_or_fraction)
+
+
+def grouped_top_k(scores: Scores, groups: npt.ArrayLike, k_or_fraction: int | float) -> Indices:
+    """The best documents of every group, each group keeping its proportional share of ``k`` (sorted indices).
+
+    ``groups`` holds a group number (0, 1, …) per document: a length band, or the code of a field's value
+    (``group_codes``). Quotas, ties and the shortfall rule are those of ``stratified_top_k``.
+
+    Example:
+        >>> grouped_top_k(np.array([5., 4., 3., 9.]), [0, 0, 1, 1], 2).tolist()
+        [0, 3]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    band = np.asarray(groups, dtype=np.int64)
+    if band.shape != scores.shape:
+        raise ValueError(f"scores and groups differ in shape: {scores.shape} and {band.shape}")
     k = _count(k_or_fraction, len(scores))
     if k == 0 or len(scores) == 0:
         return np.empty(0, dtype=np.int64)
-    band = length_bins(lens, min(bins, len(scores)))
     quota = _quotas(np.bincount(band), k)
     finite = np.isfinite(scores)
     # Rank by (band, -score, position): one stable sort per key, least significant first.
@@ -84,6 +101,13 @@ def stratified_top_k(scores: Scores, lengths: npt.ArrayLike, k_or_fraction: int 
         rest = np.flatnonzero(finite & ~kept)
         kept[rest[np.argsort(-scores[rest], kind="stable")[:short]]] = True
     return np.flatnonzero(kept).astype(np.int64)
+
+
+def group_codes(values: list[object]) -> npt.NDArray[np.int64]:
+    """A group number per value, numbered in order of the values' sorted string forms (None last)."""
+    keys = ["\uffff" if v is None else str(v) for v in values]
+    _, codes = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
+    return codes.astype(np.int64)
 
 
 def _count(k_or_fraction: int | float, n: int) -> int:
