@@ -80,7 +80,9 @@ class Tokenizer:
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self._key = seed_key(seed, "token")
-        self._powers = PowerTable(odd_multiplier(seed, "token-poly"))
+        q = odd_multiplier(seed, "token-poly")
+        self._powers = PowerTable(q)
+        self._inverse = PowerTable(np.uint64(pow(int(q), -1, 1 << 64)))
 
     def __call__(self, texts: Sequence[str]) -> Tokens:
         if not texts:
@@ -102,12 +104,11 @@ class Tokenizer:
         starts = np.flatnonzero(edges == 1)
         ends = np.flatnonzero(edges == -1)
         n = len(buf)
-        powers = self._powers.upto(n)
-        # prefix[i] = sum_{j<i} b_j q^j; a word [s, e) is (prefix[e] - prefix[s]) * q^(n - e), which equals
-        # sum b_j q^(n - e + j): the same value wherever the word sits in the buffer.
+        # prefix[i] = sum_{j<i} b_j q^j; a word [s, e) is (prefix[e] - prefix[s]) * q^-s = sum b_j q^(j - s):
+        # the same value wherever the word sits (q is odd, so q^-1 exists modulo 2**64).
         prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.multiply(powers[:n], buf, out=prefix[1:])
+        np.multiply(self._powers.upto(n)[:n], buf, out=prefix[1:])
         np.cumsum(prefix[1:], out=prefix[1:])
-        poly = (prefix[ends] - prefix[starts]) * powers[n - ends]
+        poly = (prefix[ends] - prefix[starts]) * self._inverse.upto(n)[starts]
         lens = (ends - starts).astype(np.uint64)
         return mix64(poly ^ self._key ^ (lens << np.uint64(48))), starts.astype(np.int64)

@@ -61,10 +61,10 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
             if stage == "sign":
                 return [], {"stage": "sign", "work_dir": root}
         sources = plan_sources(root, shards, chain)
-        params = {**sign, **cfg.bucket_params(),
-                  "sources": digest([(s.work, s.shard.name, s.rows) for s in sources])}
+        eparams = {**sign, "sources": digest([(s.work, s.shard.name, s.rows) for s in sources])}
+        params = {**eparams, **cfg.bucket_params()}
         if stage in ("all", "bucket"):
-            exact_pass(root, sources, params)
+            exact_pass(root, sources, eparams)
             b = cfg.banding
             say(f"bucket: {b.bands} bands x {b.rows} rows (P(catch) at J={cfg.threshold}: {b.catch(cfg.threshold):.3f})")
             bands = [band] if band is not None else list(range(b.bands))
