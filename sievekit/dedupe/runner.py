@@ -7,6 +7,7 @@ only on its inputs and the parameters, so the survivors are byte-identical for a
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import tempfile
 from collections import Counter
@@ -18,9 +19,8 @@ import numpy as np
 
 from sievekit.dedupe.options import STAGES, DedupeConfig
 from sievekit.dedupe.sources import Source, against_chain, plan_sources, record_run
-from sievekit.dedupe.stages import (bucket_band, cluster_stage, exact_pass, filter_marker, filter_params,
-                                    sign_shard)
-from sievekit.dedupe.workdir import WorkDir, digest, read_json
+from sievekit.dedupe.stages import bucket_band, cluster_stage, exact_pass, filter_marker, filter_params, sign_shard
+from sievekit.dedupe.workdir import EPHEMERAL, WorkDir, digest, read_json
 from sievekit.errors import ConfigError
 from sievekit.io import ReadOptions, Shard, ShardStats, atomic_path, output_target
 from sievekit.io.streams import STDIO
@@ -48,6 +48,8 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
     say = log or (lambda _msg: None)
     _check_stage(stage, shard, band, work_dir, shards, cfg)
     tmp = None if work_dir else tempfile.mkdtemp(prefix="sievekit-dedupe-")
+    if tmp:
+        open(os.path.join(tmp, EPHEMERAL), "w").close()
     root = str(work_dir or tmp)
     try:
         work = WorkDir(root)
@@ -66,7 +68,8 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
         if stage in ("all", "bucket"):
             exact_pass(root, sources, eparams)
             b = cfg.banding
-            say(f"bucket: {b.bands} bands x {b.rows} rows (P(catch) at J={cfg.threshold}: {b.catch(cfg.threshold):.3f})")
+            say(f"bucket: {b.bands} bands x {b.rows} rows "
+                f"(P(catch) at J={cfg.threshold}: {b.catch(cfg.threshold):.3f})")
             bands = [band] if band is not None else list(range(b.bands))
             _map(bucket_band, [(root, sources, cfg, i, p, params) for i in bands for p in range(cfg.key_parts)], jobs)
             if stage == "bucket":
@@ -132,7 +135,7 @@ def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[
             return [info["entry"]]
     keep = np.asarray(work.load(work.path("cluster", "keep.npy")))
     cluster = np.asarray(work.load(work.path("cluster", "cluster.npy")))
-    sel = np.concatenate([np.arange(a, a + r) for a, r in zip(starts, rows)]) if shards else np.empty(0, int)
+    sel = np.concatenate([np.arange(a, a + r) for a, r in zip(starts, rows, strict=True)])
     extra = {"dedupe_cluster": cluster[sel], "dedupe_kept": keep[sel]} if annotate else None
     mask = np.ones(len(sel), dtype=bool) if annotate else keep[sel]
     stats = [_shard_stats(work, s) for s in shards]
@@ -151,8 +154,6 @@ def _shard_stats(work: WorkDir, shard: Shard) -> ShardStats:
 def _place_clusters(work: WorkDir, output: str, shards: Sequence[Shard], clusters: str | None,
                     summary: dict[str, Any]) -> None:
     """Copy the clusters file where asked (default: beside the output shards in an output directory)."""
-    import os
-
     dest = clusters
     if dest is None and output != STDIO and output_target(output, shards[0]) != output:
         dest = os.path.join(output, "clusters.jsonl")

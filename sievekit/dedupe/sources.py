@@ -6,6 +6,7 @@ manifest order), then this run's. Signatures are read through memory maps, never
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.dedupe.workdir import WorkDir, raw_array, read_json, write_json
+from sievekit.dedupe.workdir import WorkDir, raw_array, read_json
 from sievekit.errors import ConfigError, InputError
 from sievekit.io import ReadOptions, Shard, iter_batches
 
@@ -52,7 +53,8 @@ def record_run(work: WorkDir, shards: Sequence[Shard], sign: Mapping[str, Any], 
                     "compression": opts.compression, "on_bad_record": opts.on_bad_record}}
     path = work.path("run.json")
     if not path.exists():
-        write_json(path, run)
+        with work.atomic(path) as tmp:
+            tmp.write_text(json.dumps(run, indent=2, default=str) + "\n", encoding="utf-8")
         return
     old = read_json(path)
     for key in ("shards", "sign", "against"):
@@ -64,8 +66,6 @@ def record_run(work: WorkDir, shards: Sequence[Shard], sign: Mapping[str, Any], 
 
 
 def read_json_like(value: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(value, default=str))
 
 
@@ -144,7 +144,7 @@ class SigStore:
 
     def values(self, kind: str, dtype: type, idx: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
         """A one-column per-document array (``len``, ``score``) at the given global indices."""
-        out = np.empty(len(idx), dtype=dtype)
+        out: npt.NDArray[Any] = np.empty(len(idx), dtype=dtype)
         src = self.where(idx)
         for s in np.unique(src).tolist():
             sel = src == s
@@ -182,8 +182,6 @@ def texts_at(source: Source, rows: npt.NDArray[np.int64]) -> Iterator[tuple[int,
 
 def ids_at(source: Source, rows: Mapping[int, Any]) -> dict[int, Any]:
     """The ids of the given rows, from the sign stage's ``ids.jsonl`` (one JSON value per row)."""
-    import json
-
     out: dict[int, Any] = {}
     path = source.base + ".ids.jsonl"
     with open(path, encoding="utf-8") as fh:

@@ -23,8 +23,8 @@ from sievekit.dedupe.minhash import Signer, jaccard_estimate
 from sievekit.dedupe.options import DedupeConfig
 from sievekit.dedupe.sources import SigStore, Source, ids_at
 from sievekit.dedupe.verify import ShingleSets, make_verifier
-from sievekit.dedupe.workdir import WorkDir, digest, write_json
-from sievekit.io import ReadOptions, Shard, ShardStats, atomic_path, iter_batches
+from sievekit.dedupe.workdir import WorkDir, digest
+from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches
 
 CHUNK_ROWS = 1 << 16
 
@@ -42,7 +42,7 @@ def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOption
     stats = ShardStats()
     kinds = ["sig", "exact", "len", "ids.jsonl"] + (["score"] if cfg.score_field else [])
     with ExitStack() as stack:
-        files = {k: stack.enter_context(open(stack.enter_context(atomic_path(f"{base}.{k}")), "wb")) for k in kinds}
+        files = {k: stack.enter_context(open(stack.enter_context(work.atomic(f"{base}.{k}")), "wb")) for k in kinds}
         rows = 0
         for batch in iter_batches(shard, opts, stats, all_columns=cfg.score_field is not None):
             sig, exact = signer.sign(batch.texts)
@@ -102,7 +102,7 @@ def bucket_band(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, ba
     store = SigStore(sources, cfg.num_perm)
     rows, seed = cfg.banding.rows, cfg.seed
     keys, docs = [], []
-    for s, source in enumerate(store.sources):
+    for source in store.sources:
         for lo in range(0, source.rows, CHUNK_ROWS):
             hi = min(lo + CHUNK_ROWS, source.rows)
             idx = np.arange(source.offset + lo, source.offset + hi, dtype=np.int64)
@@ -116,7 +116,7 @@ def bucket_band(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, ba
     key_arr = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
     doc_arr = np.concatenate(docs) if docs else np.empty(0, dtype=np.int64)
     group, members = bucket_groups(key_arr, doc_arr)
-    with atomic_path(f"{base}.npz") as tmp, open(tmp, "wb") as fh:
+    with work.atomic(f"{base}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, group=group, doc=members)
     work.mark(marker, params, members=int(len(members)), groups=int(group.max() + 1) if len(group) else 0)
 
@@ -203,13 +203,13 @@ def _write_clusters_file(work: WorkDir, sources: Sequence[Source], nodes: np.nda
     offsets = np.array([s.offset for s in sources], dtype=np.int64)
     where = np.searchsorted(offsets, nodes, side="right") - 1
     swhere = np.searchsorted(offsets, surv, side="right") - 1
-    with atomic_path(work.path("cluster", "clusters.jsonl")) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with work.atomic(work.path("cluster", "clusters.jsonl")) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for s in np.unique(where).tolist():
             sel = np.flatnonzero(where == s)
             source = sources[s]
             rows = (nodes[sel] - source.offset).tolist()
             ids = ids_at(source, dict.fromkeys(rows))
-            for i, row in zip(sel.tolist(), rows):
+            for i, row in zip(sel.tolist(), rows, strict=True):
                 sv = sources[swhere[i]]
                 fh.write(json.dumps({
                     "shard": source.shard.name, "row": row, "id": ids.get(row), "cluster": int(label[i]),

@@ -47,7 +47,8 @@ class ShingleSets:
 
     def jaccard(self, u: I64, v: I64) -> npt.NDArray[np.float64]:
         self.load(np.concatenate((u, v)))
-        return np.array([true_jaccard(self.sets[a], self.sets[b]) for a, b in zip(u.tolist(), v.tolist())])
+        pairs = zip(u.tolist(), v.tolist(), strict=True)
+        return np.array([true_jaccard(self.sets[a], self.sets[b]) for a, b in pairs], dtype=np.float64)
 
 
 def make_verifier(mode: str, threshold: float, store: SigStore, sets: ShingleSets | None) -> Verifier:

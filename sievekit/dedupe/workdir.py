@@ -16,10 +16,11 @@ refused (naming the differing parameters) rather than silently mixing artefacts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,42 @@ def digest(obj: Any) -> str:
     return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
+EPHEMERAL = ".ephemeral"
+
+
 class WorkDir:
-    """One run's work directory (created on first use)."""
+    """One run's work directory (created on first use).
+
+    A temporary work directory (a one-shot run without ``--work-dir``) holds the file ``.ephemeral``: its
+    artefacts are still renamed into place whole, but not fsynced, since the directory is deleted at the
+    end of the run and a crash leaves nothing to resume (a run writes ~10 files per band and shard, and
+    each fsync costs milliseconds on a busy disk).
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--work-dir {self.root} exists and is not a directory", hint="pass a directory path")
         self.root.mkdir(parents=True, exist_ok=True)
+        self.durable = not (self.root / EPHEMERAL).exists()
+
+    @contextlib.contextmanager
+    def atomic(self, path: str | os.PathLike[str]) -> Iterator[Path]:
+        """A temporary path renamed to ``path`` when the block succeeds (fsynced unless ephemeral)."""
+        if self.durable:
+            with atomic_path(Path(path)) as tmp:
+                yield tmp
+            return
+        final = Path(path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
@@ -72,18 +101,21 @@ class WorkDir:
         return info
 
     def mark(self, marker: Path, params: Mapping[str, Any], **info: Any) -> None:
-        write_json(marker, {"params": dict(params), **info})
+        with self.atomic(marker) as tmp:
+            text = json.dumps({"params": dict(params), **info}, indent=2, default=str)
+            tmp.write_text(text + "\n", encoding="utf-8")
 
     # -- arrays ---------------------------------------------------------------------------------------
     def save(self, path: Path, array: np.ndarray) -> None:
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        with self.atomic(path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, array)
 
     def load(self, path: Path, mmap: bool = True) -> np.ndarray:
         if not path.exists():
             raise InputError(str(path), "missing work-directory artefact",
                              hint="run the earlier stages first (or the whole command without --stage)")
-        return np.load(path, mmap_mode="r" if mmap else None)
+        array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None)
+        return array
 
 
 def raw_array(path: Path, dtype: type, shape: tuple[int, ...]) -> npt.NDArray[Any]:
@@ -91,11 +123,6 @@ def raw_array(path: Path, dtype: type, shape: tuple[int, ...]) -> npt.NDArray[An
     if shape[0] == 0:
         return np.empty(shape, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=shape)
-
-
-def write_json(path: Path | str, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path | str) -> Any:

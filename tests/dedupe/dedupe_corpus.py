@@ -7,7 +7,6 @@ import random
 import re
 from pathlib import Path
 
-
 DATA = Path(__file__).parent.parent / "data"
 
 

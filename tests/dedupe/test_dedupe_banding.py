@@ -50,7 +50,7 @@ def test_band_keys_equal_exactly_when_the_band_slots_are_equal():
 def test_bucket_groups_lists_members_of_groups_of_two_or_more_hub_first():
     keys = np.array([7, 3, 7, 5, 3, 7], dtype=np.uint64)
     group, doc = bucket_groups(keys, np.arange(6, dtype=np.int64) + 10)
-    pairs = sorted(zip(group.tolist(), doc.tolist()))
+    pairs = sorted(zip(group.tolist(), doc.tolist(), strict=True))
     members = {}
     for g, d in pairs:
         members.setdefault(g, []).append(d)
@@ -61,13 +61,13 @@ def test_peel_finds_pairs_hidden_behind_an_unrelated_hub():
     group = np.array([0, 0, 0, 0])
     docs = np.array([1, 2, 3, 4])
     similar = {(2, 3), (2, 4), (3, 4)}
-    u, v = peel(group, docs, lambda a, b: np.array([(x, y) in similar for x, y in zip(a, b)], dtype=bool))
-    assert sorted(zip(u.tolist(), v.tolist())) == [(2, 3), (2, 4)]
+    u, v = peel(group, docs, lambda a, b: np.array([(x, y) in similar for x, y in zip(a, b, strict=True)], dtype=bool))
+    assert sorted(zip(u.tolist(), v.tolist(), strict=True)) == [(2, 3), (2, 4)]
 
 
 def test_components_label_by_smallest_member():
     nodes, label = components(np.array([5, 1, 8, 2]), np.array([9, 5, 3, 1]))
-    assert dict(zip(nodes.tolist(), label.tolist())) == {1: 1, 2: 1, 5: 1, 9: 1, 3: 3, 8: 3}
+    assert dict(zip(nodes.tolist(), label.tolist(), strict=True)) == {1: 1, 2: 1, 5: 1, 9: 1, 3: 3, 8: 3}
 
 
 @given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=60))

@@ -15,8 +15,6 @@ from sievekit.errors import ConfigError
 from sievekit.io import ReadOptions
 
 
-
-
 def run(pool: Path, out: Path, **kwargs):
     cfg = kwargs.pop("cfg", DedupeConfig())
     return pipeline.dedupe([str(pool)], str(out), dedupe_config=cfg, opts=kwargs.pop("opts", ReadOptions()), **kwargs)
