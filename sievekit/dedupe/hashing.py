@@ -45,11 +45,20 @@ def odd_multiplier(seed: int, purpose: str) -> np.uint64:
 
 
 class PowerTable:
-    """Powers ``q**0 … q**n`` modulo 2**64, grown on demand and reused across batches."""
+    """Powers ``q**0 … q**n`` modulo 2**64, grown on demand and reused across batches.
+
+    Use ``PowerTable.of(q)``: one table per multiplier per process, so signers of many shards share it.
+    """
+
+    _tables: dict[int, PowerTable] = {}
 
     def __init__(self, q: np.uint64) -> None:
         self.q = q
         self._powers = np.ones(1, dtype=np.uint64)
+
+    @classmethod
+    def of(cls, q: np.uint64) -> PowerTable:
+        return cls._tables.setdefault(int(q), cls(q))
 
     def upto(self, n: int) -> U64:
         if len(self._powers) <= n:

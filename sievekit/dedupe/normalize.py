@@ -82,8 +82,8 @@ class Tokenizer:
         self.seed = seed
         self._key = seed_key(seed, "token")
         q = odd_multiplier(seed, "token-poly")
-        self._powers = PowerTable(q)
-        self._inverse = PowerTable(np.uint64(pow(int(q), -1, 1 << 64)))
+        self._powers = PowerTable.of(q)
+        self._inverse = PowerTable.of(np.uint64(pow(int(q), -1, 1 << 64)))
 
     def __call__(self, texts: Sequence[str]) -> Tokens:
         if not texts:
