@@ -161,7 +161,8 @@ def variant(src: str, kind: str, rng: random.Random, vocab: list[str]) -> str:
 
 
 def licence_blocks(rng: random.Random) -> list[str]:
-    texts = [p.read_text(errors="replace") for p in sorted(Path("/usr/share/common-licenses").glob("*")) if p.is_file()]
+    paths = sorted(Path("/usr/share/common-licenses").glob("*"))
+    texts = [p.read_text(errors="replace") for p in paths if p.is_file()]
     blocks = []
     for t in texts:
         words = t.split()
@@ -200,8 +201,9 @@ def build(n_docs: int, seed: int) -> tuple[list[dict], list[dict]]:
             docs.append({"id": f"d{len(docs):06d}", "text": text, "label": label or f"h{start}-{i}", "kind": kind})
         sets = [shingles(t) for _, t in members]
         for i, j in itertools.combinations(range(len(members)), 2):
-            truth.append({"a": docs[start + i]["id"], "b": docs[start + j]["id"], "j": round(jaccard(sets[i], sets[j]), 4),
-                          "same": label is not None, "kinds": [members[i][0], members[j][0]]})
+            truth.append({"a": docs[start + i]["id"], "b": docs[start + j]["id"],
+                          "j": round(jaccard(sets[i], sets[j]), 4), "same": label is not None,
+                          "kinds": [members[i][0], members[j][0]]})
     # shuffle so clusters spread across shards (a fixed permutation, seeded)
     order = list(range(len(docs)))
     rng.shuffle(order)

@@ -104,7 +104,7 @@ class Signer:
     """
 
     def __init__(self, num_perm: int = 128, ngram: int = 5, seed: int = 0, engine: str = "numpy",
-                 max_bytes: int = 1 << 22) -> None:
+                 max_bytes: int = 1 << 17) -> None:
         if not 1 <= num_perm <= 1 << 16:
             raise ValueError(f"num_perm must be in 1..65536, got {num_perm}")
         if engine not in ENGINES:

@@ -28,12 +28,24 @@ from sievekit.io.streams import STDIO
 Log = Callable[[str], None]
 
 
-def _map(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], jobs: int) -> list[Any]:
-    if jobs <= 1 or len(calls) <= 1:
-        return [fn(*args) for args in calls]
-    # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return [f.result() for f in [pool.submit(fn, *args) for args in calls]]
+class Workers:
+    """A pool of spawned worker processes, started on first use and shared by all stages of the run."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        if self.jobs <= 1 or len(calls) <= 1:
+            return [fn(*args) for args in calls]
+        if self._pool is None:
+            # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        return [f.result() for f in [self._pool.submit(fn, *args) for args in calls]]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
 
 
 def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptions, *, work_dir: str | None = None,
@@ -51,6 +63,7 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
     if tmp:
         open(os.path.join(tmp, EPHEMERAL), "w").close()
     root = str(work_dir or tmp)
+    workers = Workers(jobs)
     try:
         work = WorkDir(root)
         sign = cfg.sign_params(opts)
@@ -59,7 +72,7 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
         todo = [s for s in shards if shard is None or s.index == shard]
         if stage in ("all", "sign"):
             say(f"sign: {len(todo)} shard(s), {cfg.num_perm} slots, {cfg.ngram}-word shingles ({cfg.engine})")
-            _map(sign_shard, [(root, s, cfg, opts) for s in todo], jobs)
+            workers.map(sign_shard, [(root, s, cfg, opts) for s in todo])
             if stage == "sign":
                 return [], {"stage": "sign", "work_dir": root}
         sources = plan_sources(root, shards, chain)
@@ -71,7 +84,7 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
             say(f"bucket: {b.bands} bands x {b.rows} rows "
                 f"(P(catch) at J={cfg.threshold}: {b.catch(cfg.threshold):.3f})")
             bands = [band] if band is not None else list(range(b.bands))
-            _map(bucket_band, [(root, sources, cfg, i, p, params) for i in bands for p in range(cfg.key_parts)], jobs)
+            workers.map(bucket_band, [(root, sources, cfg, i, p, params) for i in bands for p in range(cfg.key_parts)])
             if stage == "bucket":
                 return [], {"stage": "bucket", "work_dir": root}
         cparams = {**params, **cfg.cluster_params()}
@@ -81,10 +94,11 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
         if stage == "cluster":
             return [], summary
         entries = _filter(root, sources, shards if shard is None else todo, output, cfg, opts, cparams,
-                          output_compression, jobs)
+                          output_compression, workers)
         _place_clusters(work, output, shards, clusters, summary)
         return entries, summary
     finally:
+        workers.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -110,7 +124,7 @@ def _check_stage(stage: str, shard: int | None, band: int | None, work_dir: str 
 
 def _filter(root: str, sources: Sequence[Source], shards: Sequence[Shard], output: str, cfg: DedupeConfig,
             opts: ReadOptions, params: Mapping[str, Any], output_compression: str | None,
-            jobs: int) -> list[dict[str, Any]]:
+            workers: Workers) -> list[dict[str, Any]]:
     fresh = {s.shard.index: s for s in sources if not s.seen}
     start = min((s.offset for s in fresh.values()), default=0)
     fparams = filter_params(dict(params), output, cfg.annotate)
@@ -119,7 +133,7 @@ def _filter(root: str, sources: Sequence[Source], shards: Sequence[Shard], outpu
     if output_target(output, shards[0]) == output:  # stdout or one file: one writer, shards in order
         return filter_shards(root, list(shards), [c[2][0] for c in calls], [c[3][0] for c in calls], output,
                              cfg.annotate, opts, output_compression, None)
-    return [e for part in _map(filter_shards, calls, jobs) for e in part]
+    return [e for part in workers.map(filter_shards, calls) for e in part]
 
 
 def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[int], output: str, annotate: bool,

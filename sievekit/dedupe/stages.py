@@ -135,13 +135,15 @@ def cluster_stage(work_root: str, sources: Sequence[Source], cfg: DedupeConfig,
     sets = ShingleSets(sources, Signer(cfg.num_perm, cfg.ngram, cfg.seed, cfg.engine)) if cfg.verify == "exact" \
         else None
     verify = make_verifier(cfg.verify, cfg.threshold, store, sets)
+    files = [f"{work.bucket_base(band, part)}.npz" for band in range(cfg.banding.bands) for part in range(cfg.key_parts)]
+    if sets is not None:  # read the candidates' texts in one pass over the inputs, not one per band
+        sets.load(np.unique(np.concatenate([np.load(f)["doc"] for f in files] or [np.empty(0, np.int64)])))
     us, vs = [], []
-    for band in range(cfg.banding.bands):
-        for part in range(cfg.key_parts):
-            with np.load(f"{work.bucket_base(band, part)}.npz") as z:
-                u, v = peel(z["group"], z["doc"], verify)
-            us.append(u)
-            vs.append(v)
+    for name in files:
+        with np.load(name) as z:
+            u, v = peel(z["group"], z["doc"], verify)
+        us.append(u)
+        vs.append(v)
     near = len(us) and sum(len(u) for u in us)
     dup = np.flatnonzero(rep != np.arange(n))
     u = np.concatenate(us + [rep[dup]]) if us else rep[dup]
