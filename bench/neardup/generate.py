@@ -1,6 +1,6 @@
 """Build a labeled near-duplicate benchmark from real text on this machine (nothing is downloaded).
 
-Sources: Python standard-library modules, man pages (/usr/share/man, read through gzip), and the shipped
+Sources: Python standard-library modules (and their tests), man pages (/usr/share/man, read through gzip), and the shipped
 demo corpus, cut into documents of 150-700 words; a source that shares more than 10% of its 5-word shingles
 with an earlier one is skipped, so distinct clusters really are distinct. From them:
 
@@ -50,7 +50,7 @@ def jaccard(a: set, b: set) -> float:
 def raw_texts(rng: random.Random):
     """Real texts, interleaved from the three kinds of source."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    py = sorted(p for p in stdlib.rglob("*.py") if "test" not in p.parts and "site-packages" not in p.parts)
+    py = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts)
     man = sorted(p for p in Path("/usr/share/man/man1").glob("*.gz") if not p.name.startswith("gcloud"))
     man += sorted(p for p in Path("/usr/share/man").glob("man[2-8]/*.gz"))
     rng.shuffle(py)
