@@ -1,8 +1,8 @@
 """Build a labeled near-duplicate benchmark from real text on this machine (nothing is downloaded).
 
-Sources: Python standard-library modules (and their tests), man pages (/usr/share/man, read through gzip), and the shipped
-demo corpus, cut into documents of 150-700 words; a source that shares more than 10% of its 5-word shingles
-with an earlier one is skipped, so distinct clusters really are distinct. From them:
+Sources: Python standard-library modules (and their tests), man pages (/usr/share/man, read through gzip),
+and the shipped demo corpus, cut into documents of 150-700 words; a source that shares more than 10% of its
+5-word shingles with an earlier one is skipped, so distinct clusters really are distinct. From them:
 
 - clusters: a source plus variants of graded strength: exact copies; formatting only (case, spacing,
   punctuation); light (1-3% word edits); medium (4-8% edits plus a boilerplate header or footer, a

@@ -7,13 +7,16 @@ Modules, in the order data flows through them:
 - ``minhash``: one-permutation MinHash with densification (or datasketch's MinHash as an engine);
 - ``banding``: the bands x rows rule, band keys, and LSH groups by sorting;
 - ``verify`` and ``cluster``: candidate checks, connected components, survivors;
-- ``workdir``, ``sources``, ``stages``, ``runner``: the on-disk stages and the run that drives them.
+- ``workdir``, ``sources``, ``stages``, ``runner``: the on-disk stages and the run that drives them;
+- ``deduper``: ``MinHashDeduper.keep_mask(batch)``, the in-memory streaming form.
 
 ``sievekit.pipeline.dedupe`` is the library entry point; ``sievekit dedupe`` the command.
 """
 
 from sievekit.dedupe.banding import Banding, catch_probability, choose_bands
+from sievekit.dedupe.deduper import MinHashDeduper
 from sievekit.dedupe.minhash import Signer, jaccard_estimate
 from sievekit.dedupe.options import DedupeConfig
 
-__all__ = ["Banding", "DedupeConfig", "Signer", "catch_probability", "choose_bands", "jaccard_estimate"]
+__all__ = ["Banding", "DedupeConfig", "MinHashDeduper", "Signer", "catch_probability", "choose_bands",
+           "jaccard_estimate"]

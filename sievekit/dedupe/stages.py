@@ -135,9 +135,14 @@ def cluster_stage(work_root: str, sources: Sequence[Source], cfg: DedupeConfig,
     sets = ShingleSets(sources, Signer(cfg.num_perm, cfg.ngram, cfg.seed, cfg.engine)) if cfg.verify == "exact" \
         else None
     verify = make_verifier(cfg.verify, cfg.threshold, store, sets)
-    files = [f"{work.bucket_base(band, part)}.npz" for band in range(cfg.banding.bands) for part in range(cfg.key_parts)]
+    files = [f"{work.bucket_base(band, part)}.npz" for band in range(cfg.banding.bands)
+             for part in range(cfg.key_parts)]
     if sets is not None:  # read the candidates' texts in one pass over the inputs, not one per band
-        sets.load(np.unique(np.concatenate([np.load(f)["doc"] for f in files] or [np.empty(0, np.int64)])))
+        docs = [np.empty(0, np.int64)]
+        for name in files:
+            with np.load(name) as z:
+                docs.append(z["doc"])
+        sets.load(np.unique(np.concatenate(docs)))
     us, vs = [], []
     for name in files:
         with np.load(name) as z:

@@ -164,3 +164,17 @@ def test_bad_stage_selections(dup_pool, tmp_path, kwargs, match):
 def test_config_validation(kwargs):
     with pytest.raises(ConfigError):
         DedupeConfig(**kwargs)
+
+
+def test_streaming_deduper_agrees_with_the_staged_run_and_with_itself_across_batches(dup_pool):
+    from sievekit.dedupe import MinHashDeduper
+
+    recs = read_records(dup_pool / "a.jsonl") + read_records(dup_pool / "b.jsonl")
+    texts = [r["text"] for r in recs]
+    whole = MinHashDeduper().keep_mask(texts)
+    streamed = MinHashDeduper()
+    parts = streamed.keep_mask(texts[:3]) + streamed.keep_mask(texts[3:5]) + streamed.keep_mask(texts[5:])
+    assert whole == parts
+    assert [r["id"] for r, k in zip(recs, whole, strict=True) if k] == EXPECTED_KEPT
+    with pytest.raises(ConfigError):
+        MinHashDeduper(DedupeConfig(verify="exact"))
