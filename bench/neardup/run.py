@@ -33,7 +33,8 @@ from score import load_truth, oracle, score  # noqa: E402
 STAGES = ("sign", "bucket", "cluster", "filter")
 
 
-def timed_rss(cmd: list[str]) -> tuple[float, float, str]:
+def timed_rss(cmd: list[str]) -> tuple[float, float, str, float]:
+    """Run a process; return wall seconds, peak RSS (MB), stdout, and CPU seconds (with reaped workers)."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out = proc.stdout.read() if proc.stdout else ""
@@ -42,7 +43,7 @@ def timed_rss(cmd: list[str]) -> tuple[float, float, str]:
     wall = time.perf_counter() - t
     if status:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def sievekit_worker(pool: str, out: str, threshold: float, jobs: int, verify: str) -> None:
@@ -86,31 +87,35 @@ def run_size(n: int, thresholds: list[float], py: str, report: dict) -> None:
         wd, out = work / f"w-{t}", work / f"out-{t}"
         stages = {}
         for stage in STAGES:
-            wall, rss, _ = timed_rss([py, "-m", "sievekit", "dedupe", str(pool), "--work-dir", str(wd), "-o", str(out),
-                                      "--threshold", str(t), "--stage", stage, "-q"])
+            wall, rss, _, _ = timed_rss([py, "-m", "sievekit", "dedupe", str(pool), "--work-dir", str(wd),
+                                         "-o", str(out), "--threshold", str(t), "--stage", stage, "-q"])
             stages[stage] = {"wall_s": round(wall, 3), "peak_rss_mb": round(rss, 1)}
         entry["sievekit_stages"] = stages
         for verify in ("sig", "exact"):
             for jobs in ((1, 2) if verify == "sig" else (1,)):
                 o = work / f"e2e-{t}-{verify}-j{jobs}"
-                wall, rss, stdout = timed_rss([py, __file__, "--worker", str(pool), str(o), str(t), str(jobs), verify])
+                wall, rss, stdout, cpu = timed_rss([py, __file__, "--worker", str(pool), str(o), str(t), str(jobs),
+                                                    verify])
                 res = json.loads(stdout)
                 pred, kept = predictions_sievekit(o)
                 name = f"sievekit -j {jobs}" + (" --verify exact" if verify == "exact" else "")
                 entry["tools"][name] = {"seconds": round(res["total"], 3), "peak_rss_mb": round(rss, 1),
+                                        "cpu_s": round(cpu, 2),
                                         **score(pred, kept, labels, pairs, t)}
         same = all(filecmp.cmp(work / f"e2e-{t}-sig-j1" / p.name, p, shallow=False)
                    for p in (work / f"e2e-{t}-sig-j2").iterdir() if p.name != "manifest.json")
         entry["j1_j2_identical"] = same
         for tool in ("datasketch", "rensa"):
             pred_file = work / f"pred-{tool}-{t}.json"
-            wall, rss, stdout = timed_rss([py, str(HERE / "baselines.py"), tool, str(pool), str(t), str(pred_file)])
+            wall, rss, stdout, cpu = timed_rss([py, str(HERE / "baselines.py"), tool, str(pool), str(t),
+                                                str(pred_file)])
             res = json.loads(stdout)
             p = json.loads(pred_file.read_text())
-            entry["tools"][tool] = {"seconds": round(res["total"], 3), "peak_rss_mb": round(rss, 1), "steps": res,
+            entry["tools"][tool] = {"seconds": round(res["total"], 3), "peak_rss_mb": round(rss, 1),
+                                    "cpu_s": round(cpu, 2), "steps": res,
                                     **score(p["clusters"], set(p["kept"]), labels, pairs, t)}
         orc = oracle(pairs, t)
-        entry["tools"]["exact-Jaccard oracle"] = {"seconds": None, "peak_rss_mb": None,
+        entry["tools"]["exact-Jaccard oracle"] = {"seconds": None, "peak_rss_mb": None, "cpu_s": None,
                                                   **score(orc, set(), labels, pairs, t)}
         for v in entry["tools"].values():
             if v["seconds"]:
@@ -124,14 +129,15 @@ def print_entry(e: dict) -> None:
     base = e["tools"]["sievekit -j 1"]["seconds"]
     print(f"\n### {e['docs']} documents, {e['mb']} MB, threshold {e['threshold']}"
           f" (sievekit -j 1 vs -j 2 outputs identical: {e['j1_j2_identical']})\n")
-    print("| tool | seconds | docs/s | MB/s | time vs sievekit -j 1 | peak RSS MB | precision | recall J>=t "
-          "| recall [t,t+0.1) | F1 | one survivor |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"(load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n")
+    print("| tool | seconds | docs/s | MB/s | time vs sievekit -j 1 | process CPU s | peak RSS MB | precision "
+          "| recall J>=t | recall [t,t+0.1) | F1 | one survivor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, v in e["tools"].items():
         secs = v["seconds"]
         ratio = f"{secs / base:.2f}x" if secs else "-"
         print(f"| {name} | {secs if secs else '-'} | {v.get('docs_per_s', '-')} | {v.get('mb_per_s', '-')} | {ratio} "
-              f"| {v['peak_rss_mb'] if v['peak_rss_mb'] else '-'} | {v['precision']} | {v['recall']} "
+              f"| {v['cpu_s'] or '-'} | {v['peak_rss_mb'] or '-'} | {v['precision']} | {v['recall']} "
               f"| {v['recall_t_band']} | {v['f1']} | {v['one_survivor'] if secs else '-'} |")
     print("\nrecall by exact-Jaccard band: " + "; ".join(
         f"{name}: " + ", ".join(f"{b} {r}" for b, r in v["recall_by_band"].items()) for name, v in e["tools"].items()))
