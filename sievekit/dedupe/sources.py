@@ -37,7 +37,7 @@ class Source:
 
 def fingerprint(shard: Shard) -> dict[str, Any]:
     st = os.stat(shard.path)
-    return {"name": shard.name, "path": shard.path, "format": shard.format, "size": st.st_size,
+    return {"name": shard.name, "path": os.path.realpath(shard.path), "format": shard.format, "size": st.st_size,
             "mtime_ns": st.st_mtime_ns}
 
 

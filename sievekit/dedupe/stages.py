@@ -19,14 +19,14 @@ import numpy as np
 
 from sievekit.dedupe.banding import band_keys, bucket_groups
 from sievekit.dedupe.cluster import components, peel, size_histogram, survivors
-from sievekit.dedupe.minhash import Signer, jaccard_estimate
+from sievekit.dedupe.minhash import Signer
 from sievekit.dedupe.options import DedupeConfig
 from sievekit.dedupe.sources import SigStore, Source, ids_at
-from sievekit.dedupe.verify import ShingleSets, make_verifier
+from sievekit.dedupe.verify import ShingleSets, estimate_pairs, make_verifier
 from sievekit.dedupe.workdir import WorkDir, digest
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches
 
-CHUNK_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 14
 
 
 def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOptions) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def cluster_stage(work_root: str, sources: Sequence[Source], cfg: DedupeConfig,
     v = np.concatenate(vs + [dup]) if vs else dup
     nodes, label = components(u.astype(np.int64), v.astype(np.int64))
     surv = survivors(nodes, label, _priority(store, sources, cfg, nodes))
-    est = jaccard_estimate(store.gather(nodes), store.gather(surv)) if len(nodes) else np.empty(0)
+    est = estimate_pairs(store, nodes, surv)
     stats = _write_cluster(work, sources, nodes, label, surv, est, rep, n, int(near))
     work.mark(marker, params, stats=stats)
     return stats

@@ -58,4 +58,11 @@ def make_verifier(mode: str, threshold: float, store: SigStore, sets: ShingleSet
     if mode == "exact":
         assert sets is not None
         return lambda u, v: sets.jaccard(u, v) >= threshold
-    return lambda u, v: jaccard_estimate(store.gather(u), store.gather(v)) >= threshold
+    return lambda u, v: estimate_pairs(store, u, v) >= threshold
+
+
+def estimate_pairs(store: SigStore, u: I64, v: I64, chunk: int = 1 << 12) -> npt.NDArray[np.float64]:
+    """Estimated Jaccard of each pair, gathering signatures a chunk at a time (1 KB a pair at once otherwise)."""
+    parts = [jaccard_estimate(store.gather(u[i:i + chunk]), store.gather(v[i:i + chunk]))
+             for i in range(0, len(u), chunk)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
