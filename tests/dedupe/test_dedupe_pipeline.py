@@ -178,3 +178,11 @@ def test_streaming_deduper_agrees_with_the_staged_run_and_with_itself_across_bat
     assert [r["id"] for r, k in zip(recs, whole, strict=True) if k] == EXPECTED_KEPT
     with pytest.raises(ConfigError):
         MinHashDeduper(DedupeConfig(verify="exact"))
+
+
+def test_key_ranges_split_buckets_without_changing_survivors(dup_pool, tmp_path):
+    run(dup_pool, tmp_path / "one")
+    run(dup_pool, tmp_path / "three", cfg=DedupeConfig(key_parts=3), work_dir=str(tmp_path / "w"))
+    assert len(list((tmp_path / "w" / "bucket").glob("*.npz"))) == 16 * 3
+    for name in ("a.jsonl", "b.jsonl", "clusters.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "three" / name).read_bytes()
