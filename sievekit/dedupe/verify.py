@@ -29,7 +29,7 @@ class ShingleSets:
         self.sets: dict[int, npt.NDArray[np.uint64]] = {}
 
     def load(self, idx: I64) -> None:
-        missing = np.array(sorted(set(np.unique(idx).tolist()) - set(self.sets)), dtype=np.int64)
+        missing = np.array([i for i in np.unique(idx).tolist() if i not in self.sets], dtype=np.int64)
         if not len(missing):
             return
         src = np.searchsorted(self.offsets, missing, side="right") - 1
@@ -41,9 +41,10 @@ class ShingleSets:
                 texts.append(text)
             hashes, doc, _ = self.signer.shingles(texts)
             order = np.argsort(doc, kind="stable")
+            by_doc = hashes[order]
             bounds = np.searchsorted(doc[order], np.arange(len(texts) + 1))
             for i, row in enumerate(rows):
-                self.sets[source.offset + row] = np.unique(hashes[order][bounds[i]:bounds[i + 1]])
+                self.sets[source.offset + row] = np.unique(by_doc[bounds[i]:bounds[i + 1]])
 
     def jaccard(self, u: I64, v: I64) -> npt.NDArray[np.float64]:
         self.load(np.concatenate((u, v)))
