@@ -2,9 +2,11 @@
 
 sign (per shard) → exact pass + bucket (per band and key range) → cluster (once) → filter (per shard).
 Each stage skips what its markers say is complete with the same parameters and refuses artefacts made
-with different ones. Memory per document (measured in bench/neardup): sign keeps nothing per document
-beyond the current batch; bucket holds about 24 bytes per document of one band (key, index, sort order);
-cluster about 40 bytes (exact representative, priority, labels) plus the candidate edges.
+with different ones. Memory (bench/neardup/memory.py, 4k and 16k documents): sign and filter keep nothing
+per document beyond the current batch (and filter's 9-byte keep/cluster arrays); bucket holds one band's
+keys, indices and sort order, ~32 bytes per document, plus the exact pass's ~64 bytes once; cluster holds
+the exact representatives (8 bytes per document) and the candidate edges (~250 bytes per document that
+has a near duplicate). Signatures are memory-mapped, read in chunks of ``CHUNK_ROWS`` documents.
 """
 
 from __future__ import annotations
