@@ -145,7 +145,7 @@ def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[
     work = WorkDir(root)
     if params is not None:
         info = work.done(filter_marker(work, output, shards[0]), params)
-        if info is not None:
+        if info is not None and os.path.exists(info["entry"]["output"]):  # an output deleted since is rewritten
             return [info["entry"]]
     keep = np.asarray(work.load(work.path("cluster", "keep.npy")))
     cluster = np.asarray(work.load(work.path("cluster", "cluster.npy")))

@@ -106,6 +106,9 @@ def test_stages_one_at_a_time_then_resume(dup_pool, tmp_path):
     run(dup_pool, tmp_path / "out", work_dir=str(work))  # filter only; everything else is complete
     assert ids(tmp_path / "out") == EXPECTED_KEPT
     assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())
+    (tmp_path / "out" / "b.jsonl").unlink()  # a deleted output is written again on the next run
+    run(dup_pool, tmp_path / "out", work_dir=str(work))
+    assert ids(tmp_path / "out") == EXPECTED_KEPT
 
 
 def test_stage_before_its_inputs_exist_fails_clearly(dup_pool, tmp_path):
