@@ -297,9 +297,34 @@ def _score_dest(output: str, tmp: str, shard: Shard, inline: bool) -> str:
     return os.path.join(output, shard.name if inline else sidecar_name(shard))
 
 
-def dedupe(*args: Any, **kwargs: Any) -> RunResult:
-    """Exact and near-duplicate removal (MinHash LSH): not built yet in this version."""
-    raise NotImplementedError("dedupe is not built yet")
+def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opts: ReadOptions | None = None,
+           work_dir: str | None = None, stage: str = "all", shard: int | None = None, band: int | None = None,
+           jobs: int = 1, against: str | None = None, clusters: str | None = None,
+           output_compression: str | None = None, config: Mapping[str, Any] | None = None,
+           log: Any = None) -> RunResult:
+    """Remove exact and near duplicates across all shards; the work is in ``sievekit.dedupe``.
+
+    ``dedupe_config`` is a ``sievekit.dedupe.DedupeConfig`` (threshold, slots, verify, keep, ...). With a
+    ``work_dir`` the stages keep their artefacts there and a re-run resumes; ``stage`` runs one of them.
+    Returns the written shards; ``extra["dedupe"]`` holds the counts, the cluster-size histogram and the
+    clusters file's path.
+    """
+    from sievekit.dedupe.options import DedupeConfig
+    from sievekit.dedupe.runner import run
+
+    opts = opts or ReadOptions()
+    with _readable_twice(inputs, opts) as shards:
+        if stage in ("all", "filter"):
+            _check_output(output, shards)
+        entries, summary = run(shards, output, dedupe_config or DedupeConfig(), opts, work_dir=work_dir,
+                               stage=stage, shard=shard, band=band, jobs=jobs, against=against,
+                               clusters=clusters, output_compression=output_compression, log=log)
+        result = RunResult(shards=entries, outputs=list(dict.fromkeys(e["output"] for e in entries)),
+                           extra={"dedupe": summary})
+        if len(entries) == len(shards):
+            result.extra["rows_out"] = result.rows_out
+            _finish(output, "dedupe", config, shards, result)
+        return result
 
 
 # -- run bookkeeping -------------------------------------------------------------------------------------
