@@ -136,7 +136,7 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
         keep = np.zeros(len(scores), dtype=bool)
         keep[kept] = True
         columns = _annotations(scores, kept) if annotate else None
-        result = _write_selection(shards, per_shard, keep, columns, output, opts, output_compression, stats,
+        result = write_kept(shards, per_shard, keep, columns, output, opts, output_compression, stats,
                                   digests, resume=status == "resume")
         result.extra.update(extra)
         _finish(output, "select", config, shards, result)
@@ -189,11 +189,17 @@ def _annotations(scores: np.ndarray, kept: np.ndarray) -> dict[str, np.ndarray]:
     return {"score": scores, "rank": rank}
 
 
-def _write_selection(shards: Sequence[Shard], per_shard: Sequence[np.ndarray], keep: np.ndarray,
-                     extra: dict[str, np.ndarray] | None, output: str, opts: ReadOptions,
-                     output_compression: str | None, stats: Sequence[ShardStats], digests: Sequence[str | None],
-                     resume: bool = False) -> RunResult:
+def write_kept(shards: Sequence[Shard], per_shard: Sequence[np.ndarray], keep: np.ndarray,
+               extra: dict[str, np.ndarray] | None, output: str, opts: ReadOptions, output_compression: str | None,
+               stats: Sequence[ShardStats], digests: Sequence[str | None] | None = None,
+               resume: bool = False) -> RunResult:
+    """Write the kept records of every shard (one output per shard, or one stream), with every field.
+
+    ``per_shard`` gives each shard's row count (its score array); ``keep`` and the ``extra`` columns run over
+    all documents in manifest order. ``digests`` (from sidecars) are checked against the shards' ids.
+    """
     result = RunResult()
+    digests = digests if digests is not None else [None] * len(shards)
     offsets = np.cumsum([0] + [len(s) for s in per_shard])
     single = output_target(output, shards[0]) == output  # stdout or one file: a single stream for all shards
     with ExitStack() as stack:

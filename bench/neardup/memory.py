@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, nargs=2, default=[4000, 16000])
     a, b = ap.parse_args().docs
     pa, pb = stage_peaks(a), stage_peaks(b)
-    print("| stage | peak MB at {a} docs | peak MB at {b} docs | growth, bytes per document |".format(a=a, b=b))
+    print(f"| stage | peak MB at {a} docs | peak MB at {b} docs | growth, bytes per document |")
     print("|---|---|---|---|")
     for stage in pa:
         per_doc = (pb[stage] - pa[stage]) / (b - a)

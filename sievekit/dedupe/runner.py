@@ -140,7 +140,7 @@ def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[
                   opts: ReadOptions, output_compression: str | None,
                   params: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Write the kept records of the given shards (or all, annotated), each output atomically."""
-    from sievekit.pipeline import _write_selection
+    from sievekit.pipeline import write_kept
 
     work = WorkDir(root)
     if params is not None:
@@ -153,7 +153,7 @@ def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[
     extra = {"dedupe_cluster": cluster[sel], "dedupe_kept": keep[sel]} if annotate else None
     mask = np.ones(len(sel), dtype=bool) if annotate else keep[sel]
     stats = [_shard_stats(work, s) for s in shards]
-    result = _write_selection(shards, [np.zeros(r) for r in rows], mask, extra, output, opts, output_compression,
+    result = write_kept(shards, [np.zeros(r) for r in rows], mask, extra, output, opts, output_compression,
                               stats)
     if params is not None:
         work.mark(filter_marker(work, output, shards[0]), params, entry=result.shards[0])

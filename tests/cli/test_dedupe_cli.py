@@ -47,10 +47,6 @@ def test_dry_run_prints_the_derived_banding(invoke, tmp_path):
     assert (cfg["bands"], cfg["rows"], cfg["verify"]) == (21, 6, "sig")
 
 
-# Not strict, so the test passes (XPASS) as soon as cli/_common.py is fixed, whichever branch lands first;
-# then drop this marker.
-@pytest.mark.xfail(strict=False, reason="cli/_common.resolve_config calls Parameter.type_cast_value, which this "
-                   "Typer's TyperOption lacks (AttributeError for every command given --config)")
 def test_config_file_and_flags(invoke, tmp_path):
     conf = tmp_path / "d.toml"
     conf.write_text('threshold = 0.9\nverify = "exact"\nnum-perm = 64\n')
