@@ -115,11 +115,31 @@ def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
         manifest = runs.load_manifest(spec) if os.path.isdir(spec) else None
         if manifest:
             keep = ("name", "input", "rows_in", "rows_out", "bytes_in", "skipped")
-            return {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
-                    "rows_in": manifest.get("rows_in"), "rows_out": manifest.get("rows_out"),
-                    "shards": [{k: s.get(k) for k in keep if k in s} for s in manifest.get("shards", [])],
-                    **({"method": manifest["method"]} if "method" in manifest else {})}
+            run = {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
+                   "rows_in": manifest.get("rows_in"), "rows_out": manifest.get("rows_out"),
+                   "shards": [{k: s.get(k) for k in keep if k in s} for s in manifest.get("shards", [])],
+                   **({"method": manifest["method"]} if "method" in manifest else {})}
+            if "dedupe" in manifest:
+                run["dedupe"] = _dedupe_section(manifest["dedupe"])
+            return run
     return None
+
+
+def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
+    """Dedupe's counts and cluster sizes, and its S-curve: the chance that a pair of a given Jaccard
+    similarity becomes a candidate, 1 - (1 - s^rows)^bands."""
+    from sievekit.dedupe.options import DedupeConfig
+
+    cfg = summary.get("config", {})
+    known = {k: v for k, v in cfg.items() if k in DedupeConfig.__dataclass_fields__}
+    banding = DedupeConfig(**known).banding
+    grid = np.round(np.linspace(0.0, 1.0, 21), 2)
+    curve = 1.0 - (1.0 - grid ** banding.rows) ** banding.bands
+    counts = {k: summary.get(k) for k in ("documents_in", "documents_out", "exact_duplicates", "near_duplicates",
+                                          "seen_before", "clusters")}
+    return {**counts, "threshold": cfg.get("threshold"), "bands": banding.bands, "rows": banding.rows,
+            "verify": cfg.get("verify"), "cluster_sizes": summary.get("cluster_sizes", {}),
+            "s_curve": {"jaccard": grid.tolist(), "p_candidate": [round(float(p), 4) for p in curve]}}
 
 
 def _sidecar_columns(directory: str, shards: Sequence[Shard]) -> dict[str, np.ndarray]:

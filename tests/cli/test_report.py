@@ -51,3 +51,18 @@ def test_spearman_against_hand_values():
     # ties share their average rank: x ranks 1, 2.5, 2.5, 4
     assert np.allclose(stats.rank_average(np.array([5.0, 7, 7, 9])), [1, 2.5, 2.5, 4])
     assert stats.spearman(np.array([1.0, np.nan, 3]), np.array([1.0, 2, 3])) is None
+
+
+def test_report_of_a_dedupe_run(invoke, tmp_path, data_dir):
+    pool = tmp_path / "pool.jsonl"
+    lines = (data_dir / "pool.jsonl").read_text().splitlines()
+    pool.write_text("\n".join(lines + lines[:3]) + "\n")  # three exact copies
+    out = tmp_path / "deduped"
+    assert invoke("dedupe", pool, "-o", out).exit_code == 0
+    res = invoke("report", out, "--json", "--html", tmp_path / "r.html")
+    dedupe = json.loads(res.stdout)["run"]["dedupe"]
+    assert (dedupe["documents_in"], dedupe["documents_out"], dedupe["exact_duplicates"]) == (23, 20, 3)
+    assert (dedupe["bands"], dedupe["rows"]) == (16, 8)
+    curve = dict(zip(dedupe["s_curve"]["jaccard"], dedupe["s_curve"]["p_candidate"]))
+    assert curve[0.8] >= 0.9 and curve[0.5] < 0.1
+    assert "S-curve" in (tmp_path / "r.html").read_text()
