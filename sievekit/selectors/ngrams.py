@@ -5,8 +5,8 @@ order 1..``order`` (tokens joined by one space) is hashed into one of ``buckets`
 
 - ``"sha256"``: ``int(sha256(utf8(ngram)).hexdigest(), 16) % buckets``, exactly as the reference DSIR
   package (``data-selection`` 1.0.3) does. Slow per new n-gram, so every n-gram's bucket is memoised.
-- ``"fast"`` (default): a 64-bit hash of each token's UTF-8 bytes, computed with numpy for the batch's new
-  tokens only (memoised), and n-gram hashes mixed from token hashes with vectorised integer arithmetic.
+- ``"fast"`` (default): a 64-bit hash of each token's UTF-8 bytes, computed with numpy over the whole
+  batch at once, and n-gram hashes mixed from token hashes with vectorised integer arithmetic.
   Stable across processes, platforms and Python versions (never the built-in ``hash()``).
 
 The reference tokenises with NLTK, which compiles the pattern with the third-party ``regex`` engine; its
@@ -44,10 +44,9 @@ import numpy.typing as npt
 HashName = Literal["fast", "sha256"]
 MAX_BUCKETS = 1 << 20
 MAX_ORDER = 5
-# Memo sizes: beyond these the memo starts afresh (between batches), so memory stays bounded by the
-# vocabulary of one batch whatever the size of the pool.
-MAX_MEMO_TOKENS = 1 << 21
-MAX_MEMO_NGRAMS = 1 << 22
+# The sha256 memo starts afresh (between batches) beyond this many n-grams (about 150 MB), so memory
+# stays bounded whatever the size of the pool.
+MAX_MEMO_NGRAMS = 1 << 20
 
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
@@ -155,19 +154,6 @@ class HashedBatch:
         return out
 
 
-class _Memo(dict[str, int]):
-    """Token -> dense id; a miss assigns the next id and queues the token for hashing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pending: list[str] = []
-
-    def __missing__(self, key: str) -> int:
-        value = self[key] = len(self)
-        self.pending.append(key)
-        return value
-
-
 class _Sha256Buckets(dict[str, int]):
     """N-gram string -> reference bucket, computed on first sight."""
 
@@ -194,8 +180,22 @@ def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x ^ (x >> _U64(31))
 
 
+def _poly_hash(data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
+               lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of back-to-back byte segments (each non-empty): a polynomial, then splitmix64."""
+    values = data.astype(np.uint64) + _U64(1)
+    position = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
+    powers = np.empty(int(lengths.max()), dtype=np.uint64)
+    powers[0] = 1
+    if len(powers) > 1:
+        powers[1:] = _TOKEN_MULT
+        np.multiply.accumulate(powers, out=powers)  # wraps modulo 2**64, as intended
+    summed = np.add.reduceat(values * powers[position], starts)
+    return _mix64(summed ^ (lengths.astype(np.uint64) * _U64(0xD6E8FEB86659FD93)))
+
+
 def hash_tokens_fast(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
-    """64-bit hashes of tokens' UTF-8 bytes, vectorised: a polynomial over the bytes, then splitmix64.
+    """64-bit hashes of tokens' UTF-8 bytes (each token non-empty), vectorised.
 
     Example:
         >>> int(hash_tokens_fast(["alice"])[0]) == int(hash_tokens_fast(["bob", "alice"])[1])
@@ -205,22 +205,36 @@ def hash_tokens_fast(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
         return np.empty(0, dtype=np.uint64)
     encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    data = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint64) + _U64(1)
     starts = np.zeros(len(encoded), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
-    position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
-    powers = np.empty(int(lengths.max()), dtype=np.uint64)
-    powers[0] = 1
-    if len(powers) > 1:
-        powers[1:] = _TOKEN_MULT
-        np.multiply.accumulate(powers, out=powers)  # wraps modulo 2**64, as intended
-    summed = np.add.reduceat(data * powers[position], starts)
-    return _mix64(summed ^ (lengths.astype(np.uint64) * _U64(0xD6E8FEB86659FD93)))
+    return _poly_hash(np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, lengths)
+
+
+def _hash_token_stream(docs: list[list[str]]) -> npt.NDArray[np.uint64]:
+    """``hash_tokens_fast`` of every token of every document, in order, without a Python step per token.
+
+    Tokens never contain a space, so joining them with single spaces and encoding once gives a buffer
+    in which the 0x20 bytes are exactly the token boundaries (UTF-8 never uses 0x20 inside a character).
+    """
+    buf = np.frombuffer(" ".join([" ".join(d) for d in docs if d]).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    if len(buf) == 0:
+        return np.empty(0, dtype=np.uint64)
+    is_space = buf == 32
+    spaces = np.flatnonzero(is_space)
+    n = len(spaces) + 1
+    starts = np.empty(n, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = spaces + 1
+    lengths = np.empty(n, dtype=np.int64)
+    lengths[:-1] = spaces - starts[:-1]
+    lengths[-1] = len(buf) - starts[-1]
+    # Drop the separators; token j then starts at its old start minus the j spaces before it.
+    return _poly_hash(buf[~is_space], starts - np.arange(n, dtype=np.int64), lengths)
 
 
 @dataclasses.dataclass
 class NgramFeaturizer:
-    """Turns batches of texts into hashed n-gram occurrences; keeps memos of token and n-gram hashes.
+    """Turns batches of texts into hashed n-gram occurrences (with ``hash="sha256"``, memoising buckets).
 
     Args:
         buckets: number of hash buckets, 1..2**20 (the reference uses 10,000).
@@ -236,9 +250,6 @@ class NgramFeaturizer:
     order: int = 2
     hash: HashName = "fast"
     lowercase: bool = True
-    _memo: _Memo = dataclasses.field(default_factory=_Memo, init=False, repr=False)
-    _token_hash: npt.NDArray[np.uint64] = dataclasses.field(
-        default_factory=lambda: np.empty(0, dtype=np.uint64), init=False, repr=False)
     _sha: _Sha256Buckets = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -280,16 +291,7 @@ class NgramFeaturizer:
         return out
 
     def _fast_buckets(self, docs: list[list[str]], n_tokens: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
-        if len(self._memo) > MAX_MEMO_TOKENS:
-            self._memo = _Memo()
-            self._token_hash = np.empty(0, dtype=np.uint64)
-        memo = self._memo
-        flat = [tok for doc in docs for tok in doc]
-        ids = np.fromiter(map(memo.__getitem__, flat), dtype=np.int64, count=len(flat))
-        if memo.pending:
-            self._token_hash = np.concatenate([self._token_hash, hash_tokens_fast(memo.pending)])
-            memo.pending = []
-        h = self._token_hash[ids]
+        h = _hash_token_stream(docs)
         doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), n_tokens)
         out = []
         mixed = h
