@@ -49,9 +49,6 @@ MAX_ORDER = 5
 MAX_MEMO_NGRAMS = 1 << 20
 
 _U64 = np.uint64
-_MASK64 = (1 << 64) - 1
-_TOKEN_MULT = _U64(0x100000001B3)  # the 64-bit FNV prime: odd, so multiplication is invertible mod 2**64
-_ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) & _MASK64) for k in range(MAX_ORDER + 1)]
 
 # Categories the ``regex`` engine counts as word characters (Alphabetic, Mark, Decimal_Number,
 # Connector_Punctuation, Join_Control), plus the letter-like symbols that are Alphabetic though ``So``.
@@ -154,21 +151,21 @@ class HashedBatch:
         return out
 
 
-class _Sha256Buckets(dict[str, int]):
-    """N-gram string -> reference bucket, computed on first sight."""
+class _Sha256Buckets(dict[bytes, int]):
+    """N-gram UTF-8 bytes -> reference bucket, computed on first sight."""
 
     def __init__(self, num_buckets: int) -> None:
         super().__init__()
         self.num_buckets = num_buckets
 
-    def __missing__(self, key: str) -> int:
-        value = self[key] = sha256_bucket(key, self.num_buckets)
+    def __missing__(self, key: bytes) -> int:
+        value = self[key] = int.from_bytes(hashlib.sha256(key).digest(), "big") % self.num_buckets
         return value
 
 
 def sha256_bucket(ngram: str, num_buckets: int) -> int:
-    """The reference bucket of one n-gram string."""
-    return int(hashlib.sha256(ngram.encode("utf-8")).hexdigest(), 16) % num_buckets
+    """The reference bucket of one n-gram string: ``int(sha256(utf8).hexdigest(), 16) % num_buckets``."""
+    return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
 
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -180,61 +177,89 @@ def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x ^ (x >> _U64(31))
 
 
-def _poly_hash(data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
-               lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
-    """64-bit hashes of back-to-back byte segments (each non-empty): a polynomial, then splitmix64."""
-    values = data.astype(np.uint64) + _U64(1)
-    position = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
-    powers = np.empty(int(lengths.max()), dtype=np.uint64)
-    powers[0] = 1
-    if len(powers) > 1:
-        powers[1:] = _TOKEN_MULT
-        np.multiply.accumulate(powers, out=powers)  # wraps modulo 2**64, as intended
-    summed = np.add.reduceat(values * powers[position], starts)
-    return _mix64(summed ^ (lengths.astype(np.uint64) * _U64(0xD6E8FEB86659FD93)))
+class _PolyHash:
+    """Polynomial hashes of byte ranges from prefix sums: ``sum_j b[s+j] * m**j mod 2**64``, then mixed.
+
+    Any range's hash costs O(1) after one pass over the buffer, so every n-gram (the bytes from its first
+    token's start to its last token's end, i.e. its tokens joined by single spaces, as the reference
+    hashes them) is hashed without a Python step. ``m`` is odd, hence invertible modulo 2**64, which
+    shifts a range's sum back to position 0. Tables of powers are kept and grown per process.
+    """
+
+    def __init__(self, mult: int) -> None:
+        self.mult, self.inv = mult, pow(mult, -1, 1 << 64)
+        self.powers = self.inv_powers = np.ones(1, dtype=np.uint64)
+
+    def _grow(self, n: int) -> None:
+        if len(self.powers) < n:
+            size = max(n, 2 * len(self.powers))
+            self.powers, self.inv_powers = np.full(size, self.mult, np.uint64), np.full(size, self.inv, np.uint64)
+            self.powers[0] = self.inv_powers[0] = 1
+            np.multiply.accumulate(self.powers, out=self.powers)  # wraps modulo 2**64, as intended
+            np.multiply.accumulate(self.inv_powers, out=self.inv_powers)
+
+    def prefix(self, buf: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+        self._grow(len(buf) + 1)
+        out = np.zeros(len(buf) + 1, dtype=np.uint64)
+        np.cumsum(buf * self.powers[: len(buf)], out=out[1:])
+        return out
+
+    def ranges(self, prefix: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64],
+               ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        raw = (prefix[ends] - prefix[starts]) * self.inv_powers[starts]
+        return _mix64(raw ^ ((ends - starts).astype(np.uint64) * _U64(0xD6E8FEB86659FD93)))
 
 
-def hash_tokens_fast(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
-    """64-bit hashes of tokens' UTF-8 bytes (each token non-empty), vectorised.
+_HASH = _PolyHash(0x100000001B3)  # the 64-bit FNV prime
+_CHECK = _PolyHash(0x9E3779B97F4A7C15 | 1)  # an independent second hash, to catch collisions of the first
+
+
+def hash_strings_fast(strings: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """The fast 64-bit hash of each string's UTF-8 bytes (an n-gram's bucket is this modulo the buckets).
 
     Example:
-        >>> int(hash_tokens_fast(["alice"])[0]) == int(hash_tokens_fast(["bob", "alice"])[1])
+        >>> int(hash_strings_fast(["a b"])[0]) == int(hash_strings_fast(["x", "a b"])[1])
         True
     """
-    if not tokens:
-        return np.empty(0, dtype=np.uint64)
-    encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    starts = np.zeros(len(encoded), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    return _poly_hash(np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, lengths)
+    encoded = [t.encode("utf-8", "surrogatepass") for t in strings]
+    ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+    starts = ends - np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _HASH.ranges(_HASH.prefix(buf), starts, ends)
 
 
-def _hash_token_stream(docs: list[list[str]]) -> npt.NDArray[np.uint64]:
-    """``hash_tokens_fast`` of every token of every document, in order, without a Python step per token.
+@dataclasses.dataclass(frozen=True)
+class _Stream:
+    """A batch's tokens joined by single spaces into one UTF-8 buffer, with each token's byte range."""
 
-    Tokens never contain a space, so joining them with single spaces and encoding once gives a buffer
-    in which the 0x20 bytes are exactly the token boundaries (UTF-8 never uses 0x20 inside a character).
-    """
-    buf = np.frombuffer(" ".join([" ".join(d) for d in docs if d]).encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    if len(buf) == 0:
-        return np.empty(0, dtype=np.uint64)
-    is_space = buf == 32
-    spaces = np.flatnonzero(is_space)
-    n = len(spaces) + 1
-    starts = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = spaces + 1
-    lengths = np.empty(n, dtype=np.int64)
-    lengths[:-1] = spaces - starts[:-1]
-    lengths[-1] = len(buf) - starts[-1]
-    # Drop the separators; token j then starts at its old start minus the j spaces before it.
-    return _poly_hash(buf[~is_space], starts - np.arange(n, dtype=np.int64), lengths)
+    buf: npt.NDArray[np.uint8]
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+    doc_of: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, docs: list[list[str]], n_tokens: npt.NDArray[np.int64]) -> _Stream:
+        # Tokens never hold a space and UTF-8 never uses byte 0x20 inside a character, so the 0x20
+        # bytes of the joined buffer are exactly the token boundaries.
+        joined = " ".join([" ".join(d) for d in docs if d]).encode("utf-8", "surrogatepass")
+        buf = np.frombuffer(joined, dtype=np.uint8)
+        spaces = np.flatnonzero(buf == 32)
+        starts = np.concatenate([[0], spaces + 1]) if len(buf) else np.empty(0, dtype=np.int64)
+        ends = np.concatenate([spaces, [len(buf)]]) if len(buf) else np.empty(0, dtype=np.int64)
+        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), n_tokens)
+        return cls(buf, starts.astype(np.int64), ends.astype(np.int64), doc_of)
+
+    def ngram_ranges(self, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Byte ranges of every k-gram that stays within one document, in document order."""
+        if len(self.doc_of) < k:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        first = np.flatnonzero(self.doc_of[: len(self.doc_of) - k + 1] == self.doc_of[k - 1:])
+        return self.starts[first], self.ends[first + k - 1]
 
 
 @dataclasses.dataclass
 class NgramFeaturizer:
-    """Turns batches of texts into hashed n-gram occurrences (with ``hash="sha256"``, memoising buckets).
+    """Turns batches of texts into hashed n-gram occurrences.
 
     Args:
         buckets: number of hash buckets, 1..2**20 (the reference uses 10,000).
@@ -269,41 +294,36 @@ class NgramFeaturizer:
         """Hashed n-grams of every text; n-grams never span two documents."""
         docs = split_words(texts, self.lowercase)
         n_tokens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-        if self.hash == "sha256":
-            per_order = self._sha256_buckets(docs)
-        else:
-            per_order = self._fast_buckets(docs, n_tokens)
+        stream = _Stream.of(docs, n_tokens)
+        prefix = _HASH.prefix(stream.buf)
+        per_order = []
+        for k in range(1, self.order + 1):
+            starts, ends = stream.ngram_ranges(k)
+            keys = _HASH.ranges(prefix, starts, ends)
+            if self.hash == "fast":
+                per_order.append((keys % _U64(self.buckets)).astype(np.int64))
+            else:
+                per_order.append(self._sha256_buckets(stream, starts, ends, keys))
         return _assemble(per_order, n_tokens, self.order, self.buckets)
 
-    # -- hashing ---------------------------------------------------------------------------------
-    def _sha256_buckets(self, docs: list[list[str]]) -> list[npt.NDArray[np.int64]]:
-        """Per order k, the buckets of all k-grams in document order (strings joined as the reference does)."""
+    def _sha256_buckets(self, stream: _Stream, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
+                        keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """sha256 buckets, computed once per distinct n-gram of the batch (grouped by the fast hash).
+
+        A group is trusted only if a second, independent hash agrees across it; any n-gram whose second
+        hash differs from its group's (a 64-bit collision, never seen in practice) is hashed on its own.
+        """
         if len(self._sha) > MAX_MEMO_NGRAMS:
             self._sha.clear()
-        lookup = self._sha.__getitem__
-        out = []
-        for k in range(1, self.order + 1):
-            if k == 1:
-                grams = [tok for doc in docs for tok in doc]
-            else:
-                grams = [g for doc in docs for g in map(" ".join, zip(*(doc[i:] for i in range(k))))]
-            out.append(np.fromiter(map(lookup, grams), dtype=np.int64, count=len(grams)))
-        return out
-
-    def _fast_buckets(self, docs: list[list[str]], n_tokens: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
-        h = _hash_token_stream(docs)
-        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), n_tokens)
-        out = []
-        mixed = h
-        size = _U64(self.buckets)
-        for k in range(1, self.order + 1):
-            if k > 1:
-                # k-gram starting at i = mix(hash of the (k-1)-gram at i, token i+k-1), order-dependent
-                mixed = _mix64(mixed[:-1] * _TOKEN_MULT + h[k - 1:] + _ORDER_SEEDS[k])
-                valid = doc_of[: len(mixed)] == doc_of[k - 1:]
-                out.append((_mix64(mixed[valid] ^ _ORDER_SEEDS[0]) % size).astype(np.int64))
-            else:
-                out.append((_mix64(h ^ _ORDER_SEEDS[0]) % size).astype(np.int64))
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        raw = stream.buf.tobytes()
+        memo = self._sha
+        distinct = [memo[raw[a:b]] for a, b in zip(starts[first].tolist(), ends[first].tolist())]
+        out = np.asarray(distinct, dtype=np.int64)[inverse]
+        check_prefix = _CHECK.prefix(stream.buf)
+        check = _CHECK.ranges(check_prefix, starts, ends)
+        for j in np.flatnonzero(check != check[first][inverse]).tolist():
+            out[j] = memo[raw[starts[j]:ends[j]]]
         return out
 
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sievekit.selectors import ngrams
-from sievekit.selectors.ngrams import NgramFeaturizer, hash_tokens_fast, sha256_bucket, word_punct_pattern
+from sievekit.selectors.ngrams import NgramFeaturizer, hash_strings_fast, sha256_bucket, word_punct_pattern
 
 # A copy of ../shared/golden/dsir_hashed_ngrams.json (data-selection 1.0.3, nltk 3.10.4), kept with the tests.
 GOLDEN = json.loads((Path(__file__).parent / "dsir_hashed_ngrams.golden.json").read_text(encoding="utf-8"))
@@ -103,8 +103,8 @@ def test_csr_matches_dense():
 
 def test_fast_hash_is_stable_across_processes():
     tokens = ["alice", "é", "日本語", "x" * 300, "a\u200db"]
-    here = hash_tokens_fast(tokens).tolist()
-    code = ("import json,sys; from sievekit.selectors.ngrams import hash_tokens_fast as h; "
+    here = hash_strings_fast(tokens).tolist()
+    code = ("import json,sys; from sievekit.selectors.ngrams import hash_strings_fast as h; "
             "print(json.dumps(h(json.loads(sys.argv[1])).tolist()))")
     out = subprocess.run([sys.executable, "-c", code, json.dumps(tokens)], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "12345", "PATH": ""})
@@ -141,8 +141,29 @@ def test_occurrence_count_formula(texts, order):
     assert ((feats.buckets >= 0) & (feats.buckets < 64)).all()
 
 
-def test_token_stream_hash_equals_per_token_hash():
-    docs = [["alice", "went"], [], ["日本語", "é", "!!!", "\x1c"], ["x" * 70]]
-    flat = [t for d in docs for t in d]
-    assert ngrams._hash_token_stream(docs).tolist() == hash_tokens_fast(flat).tolist()
-    assert ngrams._hash_token_stream([[], []]).tolist() == []
+def test_fast_ngram_hash_is_the_hash_of_the_joined_string():
+    texts = ["Alice went, home", "", "日本語 é !!! \x1c", "x" * 70]
+    f = NgramFeaturizer(buckets=1 << 20, order=3)
+    grams = []
+    for text in texts:
+        toks = f.tokenize(text)
+        grams.append([" ".join(toks[i:i + k]) for k in (1, 2, 3) for i in range(len(toks) - k + 1)])
+    expected = [int(h) % (1 << 20) for doc in grams for h in hash_strings_fast(doc)] if grams else []
+    assert f.featurize(texts).buckets.tolist() == expected
+
+
+class _CollidingHash:
+    """Every range hashes to 0: all n-grams of a batch fall into one group."""
+
+    def prefix(self, buf):
+        return np.zeros(len(buf) + 1, dtype=np.uint64)
+
+    def ranges(self, prefix, starts, ends):
+        return np.zeros(len(starts), dtype=np.uint64)
+
+
+def test_sha256_buckets_survive_collisions_of_the_grouping_hash(monkeypatch):
+    texts = [c["text"] for c in FEATURIZE]
+    expected = NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist()
+    monkeypatch.setattr(ngrams, "_HASH", _CollidingHash())
+    assert NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist() == expected
