@@ -6,13 +6,10 @@ order 1..``order`` (tokens joined by one space) is hashed into one of ``buckets`
 - ``"sha256"``: ``int(sha256(utf8(ngram)).hexdigest(), 16) % buckets``, exactly as the reference DSIR
   package (``data-selection`` 1.0.3) does. Slow per new n-gram, so every n-gram's bucket is memoised.
 - ``"fast"`` (default): a 64-bit hash of each token's UTF-8 bytes, computed with numpy over the whole
-  batch at once, and n-gram hashes mixed from token hashes with vectorised integer arithmetic.
+  batch at once, and n-gram hashes chained from token hashes with vectorised integer arithmetic.
   Stable across processes, platforms and Python versions (never the built-in ``hash()``).
 
-The reference tokenises with NLTK, which compiles the pattern with the third-party ``regex`` engine; its
-``\\w`` is wider than stdlib ``re``'s (combining marks and the zero-width joiners are word characters, ``²``
-is not) and its ``\\s`` excludes U+001C..U+001F. ``word_punct_pattern()`` rebuilds that engine's classes
-for stdlib ``re`` from ``unicodedata``, so both hashings see the reference's tokens.
+Both hashings see the reference's tokens (``sievekit.selectors.wordpunct``).
 
 A batch's features come back as a :class:`HashedBatch`: one entry per n-gram occurrence, grouped by
 document, i.e. a CSR matrix whose values are all 1. ``to_csr()`` sums the duplicates into the usual
@@ -31,15 +28,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
 
 HashName = Literal["fast", "sha256"]
 MAX_BUCKETS = 1 << 20
@@ -49,59 +45,7 @@ MAX_ORDER = 5
 MAX_MEMO_NGRAMS = 1 << 20
 
 _U64 = np.uint64
-
-# Categories the ``regex`` engine counts as word characters (Alphabetic, Mark, Decimal_Number,
-# Connector_Punctuation, Join_Control), plus the letter-like symbols that are Alphabetic though ``So``.
-_WORD_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Mn", "Mc", "Me", "Nd", "Pc"})
-_EXTRA_WORD = [(0x200C, 0x200D), (0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189)]
-_NOT_SPACE = frozenset(range(0x1C, 0x20))  # str.isspace() says yes, Unicode White_Space says no
-_LAST_ASSIGNED = 0xE01EF  # planes 15-16 hold only private use and unassigned code points
-
-
-def _ranges(codepoints: Sequence[int]) -> str:
-    """A regex character-class body for sorted code points, as ``a-b`` runs."""
-    parts: list[str] = []
-    start = prev = codepoints[0]
-    for cp in [*codepoints[1:], -2]:
-        if cp != prev + 1:
-            parts.append(re.escape(chr(start)) if start == prev else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
-            start = cp
-        prev = cp
-    return "".join(parts)
-
-
-@functools.lru_cache(maxsize=None)
-def word_punct_pattern(astral: bool = True) -> re.Pattern[str]:
-    """``\\w+|[^\\w\\s]+`` with the ``regex`` engine's Unicode classes, compiled for stdlib ``re``.
-
-    Built once per process from ``unicodedata`` (a tenth of a second). With ``astral=False`` the classes
-    hold only the Basic Multilingual Plane, which ``re`` tests with one table lookup, while code points
-    above U+FFFF are tried range by range; the tokenizer picks that pattern for texts without such code
-    points, which is about twice as fast as stdlib ``\\w`` and many times faster than the full classes.
-    """
-    top = _LAST_ASSIGNED if astral else 0xFFFF
-    extra = {cp for lo, hi in _EXTRA_WORD for cp in range(lo, min(hi, top) + 1)}
-    word = sorted(cp for cp in range(top + 1) if cp in extra or unicodedata.category(chr(cp)) in _WORD_CATEGORIES)
-    space = [cp for cp in range(0x3001) if chr(cp).isspace() and cp not in _NOT_SPACE]
-    w, s = _ranges(word), _ranges(space)
-    return re.compile(f"[{w}]+|[^{w}{s}]+")
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-
-
-def split_words(texts: Sequence[str], lowercase: bool = True) -> list[list[str]]:
-    """The WordPunct tokens of every text, as the reference's tokenizer finds them."""
-    bmp = word_punct_pattern(False).findall
-    has_astral = _ASTRAL.search
-    out = []
-    for text in texts:
-        if lowercase:
-            text = text.lower()
-        # isascii() is a flag lookup; only non-ASCII texts pay for the scan.
-        out.append(bmp(text) if text.isascii() or not has_astral(text) else word_punct_pattern(True).findall(text))
-    return out
-
+_ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
 
 @dataclasses.dataclass(frozen=True)
 class HashedBatch:
@@ -228,35 +172,6 @@ def hash_strings_fast(strings: Sequence[str]) -> npt.NDArray[np.uint64]:
     return _HASH.ranges(_HASH.prefix(buf), starts, ends)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Stream:
-    """A batch's tokens joined by single spaces into one UTF-8 buffer, with each token's byte range."""
-
-    buf: npt.NDArray[np.uint8]
-    starts: npt.NDArray[np.int64]
-    ends: npt.NDArray[np.int64]
-    doc_of: npt.NDArray[np.int64]
-
-    @classmethod
-    def of(cls, docs: list[list[str]], n_tokens: npt.NDArray[np.int64]) -> _Stream:
-        # Tokens never hold a space and UTF-8 never uses byte 0x20 inside a character, so the 0x20
-        # bytes of the joined buffer are exactly the token boundaries.
-        joined = " ".join([" ".join(d) for d in docs if d]).encode("utf-8", "surrogatepass")
-        buf = np.frombuffer(joined, dtype=np.uint8)
-        spaces = np.flatnonzero(buf == 32)
-        starts = np.concatenate([[0], spaces + 1]) if len(buf) else np.empty(0, dtype=np.int64)
-        ends = np.concatenate([spaces, [len(buf)]]) if len(buf) else np.empty(0, dtype=np.int64)
-        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), n_tokens)
-        return cls(buf, starts.astype(np.int64), ends.astype(np.int64), doc_of)
-
-    def ngram_ranges(self, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Byte ranges of every k-gram that stays within one document, in document order."""
-        if len(self.doc_of) < k:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        first = np.flatnonzero(self.doc_of[: len(self.doc_of) - k + 1] == self.doc_of[k - 1:])
-        return self.starts[first], self.ends[first + k - 1]
-
-
 @dataclasses.dataclass
 class NgramFeaturizer:
     """Turns batches of texts into hashed n-gram occurrences.
@@ -292,39 +207,46 @@ class NgramFeaturizer:
 
     def featurize(self, texts: Sequence[str]) -> HashedBatch:
         """Hashed n-grams of every text; n-grams never span two documents."""
-        docs = split_words(texts, self.lowercase)
-        n_tokens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-        stream = _Stream.of(docs, n_tokens)
-        prefix = _HASH.prefix(stream.buf)
+        spans = token_spans(texts, self.lowercase)
+        tokens = _HASH.ranges(_HASH.prefix(spans.buf), spans.starts, spans.ends)
+        checks = _CHECK.ranges(_CHECK.prefix(spans.buf), spans.starts, spans.ends) if self.hash == "sha256" else None
         per_order = []
         for k in range(1, self.order + 1):
-            starts, ends = stream.ngram_ranges(k)
-            keys = _HASH.ranges(prefix, starts, ends)
-            if self.hash == "fast":
+            first = spans.ngram_starts(k)
+            keys = _combine(tokens, first, k)
+            if checks is None:
                 per_order.append((keys % _U64(self.buckets)).astype(np.int64))
             else:
-                per_order.append(self._sha256_buckets(stream, starts, ends, keys))
-        return _assemble(per_order, n_tokens, self.order, self.buckets)
+                per_order.append(self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k)))
+        return _assemble(per_order, spans.n_tokens, self.order, self.buckets)
 
-    def _sha256_buckets(self, stream: _Stream, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
-                        keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    def _sha256_buckets(self, spans: TokenSpans, first: npt.NDArray[np.int64], k: int, keys: npt.NDArray[np.uint64],
+                        checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         """sha256 buckets, computed once per distinct n-gram of the batch (grouped by the fast hash).
 
-        A group is trusted only if a second, independent hash agrees across it; any n-gram whose second
+        A group is trusted only if a second, independent hash agrees across it; an n-gram whose second
         hash differs from its group's (a 64-bit collision, never seen in practice) is hashed on its own.
         """
         if len(self._sha) > MAX_MEMO_NGRAMS:
             self._sha.clear()
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        raw = stream.buf.tobytes()
-        memo = self._sha
-        distinct = [memo[raw[a:b]] for a, b in zip(starts[first].tolist(), ends[first].tolist())]
-        out = np.asarray(distinct, dtype=np.int64)[inverse]
-        check_prefix = _CHECK.prefix(stream.buf)
-        check = _CHECK.ranges(check_prefix, starts, ends)
-        for j in np.flatnonzero(check != check[first][inverse]).tolist():
-            out[j] = memo[raw[starts[j]:ends[j]]]
+        _, leader, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        raw, starts, ends, memo = spans.buf.tobytes(), spans.starts.tolist(), spans.ends.tolist(), self._sha
+
+        def ngram(i: int) -> bytes:  # the n-gram's tokens joined by one space, as the reference hashes them
+            return b" ".join([raw[starts[j]:ends[j]] for j in range(i, i + k)])
+
+        out = np.asarray([memo[ngram(i)] for i in first[leader].tolist()], dtype=np.int64)[inverse]
+        for j in np.flatnonzero(checks != checks[leader][inverse]).tolist():
+            out[j] = memo[ngram(int(first[j]))]
         return out
+
+
+def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.uint64]:
+    """64-bit keys of the k-grams starting at ``first``: token hashes chained through splitmix64."""
+    keys = token_hashes[first]
+    for j in range(1, k):
+        keys = _mix64(keys * _U64(0x100000001B3) + token_hashes[first + j] + _ORDER_SEEDS[k])
+    return keys
 
 
 def _assemble(per_order: list[npt.NDArray[np.int64]], n_tokens: npt.NDArray[np.int64], order: int,

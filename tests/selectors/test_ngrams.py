@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sievekit.selectors import ngrams
-from sievekit.selectors.ngrams import NgramFeaturizer, hash_strings_fast, sha256_bucket, word_punct_pattern
+from sievekit.selectors.ngrams import NgramFeaturizer, hash_strings_fast, sha256_bucket
+from sievekit.selectors.wordpunct import split_words, token_spans, word_punct_pattern
 
 # A copy of ../shared/golden/dsir_hashed_ngrams.json (data-selection 1.0.3, nltk 3.10.4), kept with the tests.
 GOLDEN = json.loads((Path(__file__).parent / "dsir_hashed_ngrams.golden.json").read_text(encoding="utf-8"))
@@ -141,15 +142,29 @@ def test_occurrence_count_formula(texts, order):
     assert ((feats.buckets >= 0) & (feats.buckets < 64)).all()
 
 
-def test_fast_ngram_hash_is_the_hash_of_the_joined_string():
+def test_fast_unigram_bucket_is_the_hash_of_the_token():
     texts = ["Alice went, home", "", "日本語 é !!! \x1c", "x" * 70]
-    f = NgramFeaturizer(buckets=1 << 20, order=3)
-    grams = []
-    for text in texts:
-        toks = f.tokenize(text)
-        grams.append([" ".join(toks[i:i + k]) for k in (1, 2, 3) for i in range(len(toks) - k + 1)])
-    expected = [int(h) % (1 << 20) for doc in grams for h in hash_strings_fast(doc)] if grams else []
-    assert f.featurize(texts).buckets.tolist() == expected
+    f = NgramFeaturizer(buckets=1 << 20, order=1)
+    tokens = [t for text in texts for t in f.tokenize(text)]
+    assert f.featurize(texts).buckets.tolist() == [int(h) % (1 << 20) for h in hash_strings_fast(tokens)]
+
+
+@pytest.mark.parametrize("hash_name", ["fast", "sha256"])
+def test_features_depend_only_on_the_token_sequence(hash_name):
+    f = NgramFeaturizer(buckets=1 << 20, order=3, hash=hash_name)
+    one = f.featurize(["Hello,world  (x)\tcafé"])
+    other = f.featurize(["hello , world ( x )\ncafé  "])
+    assert one.buckets.tolist() == other.buckets.tolist()
+    assert len(one.buckets) == 7 + 6 + 5
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("aZ_9 ,.(\t\n\x1c\x1f\x0b\u00e9\u0301\u00b2\u200d\U0001f642\u3000"),
+                        max_size=16), max_size=8))
+def test_vectorised_spans_equal_the_regex_tokens(texts):
+    spans = token_spans(texts)
+    assert spans.tokens() == [t for doc in split_words(texts) for t in doc]
+    assert spans.n_tokens.tolist() == [len(doc) for doc in split_words(texts)]
 
 
 class _CollidingHash:
