@@ -230,14 +230,28 @@ class NgramFeaturizer:
         if len(self._sha) > MAX_MEMO_NGRAMS:
             self._sha.clear()
         _, leader, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        raw, starts, ends, memo = spans.buf.tobytes(), spans.starts.tolist(), spans.ends.tolist(), self._sha
+        lead = first[leader]
+        starts, ends = spans.starts, spans.ends
+        # Where the tokens already sit one space apart in the buffer, the n-gram is a plain slice of it.
+        plain = np.ones(len(lead), dtype=bool)
+        for j in range(k - 1):
+            gap = starts[lead + j + 1] - ends[lead + j]
+            plain &= (gap == 1) & (spans.buf[ends[lead + j]] == 32)
+        raw, memo = spans.buf.tobytes(), self._sha
+        distinct = np.empty(len(lead), dtype=np.int64)
+        lo, hi = starts[lead[plain]].tolist(), ends[lead[plain] + k - 1].tolist()
+        distinct[plain] = [memo[raw[a:b]] for a, b in zip(lo, hi)]
+        sl, el = starts.tolist(), ends.tolist()
 
-        def ngram(i: int) -> bytes:  # the n-gram's tokens joined by one space, as the reference hashes them
-            return b" ".join([raw[starts[j]:ends[j]] for j in range(i, i + k)])
+        def joined(i: int) -> bytes:  # the k-gram at token i: its tokens joined by one space
+            if k == 2:
+                return raw[sl[i]:el[i]] + b" " + raw[sl[i + 1]:el[i + 1]]
+            return b" ".join([raw[sl[j]:el[j]] for j in range(i, i + k)])
 
-        out = np.asarray([memo[ngram(i)] for i in first[leader].tolist()], dtype=np.int64)[inverse]
+        distinct[~plain] = [memo[joined(i)] for i in lead[~plain].tolist()]
+        out = distinct[inverse]
         for j in np.flatnonzero(checks != checks[leader][inverse]).tolist():
-            out[j] = memo[ngram(int(first[j]))]
+            out[j] = memo[joined(int(first[j]))]
         return out
 
 
