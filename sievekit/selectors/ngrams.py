@@ -40,9 +40,9 @@ from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
 HashName = Literal["fast", "sha256"]
 MAX_BUCKETS = 1 << 20
 MAX_ORDER = 5
-# The sha256 memo starts afresh (between batches) beyond this many n-grams (about 150 MB), so memory
-# stays bounded whatever the size of the pool.
-MAX_MEMO_NGRAMS = 1 << 20
+# The sha256 memo starts afresh beyond this many n-grams (150 MB), so memory stays bounded whatever
+# the size of the pool.
+MAX_MEMO_NGRAMS = 1 << 23
 
 _U64 = np.uint64
 _ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
@@ -95,21 +95,43 @@ class HashedBatch:
         return out
 
 
-class _Sha256Buckets(dict[bytes, int]):
-    """N-gram UTF-8 bytes -> reference bucket, computed on first sight."""
+class _SortedMemo:
+    """N-gram key -> sha256 bucket in sorted numpy arrays, so a batch's lookups are one ``searchsorted``.
 
-    def __init__(self, num_buckets: int) -> None:
-        super().__init__()
-        self.num_buckets = num_buckets
+    An entry holds the n-gram's two independent 64-bit hashes; a lookup hits only if both match. At
+    ``MAX_MEMO_NGRAMS`` entries (18 bytes each) it starts afresh, so memory stays bounded.
+    """
 
-    def __missing__(self, key: bytes) -> int:
-        value = self[key] = int.from_bytes(hashlib.sha256(key).digest(), "big") % self.num_buckets
-        return value
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.checks = np.empty(0, dtype=np.uint64)
+        self.buckets = np.empty(0, dtype=np.int32)
+
+    def lookup(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Buckets of the sorted, distinct ``keys``; -1 where unknown."""
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = (self.keys[pos] == keys) & (self.checks[pos] == checks)
+        return np.where(hit, self.buckets[pos], -1).astype(np.int64)
+
+    def add(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64], buckets: npt.NDArray[np.int64]) -> None:
+        """Insert sorted ``keys`` (a linear-time merge, not a re-sort)."""
+        if len(self.keys) + len(keys) > MAX_MEMO_NGRAMS:
+            self.keys, self.checks, self.buckets = self.keys[:0], self.checks[:0], self.buckets[:0]
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.checks = np.insert(self.checks, at, checks)
+        self.buckets = np.insert(self.buckets, at, buckets.astype(np.int32))
 
 
 def sha256_bucket(ngram: str, num_buckets: int) -> int:
     """The reference bucket of one n-gram string: ``int(sha256(utf8).hexdigest(), 16) % num_buckets``."""
-    return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
+    return _sha256_bytes(ngram.encode("utf-8"), num_buckets)
+
+
+def _sha256_bytes(data: bytes, num_buckets: int) -> int:
+    return int.from_bytes(hashlib.sha256(data).digest(), "big") % num_buckets
 
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -190,7 +212,7 @@ class NgramFeaturizer:
     order: int = 2
     hash: HashName = "fast"
     lowercase: bool = True
-    _sha: _Sha256Buckets = dataclasses.field(init=False, repr=False)
+    _memo: _SortedMemo = dataclasses.field(default_factory=_SortedMemo, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.buckets <= MAX_BUCKETS:
@@ -199,7 +221,6 @@ class NgramFeaturizer:
             raise ValueError(f"order must be within [1, {MAX_ORDER}], got {self.order}")
         if self.hash not in ("fast", "sha256"):
             raise ValueError(f"hash must be 'fast' or 'sha256', got {self.hash!r}")
-        self._sha = _Sha256Buckets(self.buckets)
 
     def tokenize(self, text: str) -> list[str]:
         """The WordPunct tokens of one text (lowercased if the featurizer lowercases)."""
@@ -227,31 +248,27 @@ class NgramFeaturizer:
         A group is trusted only if a second, independent hash agrees across it; an n-gram whose second
         hash differs from its group's (a 64-bit collision, never seen in practice) is hashed on its own.
         """
-        if len(self._sha) > MAX_MEMO_NGRAMS:
-            self._sha.clear()
-        _, leader, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        lead = first[leader]
-        starts, ends = spans.starts, spans.ends
+        unique, leader, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        out = self._memo.lookup(unique, checks[leader])
+        lead, miss = first[leader], np.flatnonzero(out < 0)
+        raw, starts, ends = spans.buf.tobytes(), spans.starts, spans.ends
         # Where the tokens already sit one space apart in the buffer, the n-gram is a plain slice of it.
-        plain = np.ones(len(lead), dtype=bool)
+        plain = np.ones(len(miss), dtype=bool)
         for j in range(k - 1):
-            gap = starts[lead + j + 1] - ends[lead + j]
-            plain &= (gap == 1) & (spans.buf[ends[lead + j]] == 32)
-        raw, memo = spans.buf.tobytes(), self._sha
-        distinct = np.empty(len(lead), dtype=np.int64)
-        lo, hi = starts[lead[plain]].tolist(), ends[lead[plain] + k - 1].tolist()
-        distinct[plain] = [memo[raw[a:b]] for a, b in zip(lo, hi)]
+            gap_end = ends[lead[miss] + j]
+            plain &= (starts[lead[miss] + j + 1] - gap_end == 1) & (spans.buf[gap_end] == 32)
+        lo, hi = starts[lead[miss[plain]]].tolist(), ends[lead[miss[plain]] + k - 1].tolist()
+        out[miss[plain]] = [_sha256_bytes(raw[a:b], self.buckets) for a, b in zip(lo, hi)]
         sl, el = starts.tolist(), ends.tolist()
 
         def joined(i: int) -> bytes:  # the k-gram at token i: its tokens joined by one space
-            if k == 2:
-                return raw[sl[i]:el[i]] + b" " + raw[sl[i + 1]:el[i + 1]]
             return b" ".join([raw[sl[j]:el[j]] for j in range(i, i + k)])
 
-        distinct[~plain] = [memo[joined(i)] for i in lead[~plain].tolist()]
-        out = distinct[inverse]
+        out[miss[~plain]] = [_sha256_bytes(joined(i), self.buckets) for i in lead[miss[~plain]].tolist()]
+        self._memo.add(unique[miss], checks[leader][miss], out[miss])
+        out = out[inverse]
         for j in np.flatnonzero(checks != checks[leader][inverse]).tolist():
-            out[j] = memo[joined(int(first[j]))]
+            out[j] = _sha256_bytes(joined(int(first[j])), self.buckets)
         return out
 
 

@@ -84,7 +84,7 @@ def test_batching_does_not_change_features(hash_name, order):
 
 def test_memo_reset_does_not_change_features(monkeypatch):
     texts = ["alpha beta gamma", "beta gamma delta", "alpha alpha"]
-    monkeypatch.setattr(ngrams, "MAX_MEMO_NGRAMS", 1)
+    monkeypatch.setattr(ngrams, "MAX_MEMO_NGRAMS", 4)
     f = NgramFeaturizer(hash="sha256")
     expected = NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist()
     assert [b for _ in range(2) for t in texts for b in f.featurize([t]).buckets.tolist()] == expected * 2
