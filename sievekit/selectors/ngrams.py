@@ -79,7 +79,7 @@ class HashedBatch:
 
     def dot(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``weights · counts(doc)`` for every document, without building the count vectors."""
-        return np.bincount(self.doc_index(), weights=weights[self.buckets], minlength=self.n_docs)
+        return np.bincount(self.doc_index(), weights=weights[self.buckets], minlength=self.n_docs).astype(np.float64)
 
     def to_csr(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """``(indptr, indices, counts)`` with one entry per distinct bucket of each document, indices sorted."""
@@ -115,7 +115,8 @@ class _SortedMemo:
         hit = (self.keys[pos] == keys) & (self.checks[pos] == checks)
         return np.where(hit, self.buckets[pos], -1).astype(np.int64)
 
-    def add(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64], buckets: npt.NDArray[np.int64]) -> None:
+    def add(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64],
+            buckets: npt.NDArray[np.int64]) -> None:
         """Insert sorted ``keys`` (a linear-time merge, not a re-sort)."""
         if len(self.keys) + len(keys) > MAX_MEMO_NGRAMS:
             self.keys, self.checks, self.buckets = self.keys[:0], self.checks[:0], self.buckets[:0]
@@ -258,7 +259,7 @@ class NgramFeaturizer:
             gap_end = ends[lead[miss] + j]
             plain &= (starts[lead[miss] + j + 1] - gap_end == 1) & (spans.buf[gap_end] == 32)
         lo, hi = starts[lead[miss[plain]]].tolist(), ends[lead[miss[plain]] + k - 1].tolist()
-        out[miss[plain]] = [_sha256_bytes(raw[a:b], self.buckets) for a, b in zip(lo, hi)]
+        out[miss[plain]] = [_sha256_bytes(raw[a:b], self.buckets) for a, b in zip(lo, hi, strict=True)]
         sl, el = starts.tolist(), ends.tolist()
 
         def joined(i: int) -> bytes:  # the k-gram at token i: its tokens joined by one space

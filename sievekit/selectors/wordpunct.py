@@ -43,7 +43,7 @@ def _ranges(codepoints: Sequence[int]) -> str:
     return "".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def word_punct_pattern(astral: bool = True) -> re.Pattern[str]:
     """``\\w+|[^\\w\\s]+`` with the ``regex`` engine's Unicode classes, compiled for stdlib ``re``.
 
@@ -103,7 +103,8 @@ class TokenSpans:
 
     def tokens(self) -> list[str]:
         raw = self.buf.tobytes()
-        return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in zip(self.starts.tolist(), self.ends.tolist())]
+        spans = zip(self.starts.tolist(), self.ends.tolist(), strict=True)
+        return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in spans]
 
     def ngram_starts(self, k: int) -> npt.NDArray[np.int64]:
         """Index of the first token of every k-gram that stays within one text, in order."""
