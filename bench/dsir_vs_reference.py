@@ -24,13 +24,11 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import random
 import re
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +65,8 @@ def _sources() -> dict[str, list[tuple[Path, str]]]:
     man = sorted(p for p in Path("/usr/share/man").glob("*/man[1-8]/*.gz"))
     man += sorted(Path("/usr/share/man").glob("man[1-8]/*.gz"))
     return {
-        "python": [(p, r"^(?:def |class |@|    def )") for p in sorted(lib.rglob("*.py")) if "site-packages" not in p.parts],
+        "python": [(p, r"^(?:def |class |@|    def )") for p in sorted(lib.rglob("*.py"))
+                   if "site-packages" not in p.parts],
         "c": [(p, r"^(?:#|/\*|typedef|struct|extern)") for p in sorted(Path("/usr/include").rglob("*.h"))],
         "manpage": [(p, r"^\.(?:SH|SS|PP|TP) ") for p in man],
         "changelog": [(p, r"^\S") for p in sorted(Path("/usr/share/doc").glob("*/changelog*.gz"))],
@@ -180,26 +179,29 @@ def main() -> None:
     out = DATA / "out"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     out.mkdir(parents=True)
-    quarter = run(sys.executable, SIEVEKIT, [shards[:1], target, str(out / "quarter"), args.k // 4, {"hash": "fast"}, 1])
+    fast = {"hash": "fast"}
+    quarter = run(sys.executable, SIEVEKIT, [shards[:1], target, str(out / "quarter"), args.k // 4, fast, 1])
     runs = {"reference": run(args.ref_python, REFERENCE, [shards, target, str(out / "ref"), args.k])}
-    configs = {"sha256 -j1": ({"hash": "sha256"}, 1), "fast -j1": ({"hash": "fast"}, 1), "fast -j2": ({"hash": "fast"}, 2)}
+    configs = {"sha256 -j1": ({"hash": "sha256"}, 1), "fast -j1": (fast, 1), "fast -j2": (fast, 2)}
     for name, (options, jobs) in configs.items():
-        runs[name] = run(sys.executable, SIEVEKIT, [shards, target, str(out / name.replace(" ", "")), args.k, options, jobs])
+        where = str(out / name.replace(" ", ""))
+        runs[name] = run(sys.executable, SIEVEKIT, [shards, target, where, args.k, options, jobs])
 
     ids, texts, domains, nbytes = load_pool()
     index = {d: i for i, d in enumerate(ids)}
     target_texts = [json.loads(x)["text"] for x in (DATA / "target.jsonl").read_text().splitlines()]
-    print(f"pool: {len(texts):,} docs, {nbytes / 1e6:.1f} MB, domains "
-          f"{ {str(d): int(c) for d, c in zip(*np.unique(domains, return_counts=True))} }; target: {len(target_texts)} held-out python chunks; "
-          f"k = {args.k}", file=sys.stderr)
+    per_domain = {str(d): int(c) for d, c in zip(*np.unique(domains, return_counts=True), strict=True)}
+    print(f"pool: {len(texts):,} docs, {nbytes / 1e6:.1f} MB, domains {per_domain}; "
+          f"target: {len(target_texts)} held-out python chunks; k = {args.k}")
 
 
     from sievekit import sampling
-    from sievekit.selectors.dsir import DsirConfig, DsirSelector, reference_gumbel_top_k
+    from sievekit.selectors.dsir import DsirSelector, reference_gumbel_top_k
 
     # Scores (untimed): the reference's from its cache; ours from each run's saved state.
-    ref_w = np.concatenate([np.load(out / "ref" / "cache" / "log_importance_weights" / f"{i}.npy") for i in range(SHARDS)])
-    ref_len = np.concatenate([np.load(out / "ref" / "cache" / "perexample_metadata" / f"{i}.npy") for i in range(SHARDS)])
+    cache = out / "ref" / "cache"
+    ref_w = np.concatenate([np.load(cache / "log_importance_weights" / f"{i}.npy") for i in range(SHARDS)])
+    ref_len = np.concatenate([np.load(cache / "perexample_metadata" / f"{i}.npy") for i in range(SHARDS)])
     ref_ok = ref_len >= 100
     scores = {}
     for name in configs:
@@ -219,7 +221,8 @@ def main() -> None:
     sel = {"reference top-k": ref_topk, "reference gumbel (np.random.seed(0))": ref_gumbel}
     for name in ("sha256 -j1", "fast -j1"):
         sel[f"{name.split()[0]} top-k"] = sampling.top_k(scores[name], args.k)
-        sel[f"{name.split()[0]} gumbel (default_rng(0))"] = np.sort([index[i] for i in selected_ids(out / name.replace(' ', ''))])
+        picked = selected_ids(out / name.replace(" ", ""))
+        sel[f"{name.split()[0]} gumbel (default_rng(0))"] = np.sort([index[i] for i in picked])
     sel["sha256 gumbel (reference noise)"] = reference_gumbel_top_k(scores["sha256 -j1"], args.k, 0)
 
     both = ref_ok & np.isfinite(scores["sha256 -j1"])
@@ -227,16 +230,18 @@ def main() -> None:
     print("| run | wall s | CPU s | docs/s | MB/s | peak RSS MB | speed-up per core vs reference |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in runs.items():
-        print(f"| {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {len(texts) / r['wall']:,.0f} | {nbytes / 1e6 / r['wall']:.2f} "
-              f"| {r['rss_mb']:.0f} | {runs['reference']['cpu'] / r['cpu']:.1f}x |")
+        print(f"| {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {len(texts) / r['wall']:,.0f} "
+              f"| {nbytes / 1e6 / r['wall']:.2f} | {r['rss_mb']:.0f} | {runs['reference']['cpu'] / r['cpu']:.1f}x |")
     print(f"| fast -j1, first quarter of the pool | {quarter['wall']:.1f} | {quarter['cpu']:.1f} | | "
           f"| {quarter['rss_mb']:.0f} | |")
     print("\n## Faithfulness (parity mode = --hash sha256)\n")
-    print(f"- eligible documents (length >= 100) identical: {bool(np.array_equal(ref_ok, np.isfinite(scores['sha256 -j1'])))}")
+    same = bool(np.array_equal(ref_ok, np.isfinite(scores["sha256 -j1"])))
+    print(f"- eligible documents (length >= 100) identical: {same}")
     print(f"- max |Δ log-weight| parity vs reference over {int(both.sum()):,} eligible docs: "
           f"{np.max(np.abs(scores['sha256 -j1'][both] - ref_w[both])):.3e}")
-    for a, b in (("sha256 top-k", "reference top-k"), ("sha256 gumbel (reference noise)", "reference gumbel (np.random.seed(0))"),
-                 ("fast top-k", "sha256 top-k")):
+    pairs = (("sha256 top-k", "reference top-k"), ("fast top-k", "sha256 top-k"),
+             ("sha256 gumbel (reference noise)", "reference gumbel (np.random.seed(0))"))
+    for a, b in pairs:
         print(f"- overlap {a} vs {b}: {len(np.intersect1d(sel[a], sel[b])) / args.k:.4f}")
     print("\n## Selections (precision = share of the target's domain, python; KL reduction in sha256 space)\n")
     print("| selection | precision | KL reduction |")
