@@ -47,17 +47,23 @@ def _ranges(codepoints: Sequence[int]) -> str:
 def word_punct_pattern(astral: bool = True) -> re.Pattern[str]:
     """``\\w+|[^\\w\\s]+`` with the ``regex`` engine's Unicode classes, compiled for stdlib ``re``.
 
-    Built once per process from ``unicodedata`` (a tenth of a second). With ``astral=False`` the classes
+    Built once per process from ``unicodedata``. With ``astral=False`` the classes
     hold only the Basic Multilingual Plane, which ``re`` tests with one table lookup, while code points
     above U+FFFF are tried range by range; the tokenizer picks that pattern for texts without such code
     points, which is about twice as fast as stdlib ``\\w`` and many times faster than the full classes.
     """
-    top = _LAST_ASSIGNED if astral else 0xFFFF
-    extra = {cp for lo, hi in _EXTRA_WORD for cp in range(lo, min(hi, top) + 1)}
-    word = sorted(cp for cp in range(top + 1) if cp in extra or unicodedata.category(chr(cp)) in _WORD_CATEGORIES)
+    word = _word_codepoints(_LAST_ASSIGNED if astral else 0xFFFF)
     space = [cp for cp in range(0x3001) if chr(cp).isspace() and cp not in _NOT_SPACE]
     w, s = _ranges(word), _ranges(space)
     return re.compile(f"[{w}]+|[^{w}{s}]+")
+
+
+@functools.cache
+def _word_codepoints(top: int) -> list[int]:
+    categories = map(unicodedata.category, map(chr, range(top + 1)))
+    word = {cp for cp, cat in enumerate(categories) if cat in _WORD_CATEGORIES}
+    word.update(cp for lo, hi in _EXTRA_WORD for cp in range(lo, min(hi, top) + 1))
+    return sorted(word)
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
