@@ -167,6 +167,7 @@ def selected_ids(directory: Path) -> set[str]:
 
 # -- the comparison ------------------------------------------------------------------------------------
 def main() -> None:
+    global DATA
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=60000, help="pool size to build (default 60000)")
     parser.add_argument("--k", type=int, default=5000, help="documents to select (default 5000)")
@@ -174,7 +175,6 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the pool even if it exists")
     parser.add_argument("--data", type=Path, default=DATA, help="where the pool lives (default bench/data/dsir)")
     args = parser.parse_args()
-    global DATA
     DATA = args.data
     if args.rebuild or not (DATA / "target.jsonl").exists():
         build(args.docs)
