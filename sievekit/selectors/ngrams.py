@@ -4,7 +4,8 @@ Text is split by the WordPunct rule ``\\w+|[^\\w\\s]+`` (optionally lowercased f
 order 1..``order`` (tokens joined by one space) is hashed into one of ``buckets`` buckets. Two hashings:
 
 - ``"sha256"``: ``int(sha256(utf8(ngram)).hexdigest(), 16) % buckets``, exactly as the reference DSIR
-  package (``data-selection`` 1.0.3) does. Slow per new n-gram, so every n-gram's bucket is memoised.
+  package (``data-selection`` 1.0.3) does; computed once per distinct n-gram of a batch that a bounded
+  memo does not already hold.
 - ``"fast"`` (default): a 64-bit hash of each token's UTF-8 bytes, computed with numpy over the whole
   batch at once, and n-gram hashes chained from token hashes with vectorised integer arithmetic.
   Stable across processes, platforms and Python versions (never the built-in ``hash()``).
@@ -46,6 +47,7 @@ MAX_MEMO_NGRAMS = 1 << 23
 
 _U64 = np.uint64
 _ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
+
 
 @dataclasses.dataclass(frozen=True)
 class HashedBatch:
@@ -128,11 +130,7 @@ class _SortedMemo:
 
 def sha256_bucket(ngram: str, num_buckets: int) -> int:
     """The reference bucket of one n-gram string: ``int(sha256(utf8).hexdigest(), 16) % num_buckets``."""
-    return _sha256_bytes(ngram.encode("utf-8"), num_buckets)
-
-
-def _sha256_bytes(data: bytes, num_buckets: int) -> int:
-    return int.from_bytes(hashlib.sha256(data).digest(), "big") % num_buckets
+    return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
 
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -249,28 +247,48 @@ class NgramFeaturizer:
         A group is trusted only if a second, independent hash agrees across it; an n-gram whose second
         hash differs from its group's (a 64-bit collision, never seen in practice) is hashed on its own.
         """
-        unique, leader, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        unique, leader, inverse = _group(keys)
         out = self._memo.lookup(unique, checks[leader])
-        lead, miss = first[leader], np.flatnonzero(out < 0)
-        raw, starts, ends = spans.buf.tobytes(), spans.starts, spans.ends
-        # Where the tokens already sit one space apart in the buffer, the n-gram is a plain slice of it.
-        plain = np.ones(len(miss), dtype=bool)
-        for j in range(k - 1):
-            gap_end = ends[lead[miss] + j]
-            plain &= (starts[lead[miss] + j + 1] - gap_end == 1) & (spans.buf[gap_end] == 32)
-        lo, hi = starts[lead[miss[plain]]].tolist(), ends[lead[miss[plain]] + k - 1].tolist()
-        out[miss[plain]] = [_sha256_bytes(raw[a:b], self.buckets) for a, b in zip(lo, hi, strict=True)]
-        sl, el = starts.tolist(), ends.tolist()
-
-        def joined(i: int) -> bytes:  # the k-gram at token i: its tokens joined by one space
-            return b" ".join([raw[sl[j]:el[j]] for j in range(i, i + k)])
-
-        out[miss[~plain]] = [_sha256_bytes(joined(i), self.buckets) for i in lead[miss[~plain]].tolist()]
+        miss = np.flatnonzero(out < 0)
+        out[miss] = self._hash_ngrams(spans, first[leader[miss]], k)
         self._memo.add(unique[miss], checks[leader][miss], out[miss])
         out = out[inverse]
-        for j in np.flatnonzero(checks != checks[leader][inverse]).tolist():
-            out[j] = _sha256_bytes(joined(int(first[j])), self.buckets)
+        odd = np.flatnonzero(checks != checks[leader][inverse])
+        out[odd] = self._hash_ngrams(spans, first[odd], k)
         return out
+
+    def _hash_ngrams(self, spans: TokenSpans, at: npt.NDArray[np.int64], k: int) -> list[int]:
+        """The reference bucket of the k-gram starting at each token index in ``at``."""
+        raw, size, starts, ends = spans.buf.tobytes(), self.buckets, spans.starts, spans.ends
+        sha, from_bytes = hashlib.sha256, int.from_bytes
+        # Where the tokens already sit one space apart in the buffer, the n-gram is a plain slice of it.
+        plain = np.ones(len(at), dtype=bool)
+        for j in range(k - 1):
+            gap_end = ends[at + j]
+            plain &= (starts[at + j + 1] - gap_end == 1) & (spans.buf[gap_end] == 32)
+        out = np.empty(len(at), dtype=np.int64)
+        lo, hi = starts[at[plain]].tolist(), ends[at[plain] + k - 1].tolist()
+        out[plain] = [from_bytes(sha(raw[a:b]).digest(), "big") % size for a, b in zip(lo, hi, strict=True)]
+        rest = at[~plain]
+        pieces = [zip(starts[rest + j].tolist(), ends[rest + j].tolist(), strict=True) for j in range(k)]
+        out[~plain] = [from_bytes(sha(b" ".join([raw[a:b] for a, b in gram])).digest(), "big") % size
+                       for gram in zip(*pieces, strict=True)]
+        return out.tolist()
+
+
+def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64],
+                                                  npt.NDArray[np.int64]]:
+    """Sorted distinct keys, one position holding each, and each key's group (``np.unique`` without its
+    stable sort, which ``return_index`` forces and which is several times slower)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    new = np.empty(len(keys), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = group
+    return ordered[new], order[new].astype(np.int64), inverse
 
 
 def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.uint64]:
