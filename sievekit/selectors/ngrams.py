@@ -41,9 +41,11 @@ from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
 HashName = Literal["fast", "sha256"]
 MAX_BUCKETS = 1 << 20
 MAX_ORDER = 5
-# The sha256 memo starts afresh beyond this many n-grams (150 MB), so memory stays bounded whatever
+# The sha256 memo starts afresh beyond this many n-grams (160 MB), so memory stays bounded whatever
 # the size of the pool.
 MAX_MEMO_NGRAMS = 1 << 23
+# Texts are featurised this many characters at a time: the per-byte work arrays stay a few tens of MB.
+CHUNK_CHARS = 1 << 21
 
 _U64 = np.uint64
 _ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
@@ -101,7 +103,7 @@ class _SortedMemo:
     """N-gram key -> sha256 bucket in sorted numpy arrays, so a batch's lookups are one ``searchsorted``.
 
     An entry holds the n-gram's two independent 64-bit hashes; a lookup hits only if both match. At
-    ``MAX_MEMO_NGRAMS`` entries (18 bytes each) it starts afresh, so memory stays bounded.
+    ``MAX_MEMO_NGRAMS`` entries (20 bytes each) it starts afresh, so memory stays bounded.
     """
 
     def __init__(self) -> None:
@@ -145,10 +147,10 @@ def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 class _PolyHash:
     """Polynomial hashes of byte ranges from prefix sums: ``sum_j b[s+j] * m**j mod 2**64``, then mixed.
 
-    Any range's hash costs O(1) after one pass over the buffer, so every n-gram (the bytes from its first
-    token's start to its last token's end, i.e. its tokens joined by single spaces, as the reference
-    hashes them) is hashed without a Python step. ``m`` is odd, hence invertible modulo 2**64, which
-    shifts a range's sum back to position 0. Tables of powers are kept and grown per process.
+    Any range's hash costs O(1) after one pass over the buffer, so every token of a batch is hashed
+    without a Python step. ``m`` is odd, hence invertible modulo 2**64, which shifts a range's sum back
+    to position 0. Tables of powers are kept per process, as long as the longest buffer seen
+    (``featurize`` cuts batches at ``CHUNK_CHARS``, so that is a few MB unless one text is longer).
     """
 
     def __init__(self, mult: int) -> None:
@@ -227,6 +229,15 @@ class NgramFeaturizer:
 
     def featurize(self, texts: Sequence[str]) -> HashedBatch:
         """Hashed n-grams of every text; n-grams never span two documents."""
+        cuts = _chunk_bounds(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), CHUNK_CHARS)
+        if len(cuts) == 2:
+            return self._featurize(texts)
+        parts = [self._featurize(texts[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        bases = np.cumsum([0] + [len(p.buckets) for p in parts[:-1]])
+        indptr = np.concatenate([[0]] + [p.indptr[1:] + base for p, base in zip(parts, bases, strict=True)])
+        return HashedBatch(indptr.astype(np.int64), np.concatenate([p.buckets for p in parts]), self.buckets)
+
+    def _featurize(self, texts: Sequence[str]) -> HashedBatch:
         spans = token_spans(texts, self.lowercase)
         tokens = _HASH.ranges(_HASH.prefix(spans.buf), spans.starts, spans.ends)
         checks = _CHECK.ranges(_CHECK.prefix(spans.buf), spans.starts, spans.ends) if self.hash == "sha256" else None
@@ -274,6 +285,18 @@ class NgramFeaturizer:
         out[~plain] = [from_bytes(sha(b" ".join([raw[a:b] for a, b in gram])).digest(), "big") % size
                        for gram in zip(*pieces, strict=True)]
         return out.tolist()
+
+
+def _chunk_bounds(lengths: npt.NDArray[np.int64], limit: int) -> list[int]:
+    """Cut points ``[0, ..., n]`` splitting texts into runs of at most ``limit`` characters (or one text)."""
+    bounds, total = [0], 0
+    for i, n in enumerate(lengths.tolist()):
+        if total and total + n > limit:
+            bounds.append(i)
+            total = 0
+        total += n
+    bounds.append(len(lengths))
+    return bounds
 
 
 def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64],
