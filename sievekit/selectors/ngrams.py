@@ -1,0 +1,339 @@
+"""Hashed n-gram features over whole batches: the feature space of DSIR and of the n-gram classifier.
+
+Text is split by the WordPunct rule ``\\w+|[^\\w\\s]+`` (optionally lowercased first), and every n-gram of
+order 1..``order`` (tokens joined by one space) is hashed into one of ``buckets`` buckets. Two hashings:
+
+- ``"sha256"``: ``int(sha256(utf8(ngram)).hexdigest(), 16) % buckets``, exactly as the reference DSIR
+  package (``data-selection`` 1.0.3) does; computed once per distinct n-gram of a batch that a bounded
+  memo does not already hold.
+- ``"fast"`` (default): a 64-bit hash of each token's UTF-8 bytes, computed with numpy over the whole
+  batch at once, and n-gram hashes chained from token hashes with vectorised integer arithmetic.
+  Stable across processes, platforms and Python versions (never the built-in ``hash()``).
+
+Both hashings see the reference's tokens (``sievekit.selectors.wordpunct``).
+
+A batch's features come back as a :class:`HashedBatch`: one ``(doc_ids, bucket_ids)`` entry per n-gram
+occurrence, i.e. a COO matrix whose values are all 1 (``scipy.sparse.coo_matrix((ones, (doc_ids,
+bucket_ids)))``). ``to_csr()`` sums the duplicates into the usual ``(indptr, indices, counts)`` triple,
+which ``scipy.sparse.csr_matrix((counts, indices, indptr), shape=(n_docs, buckets))`` accepts as is.
+
+Example:
+    >>> f = NgramFeaturizer(buckets=10000, order=2, hash="sha256")
+    >>> f.tokenize("Hello, world!")
+    ['hello', ',', 'world', '!']
+    >>> batch = f.featurize(["Alice went", "x"])
+    >>> batch.indptr.tolist(), batch.lengths().tolist()
+    ([0, 3, 4], [3, 1])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
+
+HashName = Literal["fast", "sha256"]
+MAX_BUCKETS = 1 << 20
+MAX_ORDER = 5
+# The sha256 memo starts afresh beyond this many n-grams (160 MB), so memory stays bounded whatever
+# the size of the pool.
+MAX_MEMO_NGRAMS = 1 << 23
+# Texts are featurised this many characters at a time: the per-byte work arrays stay a few tens of MB.
+CHUNK_CHARS = 1 << 21
+
+_U64 = np.uint64
+_ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class HashedBatch:
+    """The hashed n-grams of a batch of documents, one entry per n-gram occurrence.
+
+    Entries come grouped by order (all unigrams of the batch, then all bigrams, ...), each group in
+    document order: ``doc_ids[i]`` is the document of occurrence ``i``, ``bucket_ids[i]`` its bucket.
+    Sums and dot products work on that layout directly; ``indptr``/``buckets`` (grouped by document)
+    and ``to_csr()`` are computed on first use.
+
+    Attributes:
+        doc_ids: int64 document index of every occurrence.
+        bucket_ids: int64 bucket of every occurrence.
+        n_docs: number of documents in the batch.
+        num_buckets: the size of the feature space.
+    """
+
+    doc_ids: npt.NDArray[np.int64]
+    bucket_ids: npt.NDArray[np.int64]
+    n_docs: int
+    num_buckets: int
+
+    @functools.cached_property
+    def _by_doc(self) -> npt.NDArray[np.int64]:
+        return np.argsort(self.doc_ids, kind="stable")
+
+    @property
+    def indptr(self) -> npt.NDArray[np.int64]:
+        """int64, length ``n_docs + 1``: document ``i`` owns ``buckets[indptr[i]:indptr[i+1]]``."""
+        out = np.zeros(self.n_docs + 1, dtype=np.int64)
+        np.cumsum(self.lengths(), out=out[1:])
+        return out
+
+    @property
+    def buckets(self) -> npt.NDArray[np.int64]:
+        """Every occurrence's bucket grouped by document (within one, unigrams first, then bigrams, ...)."""
+        return self.bucket_ids[self._by_doc]
+
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """Number of n-gram occurrences per document (the sum of its count vector)."""
+        return np.bincount(self.doc_ids, minlength=self.n_docs).astype(np.int64)
+
+    def totals(self) -> npt.NDArray[np.int64]:
+        """The batch's summed count vector (length ``num_buckets``)."""
+        return np.bincount(self.bucket_ids, minlength=self.num_buckets).astype(np.int64)
+
+    def dot(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """``weights · counts(doc)`` for every document, without building the count vectors."""
+        return np.bincount(self.doc_ids, weights=weights[self.bucket_ids], minlength=self.n_docs).astype(np.float64)
+
+    def to_csr(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``(indptr, indices, counts)`` with one entry per distinct bucket of each document, indices sorted."""
+        keys, counts = np.unique(self.doc_ids * self.num_buckets + self.bucket_ids, return_counts=True)
+        docs = keys // self.num_buckets
+        indptr = np.searchsorted(docs, np.arange(self.n_docs + 1)).astype(np.int64)
+        return indptr, (keys % self.num_buckets).astype(np.int64), counts.astype(np.int64)
+
+    def dense(self) -> npt.NDArray[np.int64]:
+        """The ``(n_docs, num_buckets)`` count matrix (for small batches and tests)."""
+        out = np.zeros((self.n_docs, self.num_buckets), dtype=np.int64)
+        np.add.at(out, (self.doc_ids, self.bucket_ids), 1)
+        return out
+
+
+class _SortedMemo:
+    """N-gram key -> sha256 bucket in sorted numpy arrays, so a batch's lookups are one ``searchsorted``.
+
+    An entry holds the n-gram's two independent 64-bit hashes; a lookup hits only if both match. At
+    ``MAX_MEMO_NGRAMS`` entries (20 bytes each) it starts afresh, so memory stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.checks = np.empty(0, dtype=np.uint64)
+        self.buckets = np.empty(0, dtype=np.int32)
+
+    def lookup(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Buckets of the sorted, distinct ``keys``; -1 where unknown."""
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = (self.keys[pos] == keys) & (self.checks[pos] == checks)
+        return np.where(hit, self.buckets[pos], -1).astype(np.int64)
+
+    def add(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64],
+            buckets: npt.NDArray[np.int64]) -> None:
+        """Insert sorted ``keys`` (a linear-time merge, not a re-sort)."""
+        if len(self.keys) + len(keys) > MAX_MEMO_NGRAMS:
+            self.keys, self.checks, self.buckets = self.keys[:0], self.checks[:0], self.buckets[:0]
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.checks = np.insert(self.checks, at, checks)
+        self.buckets = np.insert(self.buckets, at, buckets.astype(np.int32))
+
+
+def sha256_bucket(ngram: str, num_buckets: int) -> int:
+    """The reference bucket of one n-gram string: ``int(sha256(utf8).hexdigest(), 16) % num_buckets``."""
+    return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
+
+
+def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The splitmix64 finaliser: every input bit affects every output bit."""
+    x = x ^ (x >> _U64(30))
+    x = x * _U64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> _U64(27))
+    x = x * _U64(0x94D049BB133111EB)
+    return x ^ (x >> _U64(31))
+
+
+class _PolyHash:
+    """Polynomial hashes of byte ranges from prefix sums: ``sum_j b[s+j] * m**j mod 2**64``, then mixed.
+
+    Any range's hash costs O(1) after one pass over the buffer, so every token of a batch is hashed
+    without a Python step. ``m`` is odd, hence invertible modulo 2**64, which shifts a range's sum back
+    to position 0. Tables of powers are kept per process, as long as the longest buffer seen
+    (``featurize`` cuts batches at ``CHUNK_CHARS``, so that is a few MB unless one text is longer).
+    """
+
+    def __init__(self, mult: int) -> None:
+        self.mult, self.inv = mult, pow(mult, -1, 1 << 64)
+        self.powers = self.inv_powers = np.ones(1, dtype=np.uint64)
+
+    def _grow(self, n: int) -> None:
+        if len(self.powers) < n:
+            size = max(n, 2 * len(self.powers))
+            self.powers, self.inv_powers = np.full(size, self.mult, np.uint64), np.full(size, self.inv, np.uint64)
+            self.powers[0] = self.inv_powers[0] = 1
+            np.multiply.accumulate(self.powers, out=self.powers)  # wraps modulo 2**64, as intended
+            np.multiply.accumulate(self.inv_powers, out=self.inv_powers)
+
+    def prefix(self, buf: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+        self._grow(len(buf) + 1)
+        out = np.zeros(len(buf) + 1, dtype=np.uint64)
+        np.cumsum(buf * self.powers[: len(buf)], out=out[1:])
+        return out
+
+    def ranges(self, prefix: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64],
+               ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        raw = (prefix[ends] - prefix[starts]) * self.inv_powers[starts]
+        return _mix64(raw ^ ((ends - starts).astype(np.uint64) * _U64(0xD6E8FEB86659FD93)))
+
+
+_HASH = _PolyHash(0x100000001B3)  # the 64-bit FNV prime
+_CHECK = _PolyHash(0x9E3779B97F4A7C15 | 1)  # an independent second hash, to catch collisions of the first
+
+
+def hash_strings_fast(strings: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """The fast 64-bit hash of each string's UTF-8 bytes (an n-gram's bucket is this modulo the buckets).
+
+    Example:
+        >>> int(hash_strings_fast(["a b"])[0]) == int(hash_strings_fast(["x", "a b"])[1])
+        True
+    """
+    encoded = [t.encode("utf-8", "surrogatepass") for t in strings]
+    ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+    starts = ends - np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _HASH.ranges(_HASH.prefix(buf), starts, ends)
+
+
+@dataclasses.dataclass
+class NgramFeaturizer:
+    """Turns batches of texts into hashed n-gram occurrences.
+
+    Args:
+        buckets: number of hash buckets, 1..2**20 (the reference uses 10,000).
+        order: highest n-gram order, 1..5; 2 means unigrams and bigrams.
+        hash: ``"sha256"`` for the reference's buckets, ``"fast"`` for the vectorised hash.
+        lowercase: lowercase the text before tokenising (the reference does).
+
+    Raises:
+        ValueError: a parameter outside its range.
+    """
+
+    buckets: int = 10000
+    order: int = 2
+    hash: HashName = "fast"
+    lowercase: bool = True
+    _memo: _SortedMemo = dataclasses.field(default_factory=_SortedMemo, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.buckets <= MAX_BUCKETS:
+            raise ValueError(f"buckets must be within [1, {MAX_BUCKETS}], got {self.buckets}")
+        if not 1 <= self.order <= MAX_ORDER:
+            raise ValueError(f"order must be within [1, {MAX_ORDER}], got {self.order}")
+        if self.hash not in ("fast", "sha256"):
+            raise ValueError(f"hash must be 'fast' or 'sha256', got {self.hash!r}")
+
+    def tokenize(self, text: str) -> list[str]:
+        """The WordPunct tokens of one text (lowercased if the featurizer lowercases)."""
+        return split_words([text], self.lowercase)[0]
+
+    def featurize(self, texts: Sequence[str]) -> HashedBatch:
+        """Hashed n-grams of every text; n-grams never span two documents."""
+        cuts = _chunk_bounds(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), CHUNK_CHARS)
+        if len(cuts) == 2:
+            return self._featurize(texts)
+        parts = [self._featurize(texts[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        docs = np.concatenate([p.doc_ids + lo for p, lo in zip(parts, cuts, strict=False)])
+        buckets = np.concatenate([p.bucket_ids for p in parts])
+        return HashedBatch(docs.astype(np.int64), buckets, len(texts), self.buckets)
+
+    def _featurize(self, texts: Sequence[str]) -> HashedBatch:
+        spans = token_spans(texts, self.lowercase)
+        tokens = _HASH.ranges(_HASH.prefix(spans.buf), spans.starts, spans.ends)
+        checks = _CHECK.ranges(_CHECK.prefix(spans.buf), spans.starts, spans.ends) if self.hash == "sha256" else None
+        docs, buckets = [], []
+        for k in range(1, self.order + 1):
+            first = spans.ngram_starts(k)
+            keys = _combine(tokens, first, k)
+            docs.append(spans.doc_of[first])
+            if checks is None:
+                buckets.append((keys % _U64(self.buckets)).astype(np.int64))
+            else:
+                buckets.append(self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k)))
+        return HashedBatch(np.concatenate(docs), np.concatenate(buckets), len(texts), self.buckets)
+
+    def _sha256_buckets(self, spans: TokenSpans, first: npt.NDArray[np.int64], k: int, keys: npt.NDArray[np.uint64],
+                        checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """sha256 buckets, computed once per distinct n-gram of the batch (grouped by the fast hash).
+
+        A group is trusted only if a second, independent hash agrees across it; an n-gram whose second
+        hash differs from its group's (a 64-bit collision, never seen in practice) is hashed on its own.
+        """
+        unique, leader, inverse = _group(keys)
+        out = self._memo.lookup(unique, checks[leader])
+        miss = np.flatnonzero(out < 0)
+        out[miss] = self._hash_ngrams(spans, first[leader[miss]], k)
+        self._memo.add(unique[miss], checks[leader][miss], out[miss])
+        out = out[inverse]
+        odd = np.flatnonzero(checks != checks[leader][inverse])
+        out[odd] = self._hash_ngrams(spans, first[odd], k)
+        return out
+
+    def _hash_ngrams(self, spans: TokenSpans, at: npt.NDArray[np.int64], k: int) -> list[int]:
+        """The reference bucket of the k-gram starting at each token index in ``at``."""
+        raw, size, starts, ends = spans.buf.tobytes(), self.buckets, spans.starts, spans.ends
+        sha, from_bytes = hashlib.sha256, int.from_bytes
+        # Where the tokens already sit one space apart in the buffer, the n-gram is a plain slice of it.
+        plain = np.ones(len(at), dtype=bool)
+        for j in range(k - 1):
+            gap_end = ends[at + j]
+            plain &= (starts[at + j + 1] - gap_end == 1) & (spans.buf[gap_end] == 32)
+        out = np.empty(len(at), dtype=np.int64)
+        lo, hi = starts[at[plain]].tolist(), ends[at[plain] + k - 1].tolist()
+        out[plain] = [from_bytes(sha(raw[a:b]).digest(), "big") % size for a, b in zip(lo, hi, strict=True)]
+        rest = at[~plain]
+        pieces = [zip(starts[rest + j].tolist(), ends[rest + j].tolist(), strict=True) for j in range(k)]
+        out[~plain] = [from_bytes(sha(b" ".join([raw[a:b] for a, b in gram])).digest(), "big") % size
+                       for gram in zip(*pieces, strict=True)]
+        return out.tolist()
+
+
+def _chunk_bounds(lengths: npt.NDArray[np.int64], limit: int) -> list[int]:
+    """Cut points ``[0, ..., n]`` splitting texts into runs of at most ``limit`` characters (or one text)."""
+    bounds, total = [0], 0
+    for i, n in enumerate(lengths.tolist()):
+        if total and total + n > limit:
+            bounds.append(i)
+            total = 0
+        total += n
+    bounds.append(len(lengths))
+    return bounds
+
+
+def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64],
+                                                  npt.NDArray[np.int64]]:
+    """Sorted distinct keys, one position holding each, and each key's group (``np.unique`` without its
+    stable sort, which ``return_index`` forces and which is several times slower)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    new = np.empty(len(keys), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = group
+    return ordered[new], order[new].astype(np.int64), inverse
+
+
+def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.uint64]:
+    """64-bit keys of the k-grams starting at ``first``: token hashes chained through splitmix64."""
+    keys = token_hashes[first]
+    for j in range(1, k):
+        keys = _mix64(keys * _U64(0x100000001B3) + token_hashes[first + j] + _ORDER_SEEDS[k])
+    return keys
