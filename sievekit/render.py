@@ -64,6 +64,12 @@ def sections(data: dict[str, Any]) -> list[Section]:
         rows = [["inputs", *(data["total"]["text_length"].get(q) for q in LENGTH_COLUMNS)],
                 ["target", *(data["target"]["text_length"].get(q) for q in LENGTH_COLUMNS)]]
         out.append(("Text length (characters): inputs vs target", ["set", "p10", "p50", "p90", "max"], rows))
+    if "kl" in data:
+        kl = data["kl"]
+        rows = [["KL(target || pool)", kl["kl_target_pool"]], ["KL(target || selection)", kl["kl_target_selected"]],
+                ["KL reduction", kl["kl_reduction"]]]
+        out.append((f"KL reduction toward the target (hashed uni+bigrams, {kl['buckets']:,} buckets)", ["", "nats"],
+                    rows))
     for title, header, extra_rows in data.get("extra_tables", []):
         out.append((title, header, extra_rows))
     return out

@@ -66,3 +66,20 @@ def test_report_of_a_dedupe_run(invoke, tmp_path, data_dir):
     curve = dict(zip(dedupe["s_curve"]["jaccard"], dedupe["s_curve"]["p_candidate"]))
     assert curve[0.8] >= 0.9 and curve[0.5] < 0.1
     assert "S-curve" in (tmp_path / "r.html").read_text()
+
+
+def test_kl_reduction_of_a_selection_toward_the_target(invoke, tmp_path):
+    from pathlib import Path
+
+    demo = Path(__file__).parents[2] / "sievekit" / "demo"
+    picked, rand = tmp_path / "picked", tmp_path / "random"
+    invoke("select", demo / "pool", "--method", "dsir", "--target", demo / "target.jsonl", "--top-k", "150",
+           "--min-length", "20", "-o", picked)
+    invoke("select", demo / "pool", "--method", "random", "--top-k", "150", "-o", rand)
+    kl = {}
+    for name, out in (("dsir", picked), ("random", rand)):
+        res = invoke("report", out, "--target", demo / "target.jsonl", "--json")
+        assert res.exit_code == 0, res.stderr
+        kl[name] = json.loads(res.stdout)["kl"]
+    assert kl["dsir"]["kl_reduction"] > 0.2 > abs(kl["random"]["kl_reduction"])
+    assert kl["dsir"]["kl_target_pool"] == kl["random"]["kl_target_pool"]
