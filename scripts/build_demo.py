@@ -1,12 +1,14 @@
 """Build the demo corpus sievekit ships, from text in CPython's own distribution (PSF License v2).
 
-    python scripts/build_demo.py [--out sievekit/demo]
+    python scripts/build_demo.py [--out sievekit/demo] [--prose-only]
 
 Pool (4 shards, 3 zstd JSONL + 1 Parquet): chunks of Python modules, C headers, the language reference
 and library docs (pydoc topics), e-mail messages and IDLE's changelog (all from CPython), man pages and
 license texts (from Debian's /usr/share, each under its package's own free license), plus a few exact
-copies and lightly edited copies, as real pools have. Target: chunks of Python modules held out of the pool.
-Every record: id, text, domain, source (the file it came from). Deterministic for a given Python.
+copies and lightly edited copies, as real pools have. Targets: target.jsonl, chunks of Python modules
+held out of the pool; target-prose.jsonl, IDLE's help page as text. Every record: id, text, domain,
+source (the file it came from). The man pages differ between machines, so the shipped pool is rebuilt
+only on purpose (--prose-only rebuilds the prose target alone).
 """
 
 from __future__ import annotations
@@ -83,6 +85,47 @@ def gather(held_out: set[str]) -> tuple[list[dict], list[dict]]:
     return pool, target
 
 
+def prose_target() -> list[dict]:
+    """A second, prose target: IDLE's help page (Lib/idlelib/help.html, not in the pool) as text chunks."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts: list[str] = []
+            self.skip = 0
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self.skip += tag in ("style", "script", "head")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag in ("style", "script", "head")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed((LIB / "idlelib" / "help.html").read_text(encoding="utf-8"))
+    body = re.sub(r"\n\s*\n+", "\n\n", "".join(parser.parts))
+    paragraphs = [p.strip() for p in body.split("\n\n") if len(p.split()) > 3]
+    texts, cur = [], ""
+    for para in paragraphs:  # pack paragraphs into documents of about 1,500 characters
+        cur = f"{cur}\n\n{para}" if cur else para
+        if len(cur) >= 1500:
+            texts.append(cur)
+            cur = ""
+    return [{"id": f"prose-{i:04d}", "text": t, "domain": "docs", "source": "Lib/idlelib/help.html"}
+            for i, t in enumerate(texts)]
+
+
+def write_prose(out: Path) -> list[dict]:
+    prose = prose_target()
+    (out / "target-prose.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prose),
+                                            encoding="utf-8")
+    return prose
+
+
 def edited(text: str, rng: random.Random) -> str:
     """A light edit, as a re-crawl or a re-formatting would make: a few words dropped, whitespace changed."""
     words = text.split(" ")
@@ -95,7 +138,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="sievekit/demo")
     parser.add_argument("--max-pool", type=int, default=3000)
+    parser.add_argument("--prose-only", action="store_true", help="rebuild only target-prose.jsonl (the pool "
+                        "depends on the machine's man pages, so it is rebuilt only on purpose)")
     args = parser.parse_args()
+    if args.prose_only:
+        write_prose(Path(args.out))
+        return
     rng = random.Random(20261127)
     files = [p.name for p in python_files()]
     held_out = set(rng.sample(files, len(files) // 10))
@@ -126,10 +174,12 @@ def main() -> None:
     pq.write_table(pa.Table.from_pylist(rows[3 * quarter:]), out / "pool" / "part-0003.parquet", compression="zstd")
     lines = "".join(json.dumps({k: r[k] for k in order}, ensure_ascii=False) + "\n" for r in target)
     (out / "target.jsonl").write_text(lines, encoding="utf-8")
+    prose = write_prose(out)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["domain"]] = counts.get(r["domain"], 0) + 1
-    print(f"pool: {len(rows)} docs {counts} (+{len(dups)} exact, +{len(near)} edited copies); target: {len(target)}")
+    print(f"pool: {len(rows)} docs {counts} (+{len(dups)} exact, +{len(near)} edited copies); target: {len(target)};"
+          f" prose target: {len(prose)}")
 
 
 if __name__ == "__main__":
