@@ -1,38 +1,161 @@
-"""Running per-shard tasks: in this process, or in a pool of worker processes, failing fast.
+"""Running per-shard tasks: in this process, on a pool of local worker processes, or as Ray tasks.
 
-A task is a picklable function and its arguments; results come back in task order, so what a run
-writes does not depend on how many workers ran it. The first task that raises cancels the tasks not yet
-started and its error (a ``SievekitError`` keeps its type and message across processes) ends the run.
+A task is a picklable module-level function and its arguments; every task reads its inputs, writes its
+outputs atomically and returns something small. Results come back in task order, so what a run writes
+does not depend on how many workers ran it, nor on which engine. The first task that raises cancels the
+tasks not yet started, and its error (a ``SievekitError`` keeps its type and message across processes)
+ends the run. Ctrl-C or SIGTERM stops the workers, whose atomic writers remove their temporary files.
+
+Ray is optional (``pip install 'sievekit[ray]'``) and imported only when asked for: ``--executor ray``
+joins the cluster at ``--ray-address`` or ``$RAY_ADDRESS``, or starts a local one with ``-j`` CPUs. Its
+workers need sievekit installed and the inputs and outputs on storage they all see.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from sievekit.errors import ConfigError, MissingDependencyError
+
 R = TypeVar("R")
+EXECUTORS = ("local", "ray")
 
 
-def run_tasks(fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], jobs: int = 1) -> Iterator[R]:
-    """Yield ``fn(*task)`` for every task, in order; ``jobs > 1`` runs them in worker processes.
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    sys.exit(128 + signum)  # unwinds through the atomic writers, which delete their temporary files
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the workers
+
+
+class Executor:
+    """Runs tasks in order of submission, inline (``jobs=1``), on local processes, or on Ray.
+
+    Example:
+        >>> with Executor(jobs=1) as ex:
+        ...     ex.map(pow, [(2, 3), (3, 2)])
+        [8, 9]
+    """
+
+    def __init__(self, jobs: int = 1, kind: str = "local", address: str | None = None) -> None:
+        if kind not in EXECUTORS:
+            raise ConfigError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
+        if jobs < 1:
+            raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+        self.jobs, self.kind, self.address = jobs, kind, address
+        self._pool: ProcessPoolExecutor | None = None
+        self._ray: Any = None
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close(failed=exc is not None)
+
+    def map(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[R]:
+        return list(self.imap(fn, calls))
+
+    def imap(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
+        """``fn(*call)`` for every call, in order; the first error cancels what has not started."""
+        if self.kind == "ray":
+            yield from self._ray_imap(fn, calls)
+        elif self.jobs <= 1 or len(calls) <= 1:
+            for call in calls:
+                yield fn(*call)
+        else:
+            futures: list[Future[R]] = [self._local().submit(fn, *call) for call in calls]
+            try:
+                for future in futures:
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()  # a no-op for finished or running tasks
+
+    def _local(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_worker_init)
+        return self._pool
+
+    def _ray_imap(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
+        ray = self._ray_module()
+        # Retries cover lost workers and nodes; an exception raised by the task itself is final.
+        remote = ray.remote(max_retries=3, retry_exceptions=False)(fn)
+        refs = [remote.remote(*call) for call in calls]
+        try:
+            for ref in refs:
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayTaskError as err:
+                    cause = getattr(err, "cause", None)
+                    raise (cause if isinstance(cause, BaseException) else err) from None
+        finally:
+            for ref in refs:
+                ray.cancel(ref, force=False)
+
+    def _ray_module(self) -> Any:
+        if self._ray is None:
+            try:
+                import ray
+            except ImportError:
+                raise MissingDependencyError("ray", "ray", "--executor ray") from None
+            address = self.address or os.environ.get("RAY_ADDRESS")
+            if not ray.is_initialized():
+                kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+                if address:
+                    ray.init(address=address, **kwargs)
+                else:
+                    ray.init(num_cpus=self.jobs, **kwargs)
+            self._ray = ray
+        return self._ray
+
+    def close(self, failed: bool = False) -> None:
+        """Stop the workers: wait for them after success; after a failure or interrupt, terminate them."""
+        if self._pool is None:
+            return
+        if not failed:
+            self._pool.shutdown(wait=True)
+        else:
+            processes = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            _stop(processes)
+        self._pool = None
+
+
+def _stop(processes: Sequence[Any]) -> None:
+    """SIGTERM the workers (their handler unwinds through the atomic writers), again for any that was busy
+    handing back a result, then SIGKILL what is left: a stopped run must never hang."""
+    for grace in (1.0, 2.0):
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+
+
+def run_tasks(fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], jobs: int = 1, kind: str = "local",
+              address: str | None = None) -> Iterator[R]:
+    """Yield ``fn(*task)`` for every task, in order, on a fresh executor.
 
     Example:
         >>> list(run_tasks(pow, [(2, 3), (3, 2)]))
         [8, 9]
     """
-    if jobs <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield fn(*task)
-        return
-    # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"))
-    futures: list[Future[R]] = [pool.submit(fn, *task) for task in tasks]
-    try:
-        for future in futures:
-            yield future.result()
-    finally:
-        # On an error (or the consumer stopping early) drop the tasks not yet started; running ones finish,
-        # and whatever they write is atomic, so nothing partial is left under a final name.
-        pool.shutdown(wait=True, cancel_futures=True)
+    with Executor(jobs, kind, address) as executor:
+        yield from executor.imap(fn, tasks)

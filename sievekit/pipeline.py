@@ -23,6 +23,7 @@ import numpy as np
 
 from sievekit import runs, sampling, stratify
 from sievekit.errors import ConfigError, ShardError
+from sievekit.executor import Executor
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, open_writer, output_target
 from sievekit.io.shards import resolve_inputs
 from sievekit.io.streams import STDIO, sniff_codec
@@ -122,15 +123,15 @@ class ScoreSource:
 # -- select -----------------------------------------------------------------------------------------------
 def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSource, opts: ReadOptions,
            seed: int = 0, jobs: int = 1, annotate: bool = False, output_compression: str | None = None,
-           config: Mapping[str, Any] | None = None, overwrite: bool = False,
-           progress: Progress | None = None) -> RunResult:
+           config: Mapping[str, Any] | None = None, overwrite: bool = False, progress: Progress | None = None,
+           executor: str = "local", ray_address: str | None = None) -> RunResult:
     """Keep the documents ranked best across all shards; write them with every field intact."""
-    with _readable_twice(inputs, opts) as shards:
+    with _readable_twice(inputs, opts) as shards, Executor(jobs, executor, ray_address) as ex:
         _check_output(output, shards)
         status = runs.begin(output, runs.fingerprint("select", config or {}, shards), overwrite)
         if status == "done":
             return RunResult.from_manifest(runs.load_manifest(output) or {})
-        per_shard, stats, digests, extra = _collect_scores(source, shards, opts, seed, jobs, progress)
+        per_shard, stats, digests, extra = _collect_scores(source, shards, opts, seed, ex, progress)
         scores = np.concatenate(per_shard) if per_shard else np.empty(0)
         kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None)
         keep = np.zeros(len(scores), dtype=bool)
@@ -143,7 +144,7 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
         return result
 
 
-def _collect_scores(source: ScoreSource, shards: Sequence[Shard], opts: ReadOptions, seed: int, jobs: int,
+def _collect_scores(source: ScoreSource, shards: Sequence[Shard], opts: ReadOptions, seed: int, ex: Executor,
                     progress: Progress | None) -> tuple[list[np.ndarray], list[ShardStats], list[str | None],
                                                         dict[str, Any]]:
     if source.field:
@@ -155,7 +156,7 @@ def _collect_scores(source: ScoreSource, shards: Sequence[Shard], opts: ReadOpti
         return [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read], {
             "scores_from": source.sidecars, "method": read[0][0] if read else column}
     selectors = _fitted(source, shards, opts, seed)
-    per_method, stats = score_shards(selectors, shards, opts, jobs, progress)
+    per_method, stats = score_shards(selectors, shards, opts, ex, progress)
     return [s[selectors[0].name] for s in per_method], stats, [None] * len(shards), {
         "selector": selectors[0].state_dict()}
 
@@ -245,18 +246,21 @@ def _stat_fields(st: ShardStats) -> dict[str, Any]:
 # -- score ------------------------------------------------------------------------------------------------
 def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], target: Sequence[str] | None,
           opts: ReadOptions, state: str | None = None, inline: bool = False, seed: int = 0, jobs: int = 1,
-          config: Mapping[str, Any] | None = None, overwrite: bool = False,
-          progress: Progress | None = None) -> RunResult:
+          config: Mapping[str, Any] | None = None, overwrite: bool = False, progress: Progress | None = None,
+          executor: str = "local", ray_address: str | None = None, part: tuple[int, int] | None = None) -> RunResult:
     """Score every document with one or more methods.
 
     Writes sidecar lines ``{"shard", "row", "id", <method>: score, ...}`` per shard (``inline``: the records
     themselves with one column per method). A non-finite score (never select) is written as null. With a
     directory output the fitted states go to ``state/<method>.json`` (reusable with ``state=``).
     """
-    with _readable_twice(inputs, opts) as shards, tempfile.TemporaryDirectory(prefix="sievekit-score-") as tmp:
-        status = runs.begin(output, runs.fingerprint("score", config or {}, shards), overwrite)
+    with _readable_twice(inputs, opts) as all_shards, tempfile.TemporaryDirectory(prefix="sievekit-score-") as tmp, \
+            Executor(jobs, executor, ray_address) as ex:
+        shards = _part_of(all_shards, part)
+        name = runs.part_name(part)
+        status = runs.begin(output, runs.fingerprint("score", config or {}, shards), overwrite, name)
         if status == "done":
-            return RunResult.from_manifest(runs.load_manifest(output) or {})
+            return RunResult.from_manifest(runs.load_manifest(output, name) or {})
         names = [m.name for m in methods]
         if state or (status == "resume" and os.path.isdir(os.path.join(output, "state"))):
             selectors = load_states(state or output, names or None)
@@ -268,7 +272,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
         dests = [_score_dest(output, tmp, shard, inline) for shard in shards]
         todo = [i for i, d in enumerate(dests) if not (status == "resume" and os.path.exists(d))]
         sinks = [Sinks(inline=dests[i]) if inline else Sinks(sidecar=dests[i]) for i in todo]
-        per_shard, stats = score_shards(selectors, [shards[i] for i in todo], opts, jobs, progress, sinks)
+        per_shard, stats = score_shards(selectors, [shards[i] for i in todo], opts, ex, progress, sinks)
         if output == STDIO:
             for path in dests:
                 with open(path, "rb") as fh:
@@ -282,8 +286,22 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
             result.shards.append({"name": shard.name, "input": shard.label, "rows_in": rows,
                                   "output": STDIO if output == STDIO else dests[i], **_stat_fields(st)})
         result.extra["methods"] = names or [s.name for s in selectors]
-        _finish(output, "score", config, shards, result)
+        _finish(output, "score", config, shards, result, name)
         return result
+
+
+def _part_of(shards: list[Shard], part: tuple[int, int] | None) -> list[Shard]:
+    """The shards of array task ``I`` of ``N`` (every N-th shard from the I-th), for Slurm arrays or xargs -P."""
+    if part is None:
+        return shards
+    index, count = part
+    if not 0 <= index < count:
+        raise ConfigError(f"--shard-index must be within [0, {count - 1}] for --num-shards {count}, got {index}")
+    mine = [s for s in shards if s.index % count == index]
+    if not mine:
+        raise ConfigError(f"array task {index} of {count} has no shard (there are {len(shards)})",
+                          hint="use at most as many array tasks as shards")
+    return mine
 
 
 def count_rows(path: str) -> int:
@@ -305,7 +323,8 @@ def _score_dest(output: str, tmp: str, shard: Shard, inline: bool) -> str:
 
 def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opts: ReadOptions | None = None,
            work_dir: str | None = None, stage: str = "all", shard: int | None = None, band: int | None = None,
-           jobs: int = 1, against: str | None = None, clusters: str | None = None,
+           jobs: int = 1, against: str | None = None, clusters: str | None = None, executor: str = "local",
+           ray_address: str | None = None,
            output_compression: str | None = None, config: Mapping[str, Any] | None = None,
            log: Any = None) -> RunResult:
     """Remove exact and near duplicates across all shards; the work is in ``sievekit.dedupe``.
@@ -324,6 +343,7 @@ def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opt
             _check_output(output, shards)
         entries, summary = run(shards, output, dedupe_config or DedupeConfig(), opts, work_dir=work_dir,
                                stage=stage, shard=shard, band=band, jobs=jobs, against=against,
+                               executor=executor, ray_address=ray_address,
                                clusters=clusters, output_compression=output_compression, log=log)
         result = RunResult(shards=entries, outputs=list(dict.fromkeys(e["output"] for e in entries)),
                            extra={"dedupe": summary})
@@ -365,7 +385,7 @@ def _check_output(output: str, shards: Sequence[Shard]) -> None:
 
 
 def _finish(output: str, command: str, config: Mapping[str, Any] | None, shards: Sequence[Shard],
-            result: RunResult) -> None:
+            result: RunResult, name: str = runs.MANIFEST) -> None:
     """Write ``manifest.json`` last into an output directory: its presence means the run completed."""
     from sievekit import __version__
 
@@ -380,4 +400,4 @@ def _finish(output: str, command: str, config: Mapping[str, Any] | None, shards:
         "rows_out": result.rows_out if command == "select" else None,
         **result.extra,
     }
-    runs.finish(output, manifest)
+    runs.finish(output, manifest, name)

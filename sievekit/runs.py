@@ -24,7 +24,8 @@ from sievekit.io.streams import STDIO
 MARKER = ".sievekit-run.json"
 MANIFEST = "manifest.json"
 # Options that change how a run goes, not what it writes.
-VOLATILE = frozenset({"verbose", "quiet", "jobs", "dry_run", "overwrite", "config", "output", "batch_size"})
+VOLATILE = frozenset({"verbose", "quiet", "jobs", "executor", "ray_address", "dry_run", "overwrite", "config",
+                      "output", "batch_size"})
 
 
 def fingerprint(command: str, config: Mapping[str, Any], shards: Sequence[Shard]) -> str:
@@ -44,7 +45,16 @@ def is_directory_output(output: str) -> bool:
     return output != STDIO and not (shard_format(output) == "jsonl" and not os.path.isdir(output))
 
 
-def begin(output: str, fp: str, overwrite: bool) -> str:
+def part_name(part: tuple[int, int] | None) -> str:
+    """The manifest of a whole run, or of array task I of N (``manifest.part-0003-of-0010.json``)."""
+    return MANIFEST if part is None else f"manifest.part-{part[0]:04d}-of-{part[1]:04d}.json"
+
+
+def _marker(name: str) -> str:
+    return MARKER if name == MANIFEST else f".{name[:-5]}.run.json"
+
+
+def begin(output: str, fp: str, overwrite: bool, name: str = MANIFEST) -> str:
     """Claim ``output`` for the run with fingerprint ``fp``.
 
     Returns:
@@ -56,44 +66,44 @@ def begin(output: str, fp: str, overwrite: bool) -> str:
     """
     if not is_directory_output(output):
         return "new"
-    previous = {name: _read(os.path.join(output, name)) for name in (MANIFEST, MARKER)}
-    if any(p is not None and p.get("fingerprint") != fp for p in previous.values()):
+    manifest, marker = (_read(os.path.join(output, n)) for n in (name, _marker(name)))
+    if any(p is not None and p.get("fingerprint") != fp for p in (manifest, marker)):
         if not overwrite:
             raise ConfigError(
                 f"{output} holds the results of a different run (other options or changed inputs)",
                 hint="pass --overwrite to replace them, or choose another -o/--output",
             )
-        _clear(output, previous[MANIFEST])
-        previous = {MANIFEST: None, MARKER: None}
-    if previous[MANIFEST] is not None:
+        _clear(output, manifest, name)
+        manifest = marker = None
+    if manifest is not None:
         return "done"
-    state = "resume" if previous[MARKER] is not None else "new"
-    write_json(os.path.join(output, MARKER), {"fingerprint": fp})
+    state = "resume" if marker is not None else "new"
+    write_json(os.path.join(output, _marker(name)), {"fingerprint": fp})
     return state
 
 
-def finish(output: str, manifest: Mapping[str, Any]) -> None:
+def finish(output: str, manifest: Mapping[str, Any], name: str = MANIFEST) -> None:
     """Write ``manifest.json`` last: its presence means the run completed."""
     if not is_directory_output(output):
         return
-    write_json(os.path.join(output, MANIFEST), manifest)
+    write_json(os.path.join(output, name), manifest)
     with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(output, MARKER))
+        os.remove(os.path.join(output, _marker(name)))
 
 
-def load_manifest(output: str) -> dict[str, Any] | None:
-    return _read(os.path.join(output, MANIFEST))
+def load_manifest(output: str, name: str = MANIFEST) -> dict[str, Any] | None:
+    return _read(os.path.join(output, name))
 
 
-def _clear(output: str, manifest: Mapping[str, Any] | None) -> None:
+def _clear(output: str, manifest: Mapping[str, Any] | None, name: str = MANIFEST) -> None:
     """Remove what the previous run wrote (the files its manifest lists) and its bookkeeping."""
     for entry in (manifest or {}).get("shards", []):
         path = entry.get("output")
         if path and path != STDIO and os.path.isfile(path):
             os.remove(path)
-    for name in (MANIFEST, MARKER):
+    for record in (name, _marker(name)):
         with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(output, name))
+            os.remove(os.path.join(output, record))
 
 
 def _read(path: str) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sievekit.errors import ConfigError, InputError
-from sievekit.executor import run_tasks
+from sievekit.executor import Executor
 from sievekit.io import (
     ReadOptions,
     Shard,
@@ -201,17 +201,17 @@ def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptio
     return score_shard(selectors, shard, opts, sinks=sinks)
 
 
-def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: ReadOptions, jobs: int = 1,
-                 progress: Progress | None = None,
+def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: ReadOptions,
+                 executor: Executor | None = None, progress: Progress | None = None,
                  sinks: Sequence[Sinks] | None = None) -> tuple[list[ShardScores], list[ShardStats]]:
-    """Score every shard (writing its sinks, if given); with ``jobs > 1`` in worker processes."""
+    """Score every shard (writing its sinks, if given): here, or as one task per shard on ``executor``."""
     all_sinks = list(sinks) if sinks is not None else [Sinks()] * len(shards)
-    if jobs <= 1 or len(shards) <= 1:
+    if executor is None or (executor.kind == "local" and (executor.jobs <= 1 or len(shards) <= 1)):
         results = [score_shard(selectors, shard, opts, progress, s) for shard, s in zip(shards, all_sinks)]
     else:
         states = [s.state_dict() for s in selectors]
         results = []
-        for result in run_tasks(_score_in_worker, [(states, sh, opts, s) for sh, s in zip(shards, all_sinks)], jobs):
+        for result in executor.imap(_score_in_worker, [(states, sh, opts, s) for sh, s in zip(shards, all_sinks)]):
             results.append(result)
             if progress:
                 progress(len(next(iter(result[0].values()), [])))

@@ -44,6 +44,10 @@ IdField = Annotated[str, typer.Option("--id-field", help="Field holding the docu
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per batch; bounds memory.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every random choice; same seed, same output.")]
 Jobs = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Worker processes (shards run in parallel).")]
+ExecutorKind = Annotated[str, typer.Option("--executor", help="Where tasks run: local (worker processes on this "
+                                           "machine) or ray (pip install 'sievekit[ray]').")]
+RayAddress = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, "
+                                                "else a local Ray with -j CPUs).")]
 Compression = Annotated[str, typer.Option("--compression", help="Input codec: infer (from the suffix), none, gzip, "
                                           "zstd.", case_sensitive=False)]
 OnBad = Annotated[str, typer.Option("--on-bad-record", help="fail: stop at a bad record; skip: count it and go on.")]

@@ -77,6 +77,8 @@ def dedupe_cmd(
     on_bad_record: c.OnBad = "fail",
     seed: c.Seed = 0,
     jobs: c.Jobs = 1,
+    executor: c.ExecutorKind = "local",
+    ray_address: c.RayAddress = None,
     config: c.ConfigFile = None,
     dry_run: c.DryRun = False,
     verbose: c.Verbose = 0,
@@ -97,6 +99,7 @@ def dedupe_cmd(
     result = pipeline.dedupe(
         c.require_inputs(cfg), cfg["output"], dedupe_config=dcfg, opts=opts, work_dir=cfg["work_dir"],
         stage=_value(cfg["stage"]), shard=cfg["shard"], band=cfg["band"], jobs=cfg["jobs"], against=cfg["against"],
+        executor=cfg["executor"], ray_address=cfg["ray_address"],
         clusters=cfg["clusters"], output_compression=cfg["output_compression"], config=_plain(cfg),
         log=(lambda m: c.note(m, cfg["quiet"])) if cfg["verbose"] else None,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,6 +25,10 @@ def score_cmd(
     inline: Annotated[bool, typer.Option("--inline", help="Write the records with one score column per method, "
                                          "instead of sidecars.")] = False,
     overwrite: Overwrite = False,
+    shard_index: Annotated[int | None, typer.Option("--shard-index", min=0, help="This array task's number: with "
+                                                    "--num-shards N, score every N-th shard from the I-th.")] = None,
+    num_shards: Annotated[int | None, typer.Option("--num-shards", min=1, help="How many array tasks share the "
+                                                   "shards (Slurm arrays, xargs -P; no engine needed).")] = None,
     text_field: c.TextField = "text",
     id_field: c.IdField = "id",
     batch_size: c.BatchSize = 1024,
@@ -32,6 +36,8 @@ def score_cmd(
     on_bad_record: c.OnBad = "fail",
     seed: c.Seed = 0,
     jobs: c.Jobs = 1,
+    executor: c.ExecutorKind = "local",
+    ray_address: c.RayAddress = None,
     config: c.ConfigFile = None,
     dry_run: c.DryRun = False,
     verbose: c.Verbose = 0,
@@ -56,10 +62,17 @@ def score_cmd(
         result = pipeline.score(
             c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None,
             state=cfg["state"], inline=cfg["inline"], opts=c.read_options(cfg), seed=cfg["seed"], jobs=cfg["jobs"],
-            config=cfg, overwrite=cfg["overwrite"], progress=progress,
+            config=cfg, overwrite=cfg["overwrite"], progress=progress, executor=cfg["executor"],
+            ray_address=cfg["ray_address"], part=_part(cfg),
         )
     if result.up_to_date:
         c.note(f"score: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])
         return
     c.note(f"score: {result.rows_in:,} documents in {len(result.shards)} shard(s) scored with "
            f"{', '.join(result.extra['methods'])} -> {cfg['output']}", cfg["quiet"])
+
+
+def _part(cfg: dict[str, Any]) -> tuple[int, int] | None:
+    if (cfg["shard_index"] is None) != (cfg["num_shards"] is None):
+        raise ConfigError("give --shard-index and --num-shards together")
+    return None if cfg["num_shards"] is None else (cfg["shard_index"], cfg["num_shards"])

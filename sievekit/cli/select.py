@@ -52,6 +52,8 @@ def select_cmd(
     on_bad_record: c.OnBad = "fail",
     seed: c.Seed = 0,
     jobs: c.Jobs = 1,
+    executor: c.ExecutorKind = "local",
+    ray_address: c.RayAddress = None,
     config: c.ConfigFile = None,
     dry_run: c.DryRun = False,
     verbose: c.Verbose = 0,
@@ -78,6 +80,7 @@ def select_cmd(
         result = pipeline.select(
             c.require_inputs(cfg), cfg["output"], rule=rule, source=source, opts=c.read_options(cfg),
             seed=cfg["seed"], jobs=cfg["jobs"], annotate=cfg["annotate"], overwrite=cfg["overwrite"],
+            executor=cfg["executor"], ray_address=cfg["ray_address"],
             output_compression=cfg["output_compression"], config=cfg, progress=progress,
         )
     if result.up_to_date:

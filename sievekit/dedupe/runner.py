@@ -6,13 +6,12 @@ only on its inputs and the parameters, so the survivors are byte-identical for a
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -22,36 +21,18 @@ from sievekit.dedupe.sources import Source, against_chain, plan_sources, record_
 from sievekit.dedupe.stages import bucket_band, cluster_stage, exact_pass, filter_marker, filter_params, sign_shard
 from sievekit.dedupe.workdir import EPHEMERAL, WorkDir, digest, read_json
 from sievekit.errors import ConfigError
+from sievekit.executor import Executor
 from sievekit.io import ReadOptions, Shard, ShardStats, atomic_path, output_target
 from sievekit.io.streams import STDIO
 
 Log = Callable[[str], None]
 
 
-class Workers:
-    """A pool of spawned worker processes, started on first use and shared by all stages of the run."""
-
-    def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
-        self._pool: ProcessPoolExecutor | None = None
-
-    def map(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
-        if self.jobs <= 1 or len(calls) <= 1:
-            return [fn(*args) for args in calls]
-        if self._pool is None:
-            # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"))
-        return [f.result() for f in [self._pool.submit(fn, *args) for args in calls]]
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-
-
 def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptions, *, work_dir: str | None = None,
         stage: str = "all", shard: int | None = None, band: int | None = None, jobs: int = 1,
         against: str | None = None, clusters: str | None = None, output_compression: str | None = None,
-        log: Log | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        log: Log | None = None, executor: str = "local",
+        ray_address: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the stages; returns the filter stage's per-shard entries and the run's ``dedupe`` summary.
 
     Raises:
@@ -63,7 +44,7 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
     if tmp:
         open(os.path.join(tmp, EPHEMERAL), "w").close()
     root = str(work_dir or tmp)
-    workers = Workers(jobs)
+    workers = Executor(jobs, executor, ray_address)
     try:
         work = WorkDir(root)
         sign = cfg.sign_params(opts)
@@ -98,7 +79,7 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
         _place_clusters(work, output, shards, clusters, summary)
         return entries, summary
     finally:
-        workers.close()
+        workers.close(failed=sys.exc_info()[0] is not None)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -124,7 +105,7 @@ def _check_stage(stage: str, shard: int | None, band: int | None, work_dir: str 
 
 def _filter(root: str, sources: Sequence[Source], shards: Sequence[Shard], output: str, cfg: DedupeConfig,
             opts: ReadOptions, params: Mapping[str, Any], output_compression: str | None,
-            workers: Workers) -> list[dict[str, Any]]:
+            workers: Executor) -> list[dict[str, Any]]:
     fresh = {s.shard.index: s for s in sources if not s.seen}
     start = min((s.offset for s in fresh.values()), default=0)
     fparams = filter_params(dict(params), output, cfg.annotate)

@@ -54,7 +54,8 @@ class Shard:
 
 def shard_format(path: str) -> str | None:
     """``jsonl`` or ``parquet`` by the file's suffix, or None for a file that is not a shard."""
-    if os.path.basename(path) in RUN_ARTEFACTS:
+    base = os.path.basename(path)
+    if base in RUN_ARTEFACTS or base.startswith("manifest.part-") and base.endswith(".json"):
         return None
     name = path.lower()
     if name.endswith(PARQUET_SUFFIXES):

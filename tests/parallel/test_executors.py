@@ -1,0 +1,118 @@
+"""The same per-shard tasks on one process, a local pool and Ray give the same bytes; failures stop runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sievekit.errors import InputError, MissingDependencyError
+from sievekit.executor import Executor
+from tests.conftest import DATA
+
+
+def _pool(tmp_path):
+    src = tmp_path / "pool"
+    src.mkdir()
+    for i, name in enumerate(("pool.jsonl", "pool.jsonl.gz", "pool.jsonl.zst", "pool.parquet")):
+        (src / f"{i}-{name}").write_bytes((DATA / name).read_bytes())
+    return src
+
+
+def _outputs(directory) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())
+            if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}
+
+
+def _run_all(invoke, src, out, *extra):
+    for command, args in (("score", ["--method", "length", "--method", "random"]),
+                          ("select", ["--method", "random", "--sample", "17", "--seed", "3"]),
+                          ("dedupe", [])):
+        res = invoke(command, src, *args, "-o", out / command, *extra)
+        assert res.exit_code == 0, (command, res.stderr)
+    return {c: _outputs(out / c) for c in ("score", "select", "dedupe")}
+
+
+def test_jobs_do_not_change_the_bytes(invoke, tmp_path):
+    src = _pool(tmp_path)
+    one = _run_all(invoke, src, tmp_path / "j1", "-j", "1")
+    two = _run_all(invoke, src, tmp_path / "j2", "-j", "2")
+    assert one == two
+    assert one["select"] and one["score"] and one["dedupe"]
+
+
+def test_ray_gives_the_same_bytes(invoke, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    src = _pool(tmp_path)
+    local = _run_all(invoke, src, tmp_path / "local", "-j", "2")
+    try:
+        on_ray = _run_all(invoke, src, tmp_path / "ray", "-j", "2", "--executor", "ray")
+    finally:
+        import ray
+
+        ray.shutdown()
+    assert on_ray == local
+
+
+def test_ray_missing_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(MissingDependencyError, match="ray"), Executor(2, "ray") as ex:
+        ex.map(pow, [(2, 2)])
+
+
+def _fails_on_three(x: int) -> int:
+    if x == 3:
+        raise InputError(f"shard-{x}", "bad shard")
+    time.sleep(0.05)
+    return x
+
+
+def test_a_failing_task_cancels_the_rest_and_keeps_its_error():
+    with pytest.raises(InputError, match="shard-3: bad shard"), Executor(2) as ex:
+        ex.map(_fails_on_three, [(i,) for i in range(40)])
+
+
+def test_array_tasks_cover_the_pool_like_one_run(invoke, tmp_path):
+    src = _pool(tmp_path)
+    fitted = tmp_path / "fit"
+    assert invoke("score", src, "--method", "random", "-o", fitted).exit_code == 0
+    parts = tmp_path / "parts"
+    for i in range(3):
+        res = invoke("score", src, "--state", fitted, "--shard-index", str(i), "--num-shards", "3", "-o", parts)
+        assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in parts.glob("manifest.part-*.json")) == [
+        f"manifest.part-{i:04d}-of-0003.json" for i in range(3)]
+    whole = invoke("select", src, "--scores", fitted, "--top-k", "9")
+    split = invoke("select", src, "--scores", parts, "--top-k", "9")
+    assert whole.exit_code == split.exit_code == 0 and whole.stdout == split.stdout
+
+
+def test_array_task_number_is_checked(invoke, tmp_path):
+    res = invoke("score", _pool(tmp_path), "--method", "random", "--shard-index", "5", "--num-shards", "2")
+    assert res.exit_code == 2 and "--shard-index must be within [0, 1]" in res.stderr
+
+
+def test_sigterm_stops_the_workers_and_leaves_no_temporaries(tmp_path):
+    src = tmp_path / "big"
+    src.mkdir()
+    for s in range(4):
+        with open(src / f"{s}.jsonl", "w") as fh:
+            for i in range(60_000):
+                fh.write(json.dumps({"id": i, "text": f"document {i} of shard {s} " * 8}) + "\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sievekit", "score", str(src), "--method", "length", "-j", "2",
+                             "-o", str(out)], stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out.exists() and any(".tmp-" in p for p in os.listdir(out))):
+        time.sleep(0.02)  # wait until the workers are writing
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    time.sleep(0.5)  # the workers unwind after the parent
+    assert [p for p in os.listdir(out) if ".tmp-" in p] == [], os.listdir(out)
+    assert not (out / "manifest.json").exists()
