@@ -63,7 +63,8 @@ def gather(held_out: set[str]) -> tuple[list[dict], list[dict]]:
     for path in sorted((LIB / "test" / "test_email" / "data").glob("msg_*.txt")):
         text = path.read_text(encoding="utf-8", errors="replace")
         if len(text) >= MIN_CHARS:
-            pool.append({"text": text[:MAX_CHARS], "domain": "email", "source": f"Lib/test/test_email/data/{path.name}"})
+            source = f"Lib/test/test_email/data/{path.name}"
+            pool.append({"text": text[:MAX_CHARS], "domain": "email", "source": source})
     for name in ("NEWS.txt", "NEWS2x.txt", "HISTORY.txt"):
         body = (LIB / "idlelib" / name).read_text(encoding="utf-8", errors="replace")
         for text in chunks(body, r"^(?:bpo-|gh-|What's New|\w+ \d)"):
@@ -120,7 +121,8 @@ def main() -> None:
     quarter = (len(rows) + 3) // 4
     for n in range(3):
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[n * quarter:(n + 1) * quarter])
-        (out / "pool" / f"part-{n:04d}.jsonl.zst").write_bytes(zstandard.ZstdCompressor(level=19).compress(lines.encode()))
+        packed = zstandard.ZstdCompressor(level=19).compress(lines.encode())
+        (out / "pool" / f"part-{n:04d}.jsonl.zst").write_bytes(packed)
     pq.write_table(pa.Table.from_pylist(rows[3 * quarter:]), out / "pool" / "part-0003.parquet", compression="zstd")
     lines = "".join(json.dumps({k: r[k] for k in order}, ensure_ascii=False) + "\n" for r in target)
     (out / "target.jsonl").write_text(lines, encoding="utf-8")

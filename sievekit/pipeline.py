@@ -1,32 +1,43 @@
-"""The library behind the CLI, one function per command: ``score``, ``select``, ``dedupe``, ``report``.
+"""The library behind the CLI, one function per command: ``score``, ``select``, ``dedupe`` (and ``report``
+in reporting.py).
 
-Data flow of ``select``: resolve the inputs into a manifest of shards; fit the selector on the target;
-pass 1 scores every document (texts only, one float per document kept in memory); a global rule picks
-the kept indices; pass 2 re-reads every shard with all its fields and writes the kept records, each
-output atomically; the output directory's ``manifest.json`` is written last.
+Data flow of ``select``: resolve the inputs into a manifest of shards; get one score per document (fit
+a selector and score on the fly, or read the sidecars of an earlier ``score`` run, or a numeric field of
+the records); a global rule picks the kept indices (one float per document in memory, never the text);
+a second pass re-reads every shard with all its fields and writes the kept records, each output shard
+atomically; ``manifest.json`` is written last (see runs.py for re-runs and resumes).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sievekit import sampling
+from sievekit import runs, sampling
 from sievekit.errors import ConfigError, ShardError
-from sievekit.io import ReadOptions, Shard, ShardStats, atomic_path, iter_batches, open_writer, output_target
+from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, open_writer, output_target
 from sievekit.io.shards import resolve_inputs
-from sievekit.io.streams import STDIO, codec_from_suffix
-from sievekit.scoring import MethodSpec, Progress, fit, make_selector, read_target, score_shards
+from sievekit.io.streams import STDIO, sniff_codec
+from sievekit.scoring import (
+    MethodSpec,
+    Progress,
+    Sinks,
+    fit_all,
+    load_states,
+    make_selectors,
+    read_target,
+    save_states,
+    score_shards,
+)
+from sievekit.sidecars import IdDigest, check_ids, field_scores, read_sidecar, sidecar_name
 
 RULES = ("top_k", "fraction", "threshold", "sample")
 
@@ -54,11 +65,12 @@ class Rule:
 
 @dataclass
 class RunResult:
-    """What a command did: per-shard counters and the paths it wrote."""
+    """What a command did: per-shard counters, the paths it wrote, and whether it found the work done."""
 
     shards: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    up_to_date: bool = False
 
     @property
     def rows_in(self) -> int:
@@ -68,26 +80,79 @@ class RunResult:
     def rows_out(self) -> int:
         return sum(s.get("rows_out", 0) for s in self.shards)
 
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> RunResult:
+        return cls(shards=list(manifest.get("shards", [])), up_to_date=True)
 
-def select(inputs: Sequence[str], output: str, *, method: MethodSpec, rule: Rule, target: Sequence[str] | None,
-           opts: ReadOptions, seed: int = 0, jobs: int = 1, annotate: bool = False,
-           output_compression: str | None = None, config: Mapping[str, Any] | None = None,
+
+@dataclass(frozen=True)
+class ScoreSource:
+    """Where ``select`` gets its scores: methods fitted now (or loaded with ``state``), the sidecars of an
+    earlier ``score`` run (``sidecars``, a directory), or a numeric field of the records (``field``)."""
+
+    methods: Sequence[MethodSpec] = ()
+    target: Sequence[str] | None = None
+    state: str | None = None
+    sidecars: str | None = None
+    field: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [n for n, v in (("--method", self.methods and not self.sidecars), ("--scores", self.sidecars),
+                                ("--score-field", self.field)) if v]
+        if len(given) != 1:
+            raise ConfigError(f"give one source of scores: --method, --scores DIR or --score-field "
+                              f"(got {', '.join(given) or 'none'})")
+        if len(self.methods) > 1:
+            raise ConfigError("select ranks by one method", hint="score with several, then select with --scores")
+
+
+# -- select -----------------------------------------------------------------------------------------------
+def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSource, opts: ReadOptions,
+           seed: int = 0, jobs: int = 1, annotate: bool = False, output_compression: str | None = None,
+           config: Mapping[str, Any] | None = None, overwrite: bool = False,
            progress: Progress | None = None) -> RunResult:
-    """Keep the documents a selector ranks best across all shards; write them with every field intact."""
+    """Keep the documents ranked best across all shards; write them with every field intact."""
     with _readable_twice(inputs, opts) as shards:
         _check_output(output, shards)
-        selector = make_selector(method, seed)
-        fit(selector, read_target(target, opts) if target else None, shards, opts)
-        per_shard, stats = score_shards(selector, shards, opts, jobs, progress)
+        status = runs.begin(output, runs.fingerprint("select", config or {}, shards), overwrite)
+        if status == "done":
+            return RunResult.from_manifest(runs.load_manifest(output) or {})
+        per_shard, stats, digests, extra = _collect_scores(source, shards, opts, seed, jobs, progress)
         scores = np.concatenate(per_shard) if per_shard else np.empty(0)
         kept = rule.pick(scores, seed)
         keep = np.zeros(len(scores), dtype=bool)
         keep[kept] = True
-        extra = _annotations(scores, kept) if annotate else None
-        result = _write_selection(shards, per_shard, keep, extra, output, opts, output_compression, stats)
-        result.extra["selector"] = selector.state_dict()
+        columns = _annotations(scores, kept) if annotate else None
+        result = _write_selection(shards, per_shard, keep, columns, output, opts, output_compression, stats,
+                                  digests, resume=status == "resume")
+        result.extra.update(extra)
         _finish(output, "select", config, shards, result)
         return result
+
+
+def _collect_scores(source: ScoreSource, shards: Sequence[Shard], opts: ReadOptions, seed: int, jobs: int,
+                    progress: Progress | None) -> tuple[list[np.ndarray], list[ShardStats], list[str | None],
+                                                        dict[str, Any]]:
+    if source.field:
+        per_shard, stats = field_scores(shards, source.field, opts)
+        return per_shard, stats, [None] * len(shards), {"score_field": source.field}
+    if source.sidecars:
+        column = source.methods[0].name if source.methods else None
+        read = [read_sidecar(os.path.join(source.sidecars, sidecar_name(s)), column) for s in shards]
+        return [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read], {
+            "scores_from": source.sidecars, "method": read[0][0] if read else column}
+    selectors = _fitted(source, shards, opts, seed)
+    per_method, stats = score_shards(selectors, shards, opts, jobs, progress)
+    return [s[selectors[0].name] for s in per_method], stats, [None] * len(shards), {
+        "selector": selectors[0].state_dict()}
+
+
+def _fitted(source: ScoreSource, shards: Sequence[Shard], opts: ReadOptions, seed: int) -> list[Any]:
+    if source.state:
+        return load_states(source.state, [m.name for m in source.methods] or None)
+    selectors = make_selectors(source.methods, seed)
+    fit_all(selectors, read_target(source.target, opts) if source.target else None, shards, opts)
+    return selectors
 
 
 def _annotations(scores: np.ndarray, kept: np.ndarray) -> dict[str, np.ndarray]:
@@ -99,24 +164,20 @@ def _annotations(scores: np.ndarray, kept: np.ndarray) -> dict[str, np.ndarray]:
 
 def _write_selection(shards: Sequence[Shard], per_shard: Sequence[np.ndarray], keep: np.ndarray,
                      extra: dict[str, np.ndarray] | None, output: str, opts: ReadOptions,
-                     output_compression: str | None, stats: Sequence[ShardStats]) -> RunResult:
+                     output_compression: str | None, stats: Sequence[ShardStats], digests: Sequence[str | None],
+                     resume: bool = False) -> RunResult:
     result = RunResult()
     offsets = np.cumsum([0] + [len(s) for s in per_shard])
     single = output_target(output, shards[0]) == output  # stdout or one file: a single stream for all shards
     with ExitStack() as stack:
         shared = stack.enter_context(open_writer(output, shards[0], output_compression)) if single else None
-        for shard, lo, hi, st in zip(shards, offsets[:-1], offsets[1:], stats):
+        for shard, lo, hi, st, digest in zip(shards, offsets[:-1], offsets[1:], stats, digests):
             target = output_target(output, shard)
-            with _nullcm(shared) if single else open_writer(target, shard, output_compression) as writer:
-                rows = 0
-                for batch in iter_batches(shard, opts, all_columns=True):
-                    sl = slice(lo + batch.start, lo + batch.start + len(batch))
-                    cols = {name: values[sl].tolist() for name, values in extra.items()} if extra else None
-                    writer.write(batch, keep[sl], cols)
-                    rows += len(batch)
-            if rows != hi - lo:
-                raise ShardError(f"{shard.label} changed during the run ({hi - lo} rows, then {rows})",
-                                 hint="do not modify inputs while sievekit reads them")
+            if resume and not single and os.path.exists(target):
+                pass  # written completely by the interrupted run (outputs appear only when whole)
+            else:
+                with nullcontext(shared) if single else open_writer(target, shard, output_compression) as writer:
+                    _write_shard(writer, shard, opts, keep[lo:hi], extra, lo, digest)
             result.shards.append({"name": shard.name, "input": shard.label, "output": target, "rows_in": int(hi - lo),
                                   "rows_out": int(keep[lo:hi].sum()), **_stat_fields(st)})
             if target not in result.outputs:
@@ -124,54 +185,89 @@ def _write_selection(shards: Sequence[Shard], per_shard: Sequence[np.ndarray], k
     return result
 
 
-@contextmanager
-def _nullcm(value: Any) -> Iterator[Any]:
-    yield value
+def _write_shard(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
+                 extra: dict[str, np.ndarray] | None, offset: int, digest: str | None) -> None:
+    """Re-read one shard with every field and write its kept records; check it still matches its scores."""
+    rows = 0
+    ids = IdDigest()
+    for batch in iter_batches(shard, opts, all_columns=True):
+        sl = slice(batch.start, batch.start + len(batch))
+        cols = {name: values[offset + sl.start:offset + sl.stop].tolist() for name, values in extra.items()} \
+            if extra else None
+        writer.write(batch, keep[sl], cols)
+        rows += len(batch)
+        if digest is not None:
+            ids.update(batch.ids or [None] * len(batch))
+    if rows != len(keep):
+        raise ShardError(f"{shard.label} has {rows} records but {len(keep)} scores",
+                         hint="the scores belong to other data, or the shard changed during the run")
+    if digest is not None:
+        check_ids(shard, digest, ids)
 
 
 def _stat_fields(st: ShardStats) -> dict[str, Any]:
     return {"bytes_in": st.bytes, "text_bytes_in": st.text_bytes, "skipped": dict(st.skipped)}
 
 
-def score(inputs: Sequence[str], output: str, *, method: MethodSpec, target: Sequence[str] | None,
-          opts: ReadOptions, seed: int = 0, jobs: int = 1, config: Mapping[str, Any] | None = None,
+# -- score ------------------------------------------------------------------------------------------------
+def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], target: Sequence[str] | None,
+          opts: ReadOptions, state: str | None = None, inline: bool = False, seed: int = 0, jobs: int = 1,
+          config: Mapping[str, Any] | None = None, overwrite: bool = False,
           progress: Progress | None = None) -> RunResult:
-    """Score every document; write sidecar lines ``{"shard", "row", "id", <method>: score}`` per shard.
+    """Score every document with one or more methods.
 
-    A non-finite score (never select) is written as null. With a directory output, the fitted state is
-    written to ``state.json`` beside the sidecars.
+    Writes sidecar lines ``{"shard", "row", "id", <method>: score, ...}`` per shard (``inline``: the records
+    themselves with one column per method). A non-finite score (never select) is written as null. With a
+    directory output the fitted states go to ``state/<method>.json`` (reusable with ``state=``).
     """
     with _readable_twice(inputs, opts) as shards, tempfile.TemporaryDirectory(prefix="sievekit-score-") as tmp:
-        selector = make_selector(method, seed)
-        fit(selector, read_target(target, opts) if target else None, shards, opts)
-        sidecar_dir = tmp if output == STDIO else output
-        sidecars = [os.path.join(sidecar_dir, sidecar_name(shard)) for shard in shards]
-        per_shard, stats = score_shards(selector, shards, opts, jobs, progress, sidecars)
+        status = runs.begin(output, runs.fingerprint("score", config or {}, shards), overwrite)
+        if status == "done":
+            return RunResult.from_manifest(runs.load_manifest(output) or {})
+        names = [m.name for m in methods]
+        if state or (status == "resume" and os.path.isdir(os.path.join(output, "state"))):
+            selectors = load_states(state or output, names or None)
+        else:
+            selectors = make_selectors(methods, seed)
+            fit_all(selectors, read_target(target, opts) if target else None, shards, opts)
+        if output != STDIO:
+            save_states(selectors, output)
+        dests = [_score_dest(output, tmp, shard, inline) for shard in shards]
+        todo = [i for i, d in enumerate(dests) if not (status == "resume" and os.path.exists(d))]
+        sinks = [Sinks(inline=dests[i]) if inline else Sinks(sidecar=dests[i]) for i in todo]
+        per_shard, stats = score_shards(selectors, [shards[i] for i in todo], opts, jobs, progress, sinks)
         if output == STDIO:
-            for path in sidecars:  # workers wrote each shard's lines to a temporary file; concatenate in order
+            for path in dests:
                 with open(path, "rb") as fh:
                     shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
             sys.stdout.buffer.flush()
-        result = RunResult()
-        for shard, scores, st, dest in zip(shards, per_shard, stats, sidecars):
-            result.shards.append({"name": shard.name, "input": shard.label, "output": dest if output != STDIO else STDIO,
-                                  "rows_in": len(scores), **_stat_fields(st)})
-        result.outputs = [STDIO] if output == STDIO else sidecars
-        result.extra["selector"] = selector.state_dict()
-        if output != STDIO:
-            _write_json(os.path.join(output, "state.json"), result.extra["selector"])
+        result = RunResult(outputs=[STDIO] if output == STDIO else dests)
+        done = dict(zip(todo, zip(per_shard, stats)))
+        for i, shard in enumerate(shards):
+            rows, st = (len(next(iter(done[i][0].values()))), done[i][1]) if i in done else (count_rows(dests[i]),
+                                                                                             ShardStats())
+            result.shards.append({"name": shard.name, "input": shard.label, "rows_in": rows,
+                                  "output": STDIO if output == STDIO else dests[i], **_stat_fields(st)})
+        result.extra["methods"] = names or [s.name for s in selectors]
         _finish(output, "score", config, shards, result)
         return result
 
 
-def sidecar_name(shard: Shard) -> str:
-    """``a/b.jsonl.zst`` scores go to ``a/b.scores.jsonl.zst``; a Parquet shard's to ``…scores.jsonl``."""
-    stem = shard.name
-    for suffix in (".parquet", ".pq", ".gz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json"):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-    codec = {"gzip": ".gz", "zstd": ".zst", "none": ""}[codec_from_suffix(shard.name)]
-    return f"{stem}.scores.jsonl{codec}"
+def count_rows(path: str) -> int:
+    """Records in a finished output file (a JSONL line count, or Parquet's row count)."""
+    if path.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    from sievekit.io import iter_decoded_chunks
+
+    return sum(chunk.count(b"\n") for chunk in iter_decoded_chunks(path))
+
+
+def _score_dest(output: str, tmp: str, shard: Shard, inline: bool) -> str:
+    if output == STDIO:  # each shard goes to a temporary file first; they are concatenated in order
+        return os.path.join(tmp, f"{shard.index:06d}.jsonl")
+    return os.path.join(output, shard.name if inline else sidecar_name(shard))
 
 
 def dedupe(*args: Any, **kwargs: Any) -> RunResult:
@@ -192,6 +288,11 @@ def _readable_twice(inputs: Sequence[str], opts: ReadOptions) -> Iterator[list[S
         path = os.path.join(tmpdir, "stdin.jsonl")
         with open(path, "wb") as fh:
             shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
+        if opts.compression in (None, "infer"):  # the spooled copy keeps stdin's codec: sniff it once here
+            with open(path, "rb") as fh:
+                suffix = {"gzip": ".gz", "zstd": ".zst", "none": ""}[sniff_codec(fh.read(4))]
+            os.rename(path, path + suffix)
+            path += suffix
         yield [Shard(0, path, "stdin.jsonl", "jsonl")]
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -208,23 +309,17 @@ def _check_output(output: str, shards: Sequence[Shard]) -> None:
 def _finish(output: str, command: str, config: Mapping[str, Any] | None, shards: Sequence[Shard],
             result: RunResult) -> None:
     """Write ``manifest.json`` last into an output directory: its presence means the run completed."""
-    if output == STDIO or not os.path.isdir(output):
-        return
     from sievekit import __version__
 
     manifest = {
         "sievekit_version": __version__,
         "command": command,
+        "fingerprint": runs.fingerprint(command, config or {}, shards),
         "config": dict(config or {}),
         "inputs": [{"path": s.label, "name": s.name, "rows": r["rows_in"]} for s, r in zip(shards, result.shards)],
         "shards": result.shards,
-        "rows_in": result.rows_in,
+        "rows_in": result.rows_in if all(s["rows_in"] is not None for s in result.shards) else None,
         "rows_out": result.rows_out if command == "select" else None,
         **result.extra,
     }
-    _write_json(os.path.join(output, "manifest.json"), manifest)
-
-
-def _write_json(path: str, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    runs.finish(output, manifest)

@@ -7,7 +7,6 @@ without ever being rebuilt from the parsed fields.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,10 +51,20 @@ class Batch:
     def rows(self) -> range:
         return range(self.start, self.start + len(self.texts))
 
+    def column(self, name: str) -> list[Any]:
+        """One field of every record (None where a record lacks it); Parquet reads just that column."""
+        if isinstance(self.payload, list):
+            return [rec.get(name) for rec in self.records()]
+        if name not in self.payload.schema.names:
+            return [None] * len(self)
+        return list(self.payload.column(name).to_pylist())
+
     def records(self) -> list[dict[str, Any]]:
         """The records as dicts (parses JSONL lines; converts Arrow rows)."""
         if isinstance(self.payload, list):
-            return [json.loads(line) for line in self.payload]
+            from sievekit.io.jsonl import loads
+
+            return [loads(line) for line in self.payload]
         return list(self.payload.to_pylist())
 
     def docs(self) -> Iterator[Doc]:

@@ -1,68 +1,147 @@
-"""``report``: what a set of shards holds (rows, bytes, fields, text lengths), shard by shard and in total.
+"""``report``: what a set of shards holds and what a run did to it.
 
-Text lengths are kept as one int32 per document, so memory grows by 4 bytes a document, never by text.
+Always: rows, bytes, fields and text lengths per shard and in total. With an output directory of
+``select``/``score``: the run's counts in and out per shard (from its manifest). With scores (sidecars
+of ``score``, or a numeric field): per method, quantiles, a histogram and Spearman(score, length).
+With ``--by FIELD``: the mix of that field's values. With a target: the length distribution of the
+inputs next to the target's. Memory: a few numbers per document (length, scores), never text.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from sievekit.io import ReadOptions, ShardStats, iter_batches, resolve_inputs
-
-QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+from sievekit import runs, stats
+from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, iter_texts, resolve_inputs
+from sievekit.sidecars import read_sidecar, sidecar_name
 
 
 def length_summary(lengths: np.ndarray) -> dict[str, Any]:
     """Count, mean and quantiles (p0 … p100) of text lengths in characters."""
-    if len(lengths) == 0:
-        return {"count": 0}
-    qs = np.quantile(lengths, QUANTILES, method="lower")
-    out: dict[str, Any] = {"count": int(len(lengths)), "mean": round(float(lengths.mean()), 1)}
-    out.update({f"p{round(q * 100)}": int(v) for q, v in zip(QUANTILES, qs)})
-    return out
+    return stats.summary(lengths, integer=True)
 
 
-def report(inputs: Sequence[str], opts: ReadOptions) -> dict[str, Any]:
-    """Stats of every shard and of the whole input set.
+def report(inputs: Sequence[str], opts: ReadOptions, *, scores: str | None = None,
+           score_fields: Sequence[str] = (), by: str | None = None,
+           target: Sequence[str] | None = None) -> dict[str, Any]:
+    """Stats of every shard and of the whole input set, plus the optional sections above.
 
     Returns:
-        ``{"shards": [...], "total": {...}}``; each entry has rows, bytes, text_bytes, skipped records by
-        reason, fields (name -> number of records that have it) and text-length quantiles.
+        ``{"shards": [...], "total": {...}}`` and, where asked or found, ``"run"``, ``"scores"``, ``"by"``,
+        ``"target"``.
 
     Example:
         >>> report(["tests/data/pool.jsonl"], ReadOptions())["total"]["rows"]  # doctest: +SKIP
         20
     """
     shards = resolve_inputs(inputs)
+    entries, lengths, mix, field_values = _scan(shards, opts, by, score_fields)
+    out: dict[str, Any] = {"shards": entries, "total": _total(entries, lengths)}
+    run = _run_section(inputs)
+    if run:
+        out["run"] = run
+    columns = dict(field_values)
+    if scores:
+        columns.update(_sidecar_columns(scores, shards))
+    if columns:
+        out["scores"] = {name: _score_section(values, lengths) for name, values in columns.items()}
+    if by:
+        out["by"] = {"field": by, "counts": dict(mix.most_common())}
+    if target:
+        target_lengths = np.fromiter((len(t) for t in iter_texts(resolve_inputs(target), opts)), dtype=np.int64)
+        edges = stats.shared_log_edges(lengths.astype(float), target_lengths.astype(float))
+        out["target"] = {"text_length": length_summary(target_lengths),
+                         "length_histogram": stats.histogram(target_lengths.astype(float), edges, log=True)}
+        out["total"]["length_histogram"] = stats.histogram(lengths.astype(float), edges, log=True)
+    return out
+
+
+def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fields: Sequence[str]) -> tuple[
+        list[dict[str, Any]], np.ndarray, Counter[str], dict[str, np.ndarray]]:
+    """One pass over every shard: per-shard stats, every length, the --by mix and numeric score fields."""
     entries = []
     all_lengths = []
-    all_fields: Counter[str] = Counter()
+    mix: Counter[str] = Counter()
+    numbers: dict[str, list[np.ndarray]] = {f: [] for f in score_fields}
     for shard in shards:
-        stats = ShardStats()
+        shard_stats = ShardStats()
         fields: Counter[str] = Counter()
-        lengths = []
-        for batch in iter_batches(shard, opts, stats, all_columns=True):
-            lengths.append(np.fromiter(map(len, batch.texts), dtype=np.int32, count=len(batch)))
+        lens = []
+        for batch in iter_batches(shard, opts, shard_stats, all_columns=True):
+            lens.append(np.fromiter(map(len, batch.texts), dtype=np.int64, count=len(batch)))
             if isinstance(batch.payload, list):
                 for rec in batch.records():
                     fields.update(rec.keys())
             else:
                 fields.update({name: len(batch) for name in batch.payload.schema.names})
-        lens = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int32)
-        all_lengths.append(lens)
-        all_fields.update(fields)
-        entries.append({"name": shard.name, "path": shard.label, "format": shard.format, **stats.as_dict(),
-                        "fields": dict(sorted(fields.items())), "text_length": length_summary(lens)})
-    total_lengths = np.concatenate(all_lengths) if all_lengths else np.empty(0, dtype=np.int32)
+            if by:
+                mix.update("(missing)" if v is None else str(v) for v in batch.column(by))
+            for name in score_fields:
+                numbers[name].append(np.array([_as_float(v) for v in batch.column(name)], dtype=np.float64))
+        shard_lengths = np.concatenate(lens) if lens else np.empty(0, dtype=np.int64)
+        all_lengths.append(shard_lengths)
+        entries.append({"name": shard.name, "path": shard.label, "format": shard.format, **shard_stats.as_dict(),
+                        "fields": dict(sorted(fields.items())), "text_length": length_summary(shard_lengths)})
+    lengths = np.concatenate(all_lengths) if all_lengths else np.empty(0, dtype=np.int64)
+    columns = {name: np.concatenate(parts) if parts else np.empty(0) for name, parts in numbers.items()}
+    return entries, lengths, mix, columns
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float("nan")
+    return float(value)
+
+
+def _total(entries: list[dict[str, Any]], lengths: np.ndarray) -> dict[str, Any]:
     skipped: Counter[str] = Counter()
+    fields: Counter[str] = Counter()
     for e in entries:
         skipped.update(e["skipped"])
-    total = {"shards": len(entries), "rows": sum(e["rows"] for e in entries),
-             "bytes": sum(e["bytes"] for e in entries), "text_bytes": sum(e["text_bytes"] for e in entries),
-             "skipped": dict(skipped), "fields": dict(sorted(all_fields.items())),
-             "text_length": length_summary(total_lengths)}
-    return {"shards": entries, "total": total}
+        fields.update(e["fields"])
+    return {"shards": len(entries), "rows": sum(e["rows"] for e in entries),
+            "bytes": sum(e["bytes"] for e in entries), "text_bytes": sum(e["text_bytes"] for e in entries),
+            "skipped": dict(skipped), "fields": dict(sorted(fields.items())), "text_length": length_summary(lengths)}
+
+
+def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
+    """What the run that wrote an input directory did, from its manifest."""
+    for spec in inputs:
+        manifest = runs.load_manifest(spec) if os.path.isdir(spec) else None
+        if manifest:
+            keep = ("name", "input", "rows_in", "rows_out", "bytes_in", "skipped")
+            return {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
+                    "rows_in": manifest.get("rows_in"), "rows_out": manifest.get("rows_out"),
+                    "shards": [{k: s.get(k) for k in keep if k in s} for s in manifest.get("shards", [])],
+                    **({"method": manifest["method"]} if "method" in manifest else {})}
+    return None
+
+
+def _sidecar_columns(directory: str, shards: Sequence[Shard]) -> dict[str, np.ndarray]:
+    """Every score column of the sidecars in ``directory``, aligned with the input shards."""
+    first = os.path.join(directory, sidecar_name(shards[0]))
+    names = _columns_of(first)
+    out = {}
+    for name in names:
+        out[name] = np.concatenate([read_sidecar(os.path.join(directory, sidecar_name(s)), name)[1] for s in shards])
+    return out
+
+
+def _columns_of(path: str) -> list[str]:
+    from sievekit.io import iter_decoded_chunks
+    from sievekit.io.jsonl import loads
+
+    for chunk in iter_decoded_chunks(path):
+        return sorted(set(loads(chunk.split(b"\n", 1)[0])) - {"shard", "row", "id"})
+    return []
+
+
+def _score_section(values: np.ndarray, lengths: np.ndarray) -> dict[str, Any]:
+    rho = stats.spearman(values, lengths.astype(np.float64)) if len(values) == len(lengths) else None
+    return {"summary": stats.summary(values), "histogram": stats.histogram(values),
+            "spearman_length": None if rho is None else round(rho, 4)}

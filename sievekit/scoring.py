@@ -1,17 +1,20 @@
-"""Fitting a selector and scoring whole shards, in this process or in a pool of worker processes.
+"""Fitting selectors and scoring whole shards, in this process or in a pool of worker processes.
 
-Workers receive the selector as its JSON-safe ``state_dict`` and return one float64 array per shard, so
-the result is the same array whatever the number of workers.
+Workers receive the selectors as their JSON-safe ``state_dict``s and return one float64 array per method
+and shard, so the result is the same whatever the number of workers. The scoring pass can also write,
+in the same read of each shard, its sidecar of score lines or its records with score columns added.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +22,24 @@ import numpy as np
 import numpy.typing as npt
 
 from sievekit.errors import ConfigError, InputError
-from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, iter_texts, open_output, resolve_inputs
+from sievekit.io import (
+    ReadOptions,
+    Shard,
+    ShardStats,
+    atomic_path,
+    iter_batches,
+    iter_texts,
+    open_output,
+    open_writer,
+    resolve_inputs,
+)
 from sievekit.records import Batch
 from sievekit.selectors import Selector, get_selector
 from sievekit.selectors.params import build_config
 
 Progress = Callable[[int], None]
 Scores = npt.NDArray[np.float64]
+ShardScores = dict[str, Scores]
 
 
 @dataclass(frozen=True)
@@ -36,13 +50,43 @@ class MethodSpec:
     params: Mapping[str, Any]
 
 
-def make_selector(spec: MethodSpec, seed: int) -> Selector:
-    """Build the named selector; the run's ``--seed`` fills a ``seed`` parameter that was not given."""
-    cls = get_selector(spec.name)
-    params = dict(spec.params)
-    if "seed" in {f for f in cls.Config.__dataclass_fields__} and "seed" not in params:
-        params["seed"] = seed
-    return cls(build_config(cls.Config, params, spec.name))
+def route_options(names: Sequence[str], options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Give each method its options: ``method.option`` goes to that method, a plain ``option`` to every
+    method that has it.
+
+    Raises:
+        ConfigError: an option no chosen method has (the message lists what each method takes).
+    """
+    routed: dict[str, dict[str, Any]] = {name: {} for name in names}
+    fields = {name: {f.name for f in dataclasses.fields(get_selector(name).Config)} for name in names}
+    for key, value in options.items():
+        method, dot, option = key.rpartition(".")
+        option = option.replace("-", "_")
+        targets = [method] if dot else [n for n in names if option in fields[n]]
+        if dot and method not in routed:
+            raise ConfigError(f"--{key}: {method!r} is not one of the chosen methods ({', '.join(names)})")
+        if not targets or option not in fields[targets[0]]:
+            takes = "; ".join(f"{n}: {', '.join('--' + o.replace('_', '-') for o in sorted(fields[n])) or 'none'}"
+                              for n in names)
+            raise ConfigError(f"no chosen method has an option --{option.replace('_', '-')} (options: {takes})")
+        for target in targets:
+            routed[target][option] = value
+    return routed
+
+
+def make_selectors(specs: Sequence[MethodSpec], seed: int) -> list[Selector]:
+    """Build each named selector; the run's ``--seed`` fills a ``seed`` parameter that was not given."""
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"a method is named twice: {', '.join(names)}")
+    selectors = []
+    for spec in specs:
+        cls = get_selector(spec.name)
+        params = dict(spec.params)
+        if "seed" in {f.name for f in dataclasses.fields(cls.Config)} and "seed" not in params:
+            params["seed"] = seed
+        selectors.append(cls(build_config(cls.Config, params, spec.name)))
+    return selectors
 
 
 def read_target(specs: Sequence[str], opts: ReadOptions) -> list[str]:
@@ -53,62 +97,127 @@ def read_target(specs: Sequence[str], opts: ReadOptions) -> list[str]:
     return texts
 
 
-def fit(selector: Selector, target: Sequence[str] | None, pool: Sequence[Shard], opts: ReadOptions) -> Selector:
-    """Fit on the target and, for selectors that need one, a stream over the pool (read only as far as used)."""
-    if selector.needs_target and target is None:
-        raise ConfigError(f"method {selector.name!r} needs a target set", hint="pass --target FILE|DIR|GLOB")
-    raw: Iterator[str] | None = iter_texts(pool, opts) if selector.needs_raw else None
-    return selector.fit(target or [], raw)
+def fit_all(selectors: Sequence[Selector], target: Sequence[str] | None, pool: Sequence[Shard],
+            opts: ReadOptions) -> None:
+    """Fit each selector on the target and, where it needs one, a stream over the pool (read as far as used)."""
+    for selector in selectors:
+        if selector.needs_target and target is None:
+            raise ConfigError(f"method {selector.name!r} needs a target set", hint="pass --target FILE|DIR|GLOB")
+        raw: Iterator[str] | None = iter_texts(pool, opts) if selector.needs_raw else None
+        selector.fit(target or [], raw)
 
 
-def score_shard(selector: Selector, shard: Shard, opts: ReadOptions, progress: Progress | None = None,
-                sidecar: str | None = None) -> tuple[Scores, ShardStats]:
-    """Score one shard; with ``sidecar``, also write its score lines there (atomically) in the same pass."""
+# -- fitted state on disk ---------------------------------------------------------------------------------
+def save_states(selectors: Sequence[Selector], directory: str) -> list[str]:
+    """Write each fitted selector to ``directory/state/<name>.json`` (JSON only, never pickle)."""
+    paths = []
+    for selector in selectors:
+        path = os.path.join(directory, "state", f"{selector.name}.json")
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(selector.state_dict(), indent=1) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def load_states(source: str, names: Sequence[str] | None = None) -> list[Selector]:
+    """Selectors restored from a state file, or from the ``state/`` folder of an earlier ``score`` output.
+
+    Raises:
+        ConfigError: the path holds no state, or not the state of a requested method.
+    """
+    folder = os.path.join(source, "state") if os.path.isdir(os.path.join(source, "state")) else source
+    if os.path.isdir(folder):
+        files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".json"))
+    elif os.path.isfile(folder):
+        files = [folder]
+    else:
+        raise ConfigError(f"--state {source}: no such file or directory")
+    states = {}
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                state = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--state {path}: not a sievekit state file ({exc})") from exc
+        states[state.get("name")] = state
+    wanted = list(names) if names else sorted(states)
+    missing = [n for n in wanted if n not in states]
+    if missing or not wanted:
+        raise ConfigError(f"--state {source}: no saved state for {', '.join(missing) or 'any method'} "
+                          f"(found: {', '.join(sorted(states)) or 'none'})")
+    return [get_selector(n).from_state_dict(states[n]) for n in wanted]
+
+
+# -- scoring ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sinks:
+    """Where the scoring pass writes besides returning scores: a sidecar of score lines, or the records
+    themselves with score columns added (``inline``)."""
+
+    sidecar: str | None = None
+    inline: str | None = None
+
+
+def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions, progress: Progress | None = None,
+                sinks: Sinks = Sinks()) -> tuple[ShardScores, ShardStats]:
+    """Score one shard with every selector, writing its sinks (atomically) in the same pass."""
     stats = ShardStats()
-    parts: list[Scores] = []
-    with open_output(sidecar) if sidecar else nullcontext() as sink:
-        for batch in iter_batches(shard, opts, stats, all_columns=False):
-            scores = np.asarray(selector.score_batch(batch.texts), dtype=np.float64)
-            parts.append(scores)
-            if sink is not None:
-                sink.write(score_lines(shard, batch, selector.name, scores))
+    parts: dict[str, list[Scores]] = {s.name: [] for s in selectors}
+    with ExitStack() as stack:
+        sidecar = stack.enter_context(open_output(sinks.sidecar)) if sinks.sidecar else None
+        inline = stack.enter_context(open_writer(sinks.inline, shard)) if sinks.inline else None
+        for batch in iter_batches(shard, opts, stats, all_columns=inline is not None):
+            scores = {s.name: np.asarray(s.score_batch(batch.texts), dtype=np.float64) for s in selectors}
+            for name, values in scores.items():
+                parts[name].append(values)
+            if sidecar is not None:
+                sidecar.write(score_lines(shard, batch, scores))
+            if inline is not None:
+                inline.write(batch, None, {name: _json_floats(v) for name, v in scores.items()})
             if progress:
                 progress(len(batch))
-    return (np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)), stats
+    empty = np.empty(0, dtype=np.float64)
+    return {name: np.concatenate(p) if p else empty for name, p in parts.items()}, stats
 
 
-def score_lines(shard: Shard, batch: Batch, name: str, scores: Scores) -> bytes:
-    """Sidecar lines ``{"shard", "row", "id", <name>: score}``; a non-finite score (never select) is null."""
+def _json_floats(values: Scores) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
+def score_lines(shard: Shard, batch: Batch, scores: Mapping[str, Scores]) -> bytes:
+    """Sidecar lines ``{"shard", "row", "id", <method>: score, ...}``; a non-finite score (never select) is null."""
     ids = batch.ids if batch.ids is not None else [None] * len(batch)
-    return b"".join(
-        json.dumps({"shard": shard.name, "row": row, "id": doc_id, name: s if math.isfinite(s) else None},
-                   ensure_ascii=False).encode() + b"\n"
-        for row, doc_id, s in zip(batch.rows, ids, scores.tolist())
-    )
+    columns = {name: _json_floats(values) for name, values in scores.items()}
+    out = []
+    for i, (row, doc_id) in enumerate(zip(batch.rows, ids)):
+        rec: dict[str, Any] = {"shard": shard.name, "row": row, "id": doc_id}
+        rec.update({name: col[i] for name, col in columns.items()})
+        out.append(json.dumps(rec, ensure_ascii=False).encode() + b"\n")
+    return b"".join(out)
 
 
-def _score_in_worker(state: dict[str, Any], shard: Shard, opts: ReadOptions,
-                     sidecar: str | None) -> tuple[Scores, ShardStats]:
-    selector = get_selector(state["name"]).from_state_dict(state)
-    return score_shard(selector, shard, opts, sidecar=sidecar)
+def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptions,
+                     sinks: Sinks) -> tuple[ShardScores, ShardStats]:
+    selectors = [get_selector(state["name"]).from_state_dict(state) for state in states]
+    return score_shard(selectors, shard, opts, sinks=sinks)
 
 
-def score_shards(selector: Selector, shards: Sequence[Shard], opts: ReadOptions, jobs: int = 1,
+def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: ReadOptions, jobs: int = 1,
                  progress: Progress | None = None,
-                 sidecars: Sequence[str] | None = None) -> tuple[list[Scores], list[ShardStats]]:
-    """Score every shard (and write its sidecar, if given); with ``jobs > 1`` in worker processes."""
-    paths: Sequence[str | None] = sidecars if sidecars is not None else [None] * len(shards)
+                 sinks: Sequence[Sinks] | None = None) -> tuple[list[ShardScores], list[ShardStats]]:
+    """Score every shard (writing its sinks, if given); with ``jobs > 1`` in worker processes."""
+    all_sinks = list(sinks) if sinks is not None else [Sinks()] * len(shards)
     if jobs <= 1 or len(shards) <= 1:
-        results = [score_shard(selector, shard, opts, progress, path) for shard, path in zip(shards, paths)]
+        results = [score_shard(selectors, shard, opts, progress, s) for shard, s in zip(shards, all_sinks)]
     else:
-        state = selector.state_dict()
+        states = [s.state_dict() for s in selectors]
         # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_score_in_worker, state, shard, opts, path) for shard, path in zip(shards, paths)]
+            futures = [pool.submit(_score_in_worker, states, shard, opts, s) for shard, s in zip(shards, all_sinks)]
             results = []
             for future in futures:
                 results.append(future.result())
                 if progress:
-                    progress(len(results[-1][0]))
+                    progress(len(next(iter(results[-1][0].values()), [])))
     return [r[0] for r in results], [r[1] for r in results]

@@ -10,7 +10,7 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_stdlib_io_and_selectors_resolve_from_repo_root():
-    code = "import io, selectors, subprocess; print(io.__file__ if hasattr(io, '__file__') else 'builtin', selectors.__file__)"
+    code = "import io, selectors, subprocess; print(getattr(io, '__file__', 'builtin'), selectors.__file__)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert str(ROOT) not in out, out
 

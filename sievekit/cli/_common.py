@@ -92,24 +92,41 @@ def resolve_config(ctx: typer.Context, values: dict[str, Any], config: Path | No
             valid = sorted(set(params) - {"config", "dry_run"}) + [f"[{t}]" for t in tables]
             raise ConfigError(f"{config}: unknown key {key!r}", hint=f"valid keys: {', '.join(valid)}")
         source = ctx.get_parameter_source(name)
-        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
-            if name == "inputs" and isinstance(value, str):
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP") or (name == "inputs" and not resolved[name]):
+            if name in ("inputs", "target") and isinstance(value, str):
                 value = [value]
             try:
-                resolved[name] = params[name].type_cast_value(ctx, value)
+                resolved[name] = params[name].process_value(ctx, tuple(value) if isinstance(value, list) else value)
             except typer.BadParameter as exc:  # click's BadParameter, re-exported by typer
                 raise ConfigError(f"{config}: {key}: {exc.message}") from exc
     return resolved, found_tables
 
 
 def method_config(ctx: typer.Context, config: Path | None) -> dict[str, Any]:
-    """Resolve a scoring command's options; the method's own options come from ``[<method>]`` and the line."""
+    """Resolve a scoring command's options. A method's own options come from the config file's table named
+    after it (``[dsir]``) and from the command line (``--buckets 1000``, or ``--dsir.buckets 1000`` when
+    several methods are chosen); ``cfg["method_options"]`` maps each chosen method to its options."""
+    from sievekit.scoring import route_options
     from sievekit.selectors import available
-    from sievekit.selectors.params import parse_args
+    from sievekit.selectors.params import split_method_args
 
-    cfg, tables = resolve_config(ctx, dict(ctx.params), config, tables=tuple(available()))
-    cfg["method_options"] = {**tables.get(cfg["method"], {}), **parse_args(ctx.args)}
+    # Unknown options land among the positional inputs (they follow a variadic argument): split them off.
+    inputs, method_args = split_method_args([*(ctx.params.get("inputs") or []), *ctx.args])
+    cfg, tables = resolve_config(ctx, {**ctx.params, "inputs": inputs}, config, tables=tuple(available()))
+    names = methods_of(cfg)
+    routed = route_options(names, method_args) if names else {}
+    if method_args and not names:
+        raise ConfigError(f"unexpected options {', '.join('--' + k for k in method_args)}",
+                          hint="method options need a --method")
+    cfg["method_options"] = {name: {**tables.get(name, {}), **routed.get(name, {})} for name in names}
     return cfg
+
+
+def methods_of(cfg: Mapping[str, Any]) -> list[str]:
+    method = cfg.get("method")
+    if method is None:
+        return []
+    return [method] if isinstance(method, str) else list(method)
 
 
 def dry_run(cfg: Mapping[str, Any]) -> None:

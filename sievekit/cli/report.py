@@ -1,8 +1,9 @@
-"""`sievekit report`: what a set of shards holds: rows, bytes, fields, text lengths."""
+"""`sievekit report`: what a set of shards holds and what a run did to it."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,13 +11,25 @@ from rich.table import Table
 
 from sievekit import reporting
 from sievekit.cli import _common as c
+from sievekit.io import atomic_path
+from sievekit.render import sections, to_html, to_markdown
 
 
 @c.boundary
 def report_cmd(
     ctx: typer.Context,
     inputs: c.Inputs = None,
+    scores: Annotated[str | None, typer.Option("--scores", help="Sidecar directory of an earlier `sievekit "
+                                               "score`: score distributions and Spearman vs length.")] = None,
+    score_field: Annotated[list[str] | None, typer.Option("--score-field", help="A numeric field of the records "
+                                                          "to report as a score (repeatable).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Report the mix of this field's values.")] = None,
+    target: Annotated[list[str] | None, typer.Option("-t", "--target", help="Compare text lengths with this "
+                                                     "target set.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the report as Markdown on stdout.")] = False,
+    html_file: Annotated[Path | None, typer.Option("--html", dir_okay=False, help="Write the report as one "
+                                                   "self-contained HTML page with charts.")] = None,
     text_field: c.TextField = "text",
     id_field: c.IdField = "id",
     batch_size: c.BatchSize = 1024,
@@ -26,39 +39,48 @@ def report_cmd(
     dry_run: c.DryRun = False,
     quiet: c.Quiet = False,
 ) -> None:
-    """Report rows, bytes, fields and the text-length distribution of a set of shards.
+    """Report on a set of shards: rows, bytes, fields, text lengths; what the run that wrote them did;
+    score distributions; the mix of a field; lengths against a target.
 
-    The table goes to stderr; with --json the same numbers go to stdout as JSON.
+    The table goes to stderr; --json or --markdown print to stdout; --html FILE writes a page with charts.
 
-    Example:  sievekit report pool/ --json > pool-report.json
+    Example:  sievekit report picked/ --by domain --target target.jsonl --html report.html
     """
     cfg, _ = c.resolve_config(ctx, dict(ctx.params), config)
     if dry_run:
         c.dry_run(cfg)
-    data = reporting.report(c.require_inputs(cfg), c.read_options(cfg))
+    data = reporting.report(c.require_inputs(cfg), c.read_options(cfg), scores=cfg["scores"],
+                            score_fields=cfg["score_field"] or (), by=cfg["by"], target=cfg["target"] or None)
     if not cfg["quiet"]:
-        c.err.print(render(data))
+        for table in render_tables(data):
+            c.err.print(table)
     if cfg["as_json"]:
         typer.echo(json.dumps(data, indent=2))
+    if cfg["markdown"]:
+        typer.echo(to_markdown(data), nl=False)
+    if cfg["html_file"]:
+        with atomic_path(cfg["html_file"]) as tmp:
+            tmp.write_text(to_html(data), encoding="utf-8")
+        c.note(f"report: wrote {cfg['html_file']}", cfg["quiet"])
 
 
-def render(data: dict[str, Any]) -> Table:
-    table = Table(title="sievekit report", title_justify="left", caption=_fields_caption(data), caption_justify="left")
-    table.add_column("shard", no_wrap=True)
-    for col in ("rows", "MB", "len p10", "len p50", "len p90", "len max"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("skipped")
-    for entry in data["shards"] + [{"name": "TOTAL", **data["total"]}]:
-        lengths = entry["text_length"]
-        table.add_row(
-            entry["name"], f"{entry['rows']:,}", f"{entry['bytes'] / 1e6:.2f}",
-            *(f"{lengths.get(q, 0):,}" for q in ("p10", "p50", "p90", "p100")),
-            ", ".join(f"{k} {v}" for k, v in entry["skipped"].items()) or "-",
-        )
-    return table
+def render_tables(data: dict[str, Any]) -> list[Table]:
+    tables = []
+    for title, header, rows in sections(data):
+        table = Table(title=title, title_justify="left")
+        for i, col in enumerate(header):
+            table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row))
+        tables.append(table)
+    return tables
 
 
-def _fields_caption(data: dict[str, Any]) -> str:
-    rows = data["total"]["rows"]
-    fields = data["total"]["fields"]
-    return "fields: " + ", ".join(name if n == rows else f"{name} ({n:,} of {rows:,})" for name, n in fields.items())
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

@@ -1,12 +1,15 @@
-"""`sievekit score`: one score per document, written as sidecar lines aligned with the input shards."""
+"""`sievekit score`: one score per document and method, as sidecars aligned with the input shards."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 from sievekit import pipeline
 from sievekit.cli import _common as c
-from sievekit.cli.select import Method, Target
+from sievekit.cli.select import Overwrite, State, Target
+from sievekit.errors import ConfigError
 from sievekit.scoring import MethodSpec
 
 
@@ -15,8 +18,13 @@ def score_cmd(
     ctx: typer.Context,
     inputs: c.Inputs = None,
     output: c.Output = "-",
-    method: Method = "random",
+    method: Annotated[list[str] | None, typer.Option("-m", "--method", help="A method to score with (repeat for "
+                                                     "several; their options may follow).")] = None,
     target: Target = None,
+    state: State = None,
+    inline: Annotated[bool, typer.Option("--inline", help="Write the records with one score column per method, "
+                                         "instead of sidecars.")] = False,
+    overwrite: Overwrite = False,
     text_field: c.TextField = "text",
     id_field: c.IdField = "id",
     batch_size: c.BatchSize = 1024,
@@ -29,22 +37,29 @@ def score_cmd(
     verbose: c.Verbose = 0,
     quiet: c.Quiet = False,
 ) -> None:
-    """Score every document of the input shards with a method.
+    """Score every document of the input shards with one or more methods.
 
-    Writes one line per record, {"shard", "row", "id", <method>: score}, to stdout or, with -o DIR, to one
-    sidecar shard per input (<name>.scores.jsonl[.gz|.zst]) plus the fitted state (state.json) and
-    manifest.json. A null score means the method never selects that document.
+    Writes one line per record, {"shard", "row", "id", <method>: score, ...}, to stdout or, with -o DIR, one
+    sidecar shard per input (<name>.scores.jsonl[.gz|.zst]), the fitted states (state/<method>.json, reusable
+    with --state on new shards) and manifest.json. With --inline the records themselves are written, with a
+    score column per method. A null score means the method never selects that document.
 
-    Example:  sievekit score pool/ --method length -o scores/
+    Example:  sievekit score pool/ --method length --method random -o scores/
     """
     cfg = c.method_config(ctx, config)
+    if not cfg["method"] and not cfg["state"]:
+        raise ConfigError("no method given", hint="pass --method NAME (or --state from an earlier run)")
+    methods = [MethodSpec(n, o) for n, o in cfg["method_options"].items()]
     if dry_run:
         c.dry_run(cfg)
-    spec = MethodSpec(cfg["method"], cfg["method_options"])
     with c.progress_bar("scoring", not cfg["quiet"]) as progress:
         result = pipeline.score(
-            c.require_inputs(cfg), cfg["output"], method=spec, target=cfg["target"], opts=c.read_options(cfg),
-            seed=cfg["seed"], jobs=cfg["jobs"], config=cfg, progress=progress,
+            c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None,
+            state=cfg["state"], inline=cfg["inline"], opts=c.read_options(cfg), seed=cfg["seed"], jobs=cfg["jobs"],
+            config=cfg, overwrite=cfg["overwrite"], progress=progress,
         )
-    c.note(f"score: {result.rows_in:,} documents in {len(result.shards)} shard(s) scored with {spec.name}"
-           f" -> {cfg['output']}", cfg["quiet"])
+    if result.up_to_date:
+        c.note(f"score: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])
+        return
+    c.note(f"score: {result.rows_in:,} documents in {len(result.shards)} shard(s) scored with "
+           f"{', '.join(result.extra['methods'])} -> {cfg['output']}", cfg["quiet"])

@@ -14,6 +14,19 @@ from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.streams import _Encoder, iter_decoded_chunks
 from sievekit.records import Batch
 
+try:  # orjson parses ~2.8x faster than json (bench/io_throughput.py); json stays the arbiter of validity
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency, but the reader must not need it
+    _fast_loads = json.loads  # type: ignore[assignment]
+
+
+def loads(line: bytes) -> Any:
+    """Parse one JSON value. orjson first; what it refuses (NaN, huge integers) is retried with ``json``."""
+    try:
+        return _fast_loads(line)
+    except ValueError:
+        return json.loads(line)
+
 
 def parse_record(line: bytes, path: str, lineno: int, opts: ReadOptions) -> tuple[str, str | None]:
     """Parse one JSONL line and return (text, id).
@@ -22,7 +35,7 @@ def parse_record(line: bytes, path: str, lineno: int, opts: ReadOptions) -> tupl
         BadRecordError: the line is not a JSON object, lacks the text field, or its text is not a string.
     """
     try:
-        rec = json.loads(line)
+        rec = loads(line)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise BadRecordError(
             path, f"malformed JSON ({exc})", kind="malformed_json", line=lineno,
@@ -74,7 +87,47 @@ def iter_jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: i
     ids: list[str | None] = []
     lines: list[bytes] = []
     start = 0
-    for lineno, line in _numbered_lines(path, opts, stats):
+    for first_lineno, block in _line_blocks(path, opts, stats):
+        b_texts, b_ids, b_lines = _parse_block(block, first_lineno, path, opts, stats)
+        texts += b_texts
+        ids += b_ids
+        lines += b_lines
+        while len(texts) >= opts.batch_size:
+            n = opts.batch_size
+            yield Batch(shard, start, texts[:n], ids[:n] if opts.id_field else None, lines[:n])
+            start += n
+            texts, ids, lines = texts[n:], ids[n:], lines[n:]
+    stats.rows = start + len(texts)
+    if texts:
+        yield Batch(shard, start, texts, ids if opts.id_field else None, lines)
+
+
+def _parse_block(block: list[bytes], first_lineno: int, path: str, opts: ReadOptions,
+                 stats: ShardStats) -> tuple[list[str], list[str | None], list[bytes]]:
+    """Parse a block of lines: one pass over the whole block when every record is good (the common case),
+    else line by line, which names the bad line and applies ``on_bad_record``."""
+    kept = [line for line in block if line.strip()]
+    try:
+        recs = list(map(_fast_loads, kept))
+        texts = [rec[opts.text_field] for rec in recs]
+        if any(type(t) is not str for t in texts):
+            raise TypeError
+        raw_ids = [rec.get(opts.id_field) for rec in recs] if opts.id_field else [None] * len(recs)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _parse_lines(block, first_lineno, path, opts, stats)
+    stats.text_bytes += sum(map(len, texts))
+    ids = [v if v is None or type(v) is str else str(v) for v in raw_ids]
+    return texts, ids, kept
+
+
+def _parse_lines(block: list[bytes], first_lineno: int, path: str, opts: ReadOptions,
+                 stats: ShardStats) -> tuple[list[str], list[str | None], list[bytes]]:
+    texts: list[str] = []
+    ids: list[str | None] = []
+    lines: list[bytes] = []
+    for lineno, line in enumerate(block, first_lineno):
+        if not line.strip():
+            continue
         try:
             text, doc_id = parse_record(line, path, lineno, opts)
         except BadRecordError as exc:
@@ -86,36 +139,31 @@ def iter_jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: i
         ids.append(doc_id)
         lines.append(line)
         stats.text_bytes += len(text)
-        if len(texts) == opts.batch_size:
-            yield Batch(shard, start, texts, ids if opts.id_field else None, lines)
-            start += len(texts)
-            texts, ids, lines = [], [], []
-    stats.rows = start + len(texts)
-    if texts:
-        yield Batch(shard, start, texts, ids if opts.id_field else None, lines)
+    return texts, ids, lines
 
 
-def _numbered_lines(path: str, opts: ReadOptions, stats: ShardStats) -> Iterator[tuple[int, bytes]]:
-    lineno = 0
+def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of each decoded chunk (blank ones included, so numbering stays right), with the number
+    of the block's first line."""
+    lineno = 1
     rest = b""
     try:
         for chunk in iter_decoded_chunks(path, opts.compression):
             stats.bytes += len(chunk)
             parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
             rest = parts.pop()
-            for line in parts:
-                lineno += 1
-                if line.strip():
-                    yield lineno, line.rstrip(b"\r")
+            if parts:
+                yield lineno, parts
+                lineno += len(parts)
     except InputError as exc:
         if opts.on_bad_record == "fail" or "truncated" not in exc.reason:
             raise
         # Under skip, a truncated stream keeps the complete lines before the break and counts the loss.
-        print(f"Warning: {exc.message}; kept the {lineno} complete lines before it", file=sys.stderr)
+        print(f"Warning: {exc.message}; kept the {lineno - 1} complete lines before it", file=sys.stderr)
         stats.skipped["truncated_stream"] += 1
         return
     if rest.strip():
-        yield lineno + 1, rest.rstrip(b"\r")
+        yield lineno, [rest]
 
 
 def _json_default(value: Any) -> Any:

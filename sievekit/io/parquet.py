@@ -21,7 +21,7 @@ def open_parquet(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except OSError as exc:
-        raise InputError(path, f"cannot read as Parquet ({exc})", hint="check that the file is a whole Parquet file") from exc
+        raise InputError(path, f"cannot read as Parquet ({exc})", hint="is it a whole Parquet file?") from exc
 
 
 def parquet_columns(pf: pq.ParquetFile, path: str, opts: ReadOptions, all_columns: bool) -> list[str] | None:
@@ -65,7 +65,7 @@ def iter_parquet_batches(path: str, opts: ReadOptions, stats: ShardStats, shard:
             yield Batch(shard, start, texts, ids, rb)
             start += len(texts)
     except OSError as exc:
-        raise InputError(path, f"cannot read as Parquet ({exc})", hint="the file may be truncated; re-create it") from exc
+        raise InputError(path, f"cannot read as Parquet ({exc})", hint="it may be truncated; re-create it") from exc
     stats.rows = start
     stats.bytes = int(pf.metadata.serialized_size + sum(
         pf.metadata.row_group(i).total_byte_size for i in range(pf.metadata.num_row_groups)))
@@ -94,22 +94,31 @@ def parquet_schema(path: str) -> pa.Schema:
     return open_parquet(path).schema_arrow
 
 
-def parquet_compression(path: str) -> str:
-    """The codec of the input's first column chunk, so an output shard is compressed like its input."""
+def parquet_layout(path: str) -> tuple[str, int]:
+    """The codec of the input's first column chunk and its first row group's size, so an output shard is
+    laid out like its input."""
     meta = open_parquet(path).metadata
     if meta.num_row_groups == 0 or meta.num_columns == 0:
-        return "zstd"
-    return str(meta.row_group(0).column(0).compression).lower()
+        return "zstd", 65536
+    group = meta.row_group(0)
+    return str(group.column(0).compression).lower(), max(1024, min(group.num_rows, 1 << 20))
 
 
 class ParquetWriter:
-    """Writes batches to one Parquet file with the input's schema (plus any added columns)."""
+    """Writes batches to one Parquet file with the input's schema (plus any added columns).
 
-    def __init__(self, sink: Any, schema: pa.Schema, compression: str = "zstd") -> None:
+    Kept rows are buffered into row groups of ``row_group_rows`` (the input's own row-group size), since
+    one row group per small batch would make the output slow to read and poorly compressed.
+    """
+
+    def __init__(self, sink: Any, schema: pa.Schema, compression: str = "zstd", row_group_rows: int = 65536) -> None:
         self.sink = sink
         self.schema = schema
         self.compression = "none" if compression == "uncompressed" else compression
+        self.row_group_rows = row_group_rows
         self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
         self.rows = 0
 
     def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
@@ -128,9 +137,19 @@ class ParquetWriter:
         if mask is not None:
             rb = rb.filter(mask)
         if rb.num_rows:
-            self._open(rb.schema).write_batch(rb)
+            self._pending.append(rb)
+            self._pending_rows += rb.num_rows
             self.rows += rb.num_rows
+            if self._pending_rows >= self.row_group_rows:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            table = pa.Table.from_batches(self._pending)
+            self._open(table.schema).write_table(table, row_group_size=max(self.row_group_rows, table.num_rows))
+            self._pending, self._pending_rows = [], 0
 
     def close(self) -> None:
+        self._flush()
         # An empty selection still yields a valid Parquet file with the input's schema.
         self._open(self.schema).close()

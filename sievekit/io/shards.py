@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from sievekit.errors import ConfigError, InputError, ShardError
 from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
 from sievekit.io.options import ReadOptions, ShardStats
-from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_compression, parquet_schema
-from sievekit.io.streams import STDIO, atomic_path, open_output
+from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_layout, parquet_schema
+from sievekit.io.streams import STDIO, atomic_path, codec_from_suffix, open_output
 from sievekit.records import Batch
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -26,6 +26,8 @@ COMPRESSED = ("", ".gz", ".zst", ".zstd")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _KNOWN = tuple(s + c for s in JSONL_SUFFIXES for c in COMPRESSED) + PARQUET_SUFFIXES
 _GLOB_CHARS = set("*?[")
+# What sievekit itself writes beside the shards of an output directory; never read back as data.
+RUN_ARTEFACTS = frozenset({"manifest.json", "state.json"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Shard:
 
 
 def shard_format(path: str) -> str | None:
+    """``jsonl`` or ``parquet`` by the file's suffix, or None for a file that is not a shard."""
+    if os.path.basename(path) in RUN_ARTEFACTS:
+        return None
     name = path.lower()
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
@@ -79,6 +84,22 @@ def resolve_inputs(specs: Sequence[str]) -> list[Shard]:
     entries = sorted((value.split("\0", 1) for value in found.values()), key=lambda e: (e[1], e[0]))
     _check_names(entries)
     return [Shard(i, path, name, shard_format(path) or "jsonl") for i, (name, path) in enumerate(entries)]
+
+
+def format_stem(name: str) -> str:
+    """A shard name without its format and codec suffixes: ``a/b.jsonl.zst`` -> ``a/b``."""
+    stem = name
+    for suffix in (".gz", ".zst", ".zstd"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    for suffix in JSONL_SUFFIXES + PARQUET_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def codec_suffix(name: str) -> str:
+    return {"gzip": ".gz", "zstd": ".zst", "none": ""}[codec_from_suffix(name)]
 
 
 def _expand(spec: str) -> list[tuple[str, str]]:
@@ -154,7 +175,8 @@ def open_writer(target: str, source: Shard, compression: str | None = None) -> I
             raise ShardError(f"{target}: cannot write Parquet from JSON Lines input {source.label}",
                              hint="write to a directory (outputs keep their input's format) or to stdout")
         with atomic_path(target) as tmp:
-            writer = ParquetWriter(str(tmp), parquet_schema(source.path), parquet_compression(source.path))
+            codec, group_rows = parquet_layout(source.path)
+            writer = ParquetWriter(str(tmp), parquet_schema(source.path), codec, group_rows)
             yield writer
             writer.close()
         return

@@ -100,7 +100,8 @@ def _zstd_chunks(raw: Iterator[bytes], path: str) -> Iterator[bytes]:
 _TRUNCATED_HINT = "the file is incomplete (an interrupted copy or write?); re-create it, or pass --on-bad-record skip"
 
 
-def _sniff(head: bytes) -> str:
+def sniff_codec(head: bytes) -> str:
+    """The codec whose magic bytes start ``head``: gzip, zstd, or none."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
     if head.startswith(ZSTD_MAGIC):
@@ -117,7 +118,7 @@ def iter_decoded_chunks(path: str, codec: str | None = None) -> Iterator[bytes]:
     if path == STDIO:
         fh = sys.stdin.buffer
         head = fh.read(4)
-        chosen = _sniff(head) if codec in (None, "infer") else resolve_codec(path, codec)
+        chosen = sniff_codec(head) if codec in (None, "infer") else resolve_codec(path, codec)
         raw: Iterator[bytes] = _prepend(head, _raw_chunks(fh))
         yield from _decode(raw, chosen, "<stdin>")
         return
@@ -158,7 +159,10 @@ class _Encoder:
             # mtime=0 and no file name keep the bytes identical from run to run.
             self._gz = gzip.GzipFile(filename="", fileobj=fh, mode="wb", compresslevel=level or 6, mtime=0)
         elif codec == "zstd":
-            self._zst = zstandard.ZstdCompressor(level=level or 3).stream_writer(fh, closefd=False)
+            # threads=-1 compresses in background threads, overlapping with our parsing; zstd's output is the
+            # same for any number of threads >= 1, so the bytes do not depend on the machine.
+            cctx = zstandard.ZstdCompressor(level=level or 3, threads=-1)
+            self._zst = cctx.stream_writer(fh, closefd=False)
 
     def write(self, data: bytes) -> None:
         sink = self._gz or self._zst or self.fh
@@ -168,7 +172,7 @@ class _Encoder:
         if self._gz is not None:
             self._gz.close()
         if self._zst is not None:
-            self._zst.close()
+            self._zst.close()  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager

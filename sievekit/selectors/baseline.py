@@ -49,4 +49,5 @@ class LengthSelector(Selector):
     needs_target = False
 
     def score_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        return np.fromiter((len(t.encode("utf-8", "surrogatepass")) for t in texts), dtype=np.float64, count=len(texts))
+        sizes = (len(t.encode("utf-8", "surrogatepass")) for t in texts)
+        return np.fromiter(sizes, dtype=np.float64, count=len(texts))

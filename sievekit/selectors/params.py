@@ -85,26 +85,35 @@ def build_config(config_cls: type[Any], values: Mapping[str, Any], method: str) 
         raise ConfigError(f"method {method!r}: {exc}") from exc
 
 
-def parse_args(args: Sequence[str]) -> dict[str, Any]:
-    """Turn ``["--level", "3", "--no-lower", "--x=1"]`` into ``{"level": "3", "lower": "false", "x": "1"}``.
+def split_method_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Separate input paths from method options in one token list.
 
-    A bare ``--flag`` followed by another option (or nothing) means true; ``--no-flag`` means false.
+    ``--name VALUE`` and ``--name=VALUE`` are options (a VALUE never starts with ``--``); a bare
+    ``--name`` followed by another option or by nothing means true, ``--no-name`` false; every other
+    token is an input.
+
+    Example:
+        >>> split_method_args(["pool/", "--level", "3", "b.jsonl", "--no-lower"])
+        (['pool/', 'b.jsonl'], {'level': '3', 'lower': 'false'})
     """
-    out: dict[str, Any] = {}
+    inputs: list[str] = []
+    options: dict[str, str] = {}
     i = 0
-    while i < len(args):
-        token = args[i]
+    while i < len(tokens):
+        token = tokens[i]
         if not token.startswith("--") or token == "--":
-            raise ConfigError(f"unexpected argument {token!r}", hint="method options are written --name VALUE")
+            inputs.append(token)
+            i += 1
+            continue
         key, eq, value = token[2:].partition("=")
         if not eq:
-            if i + 1 < len(args) and not args[i + 1].startswith("--"):
-                value = args[i + 1]
+            if i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+                value = tokens[i + 1]
                 i += 1
             elif key.startswith("no-"):
                 key, value = key[3:], "false"
             else:
                 value = "true"
-        out[key.replace("-", "_")] = value
+        options[key.replace("-", "_")] = value
         i += 1
-    return out
+    return inputs, options

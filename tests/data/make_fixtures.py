@@ -20,13 +20,15 @@ DEMO = HERE.parent.parent / "sievekit" / "demo"
 
 def main() -> None:
     docs = []
-    for line in zstandard.ZstdDecompressor().decompressobj().decompress((DEMO / "pool" / "part-0000.jsonl.zst").read_bytes()).splitlines():
+    packed = (DEMO / "pool" / "part-0000.jsonl.zst").read_bytes()
+    for line in zstandard.ZstdDecompressor().decompressobj().decompress(packed).splitlines():
         rec = json.loads(line)
         if len([d for d in docs if d["domain"] == rec["domain"]]) < 4:
             docs.append({**rec, "text": rec["text"][:400]})
         if len(docs) == 19:
             break
-    docs.append({"id": "unicode-1", "text": "Ünïcödé ✓ naïve café — 日本語のテキスト 🙂 \\ \"quoted\"", "domain": "prose",
+    text = "Ünïcödé ✓ naïve café — 日本語のテキスト 🙂 \\ \"quoted\""
+    docs.append({"id": "unicode-1", "text": text, "domain": "prose",
                  "source": "hand-made", "meta": {"tags": ["a", "b"], "score": 0.5, "flag": True, "none": None}})
     for i, d in enumerate(docs):
         d.setdefault("meta", {"n": i})

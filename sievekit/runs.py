@@ -1,0 +1,112 @@
+"""Run bookkeeping for output directories: finished runs are not redone, changed ones are not mixed.
+
+A run that writes into a directory first records its fingerprint (a hash of the command, the options
+that change the output, and each input's name, size and modification time) in ``.sievekit-run.json``,
+and writes ``manifest.json`` last. Re-running the same command finds the manifest with the same
+fingerprint and does nothing; a run killed half-way resumes (shards already written are complete, as
+every file is renamed into place only when whole); a different command or changed inputs is refused
+unless ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sievekit.errors import ConfigError
+from sievekit.io import Shard, atomic_path
+from sievekit.io.streams import STDIO
+
+MARKER = ".sievekit-run.json"
+MANIFEST = "manifest.json"
+# Options that change how a run goes, not what it writes.
+VOLATILE = frozenset({"verbose", "quiet", "jobs", "dry_run", "overwrite", "config", "output", "batch_size"})
+
+
+def fingerprint(command: str, config: Mapping[str, Any], shards: Sequence[Shard]) -> str:
+    """A stable hash of what determines a run's output."""
+    options = {k: v for k, v in sorted(config.items()) if k not in VOLATILE}
+    inputs = []
+    for shard in shards:
+        st = os.stat(shard.path) if shard.path != STDIO else None
+        inputs.append([shard.name, st.st_size if st else None, st.st_mtime_ns if st else None])
+    blob = json.dumps([command, options, inputs], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def is_directory_output(output: str) -> bool:
+    from sievekit.io.shards import shard_format
+
+    return output != STDIO and not (shard_format(output) == "jsonl" and not os.path.isdir(output))
+
+
+def begin(output: str, fp: str, overwrite: bool) -> str:
+    """Claim ``output`` for the run with fingerprint ``fp``.
+
+    Returns:
+        ``"new"`` (nothing there, or not a directory), ``"resume"`` (an unfinished run of the same
+        fingerprint), or ``"done"`` (a finished run of the same fingerprint: nothing to do).
+
+    Raises:
+        ConfigError: the directory holds another run's results and ``overwrite`` is false.
+    """
+    if not is_directory_output(output):
+        return "new"
+    previous = {name: _read(os.path.join(output, name)) for name in (MANIFEST, MARKER)}
+    if any(p is not None and p.get("fingerprint") != fp for p in previous.values()):
+        if not overwrite:
+            raise ConfigError(
+                f"{output} holds the results of a different run (other options or changed inputs)",
+                hint="pass --overwrite to replace them, or choose another -o/--output",
+            )
+        _clear(output, previous[MANIFEST])
+        previous = {MANIFEST: None, MARKER: None}
+    if previous[MANIFEST] is not None:
+        return "done"
+    state = "resume" if previous[MARKER] is not None else "new"
+    write_json(os.path.join(output, MARKER), {"fingerprint": fp})
+    return state
+
+
+def finish(output: str, manifest: Mapping[str, Any]) -> None:
+    """Write ``manifest.json`` last: its presence means the run completed."""
+    if not is_directory_output(output):
+        return
+    write_json(os.path.join(output, MANIFEST), manifest)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(output, MARKER))
+
+
+def load_manifest(output: str) -> dict[str, Any] | None:
+    return _read(os.path.join(output, MANIFEST))
+
+
+def _clear(output: str, manifest: Mapping[str, Any] | None) -> None:
+    """Remove what the previous run wrote (the files its manifest lists) and its bookkeeping."""
+    for entry in (manifest or {}).get("shards", []):
+        path = entry.get("output")
+        if path and path != STDIO and os.path.isfile(path):
+            os.remove(path)
+    for name in (MANIFEST, MARKER):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(output, name))
+
+
+def _read(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable run record ({exc})", hint="remove it, or pass --overwrite") from exc
+    return data if isinstance(data, dict) else None
+
+
+def write_json(path: str, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
