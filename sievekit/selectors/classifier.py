@@ -123,7 +123,9 @@ class Features:
     def dot(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``weights · row`` for every row."""
         doc = np.repeat(np.arange(self.n_docs), np.diff(self.indptr))
-        return np.bincount(doc, weights=self.values * weights[self.indices], minlength=self.n_docs)
+        # bincount with weights returns float64 already; asarray only tells the type checker so.
+        return np.asarray(np.bincount(doc, weights=self.values * weights[self.indices], minlength=self.n_docs),
+                          dtype=np.float64)
 
     def to_scipy(self) -> csr_matrix:
         """The rows as a ``scipy.sparse.csr_matrix`` (scipy must be installed)."""
@@ -197,6 +199,7 @@ class ClassifierSelector(Selector):
         self.weights: npt.NDArray[np.float64] | None = None
         self.intercept = 0.0
         self.fit_stats: dict[str, int] = {}
+        self.pu_dropped = np.empty(0, dtype=np.int64)  # rows of the last fit's negatives left out of the re-fit
 
     def featurize(self, texts: Iterable[str]) -> Features:
         """The model's features of ``texts`` (reusable across fits, e.g. of several targets on one pool)."""
@@ -228,13 +231,14 @@ class ClassifierSelector(Selector):
         """Fit on featurised positives and negatives, then re-fit without the negatives in the top share."""
         x_pos, x_neg = positives.to_scipy(), negatives.to_scipy()
         self._fit_logreg(x_pos, x_neg)
-        dropped = 0
+        keep = np.ones(negatives.n_docs, dtype=bool)
         if self.config.pu_top_fraction > 0:
             keep = pu_keep_mask(negatives.dot(self._require_weights()) + self.intercept, self.config.pu_top_fraction)
-            dropped = int((~keep).sum())
-            if dropped:
+            if not keep.all():
                 self._fit_logreg(x_pos, x_neg[keep])
-        self.fit_stats = {"positives": positives.n_docs, "negatives": negatives.n_docs, "pu_dropped": dropped}
+        self.pu_dropped = np.flatnonzero(~keep)
+        self.fit_stats = {"positives": positives.n_docs, "negatives": negatives.n_docs,
+                          "pu_dropped": len(self.pu_dropped)}
         return self
 
     def _fit_logreg(self, x_pos: csr_matrix, x_neg: csr_matrix) -> None:
