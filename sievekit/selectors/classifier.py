@@ -120,6 +120,16 @@ class Features:
         return cls(indptr, np.concatenate([p.indices for p in parts]), np.concatenate([p.values for p in parts]),
                    num_buckets)
 
+    def take(self, rows: npt.ArrayLike) -> Features:
+        """The given rows, in the given order (e.g. a sample of a featurised pool)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        entries = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        return Features(indptr, self.indices[entries], self.values[entries], self.num_buckets)
+
     def dot(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``weights · row`` for every row."""
         doc = np.repeat(np.arange(self.n_docs), np.diff(self.indptr))

@@ -92,6 +92,9 @@ def test_dot_and_concat_agree_with_scipy():
     whole = featurize(f, texts)
     parts = Features.concat([Features.from_texts(f, texts[:1]), Features.from_texts(f, texts[1:])], 97)
     assert np.array_equal(whole.indptr, parts.indptr) and np.array_equal(whole.values, parts.values)
+    some = whole.take([3, 1, 0])
+    assert some.indptr.tolist() == [0, 2, 2, 8]  # "b b b": b and "b b"; the empty row stays empty
+    assert np.array_equal(some.values, featurize(f, [texts[3], texts[1], texts[0]]).values)
     w = np.random.default_rng(0).normal(size=97)
     x = whole.to_scipy()
     assert isinstance(x, scipy_sparse.csr_matrix) and x.shape == (4, 97)
