@@ -225,6 +225,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--targets", type=int, default=100, help="target documents per task (100)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild bench/data/classifier/")
+    ap.add_argument("--pu-sweep", type=float, nargs="*", metavar="F",
+                    help="instead: the classifier's precision@R for each --pu-top-fraction F, every task")
     args = ap.parse_args()
     if args.rebuild or not (DATA / "pool.jsonl").exists():
         build(0, args.targets)
@@ -235,6 +237,9 @@ def main() -> None:
     domains = np.array([r["domain"] for r in pool])
     print(f"pool: {len(pool)} docs, {mb:.1f} MB; " + ", ".join(f"{d} {int((domains == d).sum())}"
                                                                  for d in sorted(set(domains))), file=sys.stderr)
+    if args.pu_sweep:
+        print(pu_sweep(args.pu_sweep, pool, texts, domains, lengths, args.seeds))
+        return
     methods = method_table()
     feats_by_key: dict = {}
     results: dict = {"pool_docs": len(pool), "pool_mb": mb, "seeds": args.seeds, "tasks": {}, "throughput": {}}
@@ -265,6 +270,21 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=1) + "\n")
     print(render(results))
+
+
+def pu_sweep(fractions: list[float], pool: list[dict], texts: list[str], domains: np.ndarray, lengths: np.ndarray,
+             seeds: list[int]) -> str:
+    feats = ClassifierSelector().featurize(texts)
+    lines = ["| task (R/N) | " + " | ".join(f"pu={f:g}" for f in fractions) + " |", "|---" * (len(fractions) + 1) + "|"]
+    for task in TASKS:
+        target = [r["text"] for r in _read(DATA / "targets" / f"{task}.jsonl")]
+        relevant = np.array([r["numpydoc"] for r in pool]) if task == "numpydoc" else domains == task
+        cells = []
+        for f in fractions:
+            run = run_classifier({"pu_top_fraction": f}, target, texts, feats, seeds)
+            cells.append(f"{np.mean([metrics(s, relevant, lengths)['p_at_r'] for s in run['scores']]):.3f}")
+        lines.append(f"| {task} ({relevant.mean():.2f}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def method_table() -> dict[str, tuple[str, dict]]:

