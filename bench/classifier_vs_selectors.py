@@ -275,7 +275,8 @@ def main() -> None:
 def pu_sweep(fractions: list[float], pool: list[dict], texts: list[str], domains: np.ndarray, lengths: np.ndarray,
              seeds: list[int]) -> str:
     feats = ClassifierSelector().featurize(texts)
-    lines = ["| task (R/N) | " + " | ".join(f"pu={f:g}" for f in fractions) + " |", "|---" * (len(fractions) + 1) + "|"]
+    lines = ["| task (R/N) | " + " | ".join(f"pu={f:g}" for f in fractions) + " |",
+             "|---" * (len(fractions) + 1) + "|"]
     for task in TASKS:
         target = [r["text"] for r in _read(DATA / "targets" / f"{task}.jsonl")]
         relevant = np.array([r["numpydoc"] for r in pool]) if task == "numpydoc" else domains == task
@@ -291,6 +292,7 @@ def method_table() -> dict[str, tuple[str, dict]]:
     """Every registered selector with its defaults, plus variants that the comparison needs."""
     table: dict[str, tuple[str, dict]] = {name: (name, {}) for name in available()}
     table["classifier pu=0"] = ("classifier", {"pu_top_fraction": 0.0})
+    table["classifier pu=0.05"] = ("classifier", {"pu_top_fraction": 0.05})
     table["classifier pu=R/N"] = ("classifier", {"pu_top_fraction": "oracle"})
     table["classifier lowercase"] = ("classifier", {"lowercase": True})
     if "dsir" in table:

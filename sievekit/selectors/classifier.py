@@ -59,8 +59,8 @@ class ClassifierConfig:
     negatives_ratio: float = dataclasses.field(
         default=10.0, metadata={"help": "pool documents sampled as negatives per target document, > 0 (10)"})
     pu_top_fraction: float = dataclasses.field(
-        default=0.05, metadata={"help": "re-fit without the sampled negatives scoring in this top share of the "
-                                        "pool, 0..1; 0 = no re-fit; best set to the share you will select (0.05)"})
+        default=0.1, metadata={"help": "re-fit without the sampled negatives scoring in this top share of the "
+                                       "pool, [0, 1); 0 = no re-fit; best set near the share you select (0.1)"})
     buckets: int = dataclasses.field(default=MAX_BUCKETS, metadata={"help": f"hash buckets, 1..{MAX_BUCKETS} "
                                                                             f"({MAX_BUCKETS})"})
     ngrams: int = dataclasses.field(
