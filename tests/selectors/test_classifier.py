@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -256,3 +257,15 @@ def test_cli_bad_option_value_is_a_usage_error(invoke, tmp_path):
     res = invoke("select", DEMO / "pool", "--method", "classifier", "--target", DEMO / "target.jsonl",
                  "--top-k", "5", "--pu-top-fraction", "1.5", "-o", tmp_path / "o")
     assert res.exit_code == 2 and "pu_top_fraction must be within [0, 1), got 1.5" in res.stderr
+
+
+def test_cli_runs_from_the_shipped_config(invoke, tmp_path):
+    pytest.importorskip("sklearn")
+    config = Path(__file__).parents[2] / "configs" / "classifier.toml"
+    out = tmp_path / "s"
+    res = invoke("select", DEMO / "pool" / "part-0000.jsonl.zst", "--config", config, "--target",
+                 DEMO / "target.jsonl", "--top-k", "10", "-q", "-o", out, "--negatives-ratio", "2")
+    assert res.exit_code == 0, res.stderr
+    state = json.loads((out / "manifest.json").read_text())["selector"]
+    assert state["config"] == {**dataclasses.asdict(ClassifierConfig()), "negatives_ratio": 2.0}
+    assert state["state"]["fit_stats"]["negatives"] == 144
