@@ -269,3 +269,14 @@ def test_cli_runs_from_the_shipped_config(invoke, tmp_path):
     state = json.loads((out / "manifest.json").read_text())["selector"]
     assert state["config"] == {**dataclasses.asdict(ClassifierConfig()), "negatives_ratio": 2.0}
     assert state["state"]["fit_stats"]["negatives"] == 144
+
+
+@pytest.mark.xfail(strict=True, reason="cli/_common.py prints the hint as rich markup, which eats '[classifier]'; "
+                   "escape message and hint with rich.markup.escape, then drop this mark")
+def test_cli_without_sklearn_says_what_to_install(invoke, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    res = invoke("select", DEMO / "pool", "--method", "classifier", "--target", DEMO / "target.jsonl",
+                 "--top-k", "5", "-q", "-o", tmp_path / "o")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert "the classifier method needs the 'scikit-learn' package" in res.stderr
+    assert "pip install 'sievekit[classifier]'" in res.stderr
