@@ -158,7 +158,7 @@ class DsirSelector(Selector):
     def lengths(self, feature_sums: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The reference's token count from a count vector's sum: ``(sum + n(n-1)/2) // n``."""
         n = self.config.ngrams
-        return (feature_sums + n * (n - 1) // 2) // n
+        return np.asarray((feature_sums + n * (n - 1) // 2) // n, dtype=np.int64)
 
     def kl_reduction(self, selected: Iterable[str]) -> float:
         """KL reduction of a selection of texts toward the fitted target, relative to the fitted pool."""

@@ -4,15 +4,13 @@ Text is split by the WordPunct rule ``\\w+|[^\\w\\s]+`` (optionally lowercased f
 order 1..``order`` (tokens joined by one space) is hashed into one of ``buckets`` buckets. Two hashings:
 
 - ``"sha256"``: ``int(sha256(utf8(ngram)).hexdigest(), 16) % buckets``, exactly as the reference DSIR
-  package (``data-selection`` 1.0.3) does. Slow per new n-gram, so every n-gram's bucket is memoised.
+  package (``data-selection`` 1.0.3) does; computed once per distinct n-gram of a batch that a bounded
+  memo does not already hold.
 - ``"fast"`` (default): a 64-bit hash of each token's UTF-8 bytes, computed with numpy over the whole
-  batch at once, and n-gram hashes mixed from token hashes with vectorised integer arithmetic.
+  batch at once, and n-gram hashes chained from token hashes with vectorised integer arithmetic.
   Stable across processes, platforms and Python versions (never the built-in ``hash()``).
 
-The reference tokenises with NLTK, which compiles the pattern with the third-party ``regex`` engine; its
-``\\w`` is wider than stdlib ``re``'s (combining marks and the zero-width joiners are word characters, ``²``
-is not) and its ``\\s`` excludes U+001C..U+001F. ``word_punct_pattern()`` rebuilds that engine's classes
-for stdlib ``re`` from ``unicodedata``, so both hashings see the reference's tokens.
+Both hashings see the reference's tokens (``sievekit.selectors.wordpunct``).
 
 A batch's features come back as a :class:`HashedBatch`: one entry per n-gram occurrence, grouped by
 document, i.e. a CSR matrix whose values are all 1. ``to_csr()`` sums the duplicates into the usual
@@ -31,79 +29,24 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
+
 HashName = Literal["fast", "sha256"]
 MAX_BUCKETS = 1 << 20
 MAX_ORDER = 5
-# The sha256 memo starts afresh (between batches) beyond this many n-grams (about 150 MB), so memory
-# stays bounded whatever the size of the pool.
-MAX_MEMO_NGRAMS = 1 << 20
+# The sha256 memo starts afresh beyond this many n-grams (150 MB), so memory stays bounded whatever
+# the size of the pool.
+MAX_MEMO_NGRAMS = 1 << 23
 
 _U64 = np.uint64
-_MASK64 = (1 << 64) - 1
-_TOKEN_MULT = _U64(0x100000001B3)  # the 64-bit FNV prime: odd, so multiplication is invertible mod 2**64
-_ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) & _MASK64) for k in range(MAX_ORDER + 1)]
-
-# Categories the ``regex`` engine counts as word characters (Alphabetic, Mark, Decimal_Number,
-# Connector_Punctuation, Join_Control), plus the letter-like symbols that are Alphabetic though ``So``.
-_WORD_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Mn", "Mc", "Me", "Nd", "Pc"})
-_EXTRA_WORD = [(0x200C, 0x200D), (0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189)]
-_NOT_SPACE = frozenset(range(0x1C, 0x20))  # str.isspace() says yes, Unicode White_Space says no
-_LAST_ASSIGNED = 0xE01EF  # planes 15-16 hold only private use and unassigned code points
-
-
-def _ranges(codepoints: Sequence[int]) -> str:
-    """A regex character-class body for sorted code points, as ``a-b`` runs."""
-    parts: list[str] = []
-    start = prev = codepoints[0]
-    for cp in [*codepoints[1:], -2]:
-        if cp != prev + 1:
-            parts.append(re.escape(chr(start)) if start == prev else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
-            start = cp
-        prev = cp
-    return "".join(parts)
-
-
-@functools.lru_cache(maxsize=None)
-def word_punct_pattern(astral: bool = True) -> re.Pattern[str]:
-    """``\\w+|[^\\w\\s]+`` with the ``regex`` engine's Unicode classes, compiled for stdlib ``re``.
-
-    Built once per process from ``unicodedata`` (a tenth of a second). With ``astral=False`` the classes
-    hold only the Basic Multilingual Plane, which ``re`` tests with one table lookup, while code points
-    above U+FFFF are tried range by range; the tokenizer picks that pattern for texts without such code
-    points, which is about twice as fast as stdlib ``\\w`` and many times faster than the full classes.
-    """
-    top = _LAST_ASSIGNED if astral else 0xFFFF
-    extra = {cp for lo, hi in _EXTRA_WORD for cp in range(lo, min(hi, top) + 1)}
-    word = sorted(cp for cp in range(top + 1) if cp in extra or unicodedata.category(chr(cp)) in _WORD_CATEGORIES)
-    space = [cp for cp in range(0x3001) if chr(cp).isspace() and cp not in _NOT_SPACE]
-    w, s = _ranges(word), _ranges(space)
-    return re.compile(f"[{w}]+|[^{w}{s}]+")
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-
-
-def split_words(texts: Sequence[str], lowercase: bool = True) -> list[list[str]]:
-    """The WordPunct tokens of every text, as the reference's tokenizer finds them."""
-    bmp = word_punct_pattern(False).findall
-    has_astral = _ASTRAL.search
-    out = []
-    for text in texts:
-        if lowercase:
-            text = text.lower()
-        # isascii() is a flag lookup; only non-ASCII texts pay for the scan.
-        out.append(bmp(text) if text.isascii() or not has_astral(text) else word_punct_pattern(True).findall(text))
-    return out
+_ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +81,7 @@ class HashedBatch:
 
     def dot(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``weights · counts(doc)`` for every document, without building the count vectors."""
-        return np.bincount(self.doc_index(), weights=weights[self.buckets], minlength=self.n_docs)
+        return np.bincount(self.doc_index(), weights=weights[self.buckets], minlength=self.n_docs).astype(np.float64)
 
     def to_csr(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """``(indptr, indices, counts)`` with one entry per distinct bucket of each document, indices sorted."""
@@ -154,21 +97,40 @@ class HashedBatch:
         return out
 
 
-class _Sha256Buckets(dict[str, int]):
-    """N-gram string -> reference bucket, computed on first sight."""
+class _SortedMemo:
+    """N-gram key -> sha256 bucket in sorted numpy arrays, so a batch's lookups are one ``searchsorted``.
 
-    def __init__(self, num_buckets: int) -> None:
-        super().__init__()
-        self.num_buckets = num_buckets
+    An entry holds the n-gram's two independent 64-bit hashes; a lookup hits only if both match. At
+    ``MAX_MEMO_NGRAMS`` entries (18 bytes each) it starts afresh, so memory stays bounded.
+    """
 
-    def __missing__(self, key: str) -> int:
-        value = self[key] = sha256_bucket(key, self.num_buckets)
-        return value
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.checks = np.empty(0, dtype=np.uint64)
+        self.buckets = np.empty(0, dtype=np.int32)
+
+    def lookup(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Buckets of the sorted, distinct ``keys``; -1 where unknown."""
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = (self.keys[pos] == keys) & (self.checks[pos] == checks)
+        return np.where(hit, self.buckets[pos], -1).astype(np.int64)
+
+    def add(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64],
+            buckets: npt.NDArray[np.int64]) -> None:
+        """Insert sorted ``keys`` (a linear-time merge, not a re-sort)."""
+        if len(self.keys) + len(keys) > MAX_MEMO_NGRAMS:
+            self.keys, self.checks, self.buckets = self.keys[:0], self.checks[:0], self.buckets[:0]
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.checks = np.insert(self.checks, at, checks)
+        self.buckets = np.insert(self.buckets, at, buckets.astype(np.int32))
 
 
 def sha256_bucket(ngram: str, num_buckets: int) -> int:
-    """The reference bucket of one n-gram string."""
-    return int(hashlib.sha256(ngram.encode("utf-8")).hexdigest(), 16) % num_buckets
+    """The reference bucket of one n-gram string: ``int(sha256(utf8).hexdigest(), 16) % num_buckets``."""
+    return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
 
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -180,61 +142,60 @@ def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x ^ (x >> _U64(31))
 
 
-def _poly_hash(data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
-               lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
-    """64-bit hashes of back-to-back byte segments (each non-empty): a polynomial, then splitmix64."""
-    values = data.astype(np.uint64) + _U64(1)
-    position = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
-    powers = np.empty(int(lengths.max()), dtype=np.uint64)
-    powers[0] = 1
-    if len(powers) > 1:
-        powers[1:] = _TOKEN_MULT
-        np.multiply.accumulate(powers, out=powers)  # wraps modulo 2**64, as intended
-    summed = np.add.reduceat(values * powers[position], starts)
-    return _mix64(summed ^ (lengths.astype(np.uint64) * _U64(0xD6E8FEB86659FD93)))
+class _PolyHash:
+    """Polynomial hashes of byte ranges from prefix sums: ``sum_j b[s+j] * m**j mod 2**64``, then mixed.
+
+    Any range's hash costs O(1) after one pass over the buffer, so every n-gram (the bytes from its first
+    token's start to its last token's end, i.e. its tokens joined by single spaces, as the reference
+    hashes them) is hashed without a Python step. ``m`` is odd, hence invertible modulo 2**64, which
+    shifts a range's sum back to position 0. Tables of powers are kept and grown per process.
+    """
+
+    def __init__(self, mult: int) -> None:
+        self.mult, self.inv = mult, pow(mult, -1, 1 << 64)
+        self.powers = self.inv_powers = np.ones(1, dtype=np.uint64)
+
+    def _grow(self, n: int) -> None:
+        if len(self.powers) < n:
+            size = max(n, 2 * len(self.powers))
+            self.powers, self.inv_powers = np.full(size, self.mult, np.uint64), np.full(size, self.inv, np.uint64)
+            self.powers[0] = self.inv_powers[0] = 1
+            np.multiply.accumulate(self.powers, out=self.powers)  # wraps modulo 2**64, as intended
+            np.multiply.accumulate(self.inv_powers, out=self.inv_powers)
+
+    def prefix(self, buf: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+        self._grow(len(buf) + 1)
+        out = np.zeros(len(buf) + 1, dtype=np.uint64)
+        np.cumsum(buf * self.powers[: len(buf)], out=out[1:])
+        return out
+
+    def ranges(self, prefix: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64],
+               ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        raw = (prefix[ends] - prefix[starts]) * self.inv_powers[starts]
+        return _mix64(raw ^ ((ends - starts).astype(np.uint64) * _U64(0xD6E8FEB86659FD93)))
 
 
-def hash_tokens_fast(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
-    """64-bit hashes of tokens' UTF-8 bytes (each token non-empty), vectorised.
+_HASH = _PolyHash(0x100000001B3)  # the 64-bit FNV prime
+_CHECK = _PolyHash(0x9E3779B97F4A7C15 | 1)  # an independent second hash, to catch collisions of the first
+
+
+def hash_strings_fast(strings: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """The fast 64-bit hash of each string's UTF-8 bytes (an n-gram's bucket is this modulo the buckets).
 
     Example:
-        >>> int(hash_tokens_fast(["alice"])[0]) == int(hash_tokens_fast(["bob", "alice"])[1])
+        >>> int(hash_strings_fast(["a b"])[0]) == int(hash_strings_fast(["x", "a b"])[1])
         True
     """
-    if not tokens:
-        return np.empty(0, dtype=np.uint64)
-    encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    starts = np.zeros(len(encoded), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    return _poly_hash(np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, lengths)
-
-
-def _hash_token_stream(docs: list[list[str]]) -> npt.NDArray[np.uint64]:
-    """``hash_tokens_fast`` of every token of every document, in order, without a Python step per token.
-
-    Tokens never contain a space, so joining them with single spaces and encoding once gives a buffer
-    in which the 0x20 bytes are exactly the token boundaries (UTF-8 never uses 0x20 inside a character).
-    """
-    buf = np.frombuffer(" ".join([" ".join(d) for d in docs if d]).encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    if len(buf) == 0:
-        return np.empty(0, dtype=np.uint64)
-    is_space = buf == 32
-    spaces = np.flatnonzero(is_space)
-    n = len(spaces) + 1
-    starts = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = spaces + 1
-    lengths = np.empty(n, dtype=np.int64)
-    lengths[:-1] = spaces - starts[:-1]
-    lengths[-1] = len(buf) - starts[-1]
-    # Drop the separators; token j then starts at its old start minus the j spaces before it.
-    return _poly_hash(buf[~is_space], starts - np.arange(n, dtype=np.int64), lengths)
+    encoded = [t.encode("utf-8", "surrogatepass") for t in strings]
+    ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+    starts = ends - np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _HASH.ranges(_HASH.prefix(buf), starts, ends)
 
 
 @dataclasses.dataclass
 class NgramFeaturizer:
-    """Turns batches of texts into hashed n-gram occurrences (with ``hash="sha256"``, memoising buckets).
+    """Turns batches of texts into hashed n-gram occurrences.
 
     Args:
         buckets: number of hash buckets, 1..2**20 (the reference uses 10,000).
@@ -250,7 +211,7 @@ class NgramFeaturizer:
     order: int = 2
     hash: HashName = "fast"
     lowercase: bool = True
-    _sha: _Sha256Buckets = dataclasses.field(init=False, repr=False)
+    _memo: _SortedMemo = dataclasses.field(default_factory=_SortedMemo, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.buckets <= MAX_BUCKETS:
@@ -259,7 +220,6 @@ class NgramFeaturizer:
             raise ValueError(f"order must be within [1, {MAX_ORDER}], got {self.order}")
         if self.hash not in ("fast", "sha256"):
             raise ValueError(f"hash must be 'fast' or 'sha256', got {self.hash!r}")
-        self._sha = _Sha256Buckets(self.buckets)
 
     def tokenize(self, text: str) -> list[str]:
         """The WordPunct tokens of one text (lowercased if the featurizer lowercases)."""
@@ -267,44 +227,76 @@ class NgramFeaturizer:
 
     def featurize(self, texts: Sequence[str]) -> HashedBatch:
         """Hashed n-grams of every text; n-grams never span two documents."""
-        docs = split_words(texts, self.lowercase)
-        n_tokens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-        if self.hash == "sha256":
-            per_order = self._sha256_buckets(docs)
-        else:
-            per_order = self._fast_buckets(docs, n_tokens)
-        return _assemble(per_order, n_tokens, self.order, self.buckets)
-
-    # -- hashing ---------------------------------------------------------------------------------
-    def _sha256_buckets(self, docs: list[list[str]]) -> list[npt.NDArray[np.int64]]:
-        """Per order k, the buckets of all k-grams in document order (strings joined as the reference does)."""
-        if len(self._sha) > MAX_MEMO_NGRAMS:
-            self._sha.clear()
-        lookup = self._sha.__getitem__
-        out = []
+        spans = token_spans(texts, self.lowercase)
+        tokens = _HASH.ranges(_HASH.prefix(spans.buf), spans.starts, spans.ends)
+        checks = _CHECK.ranges(_CHECK.prefix(spans.buf), spans.starts, spans.ends) if self.hash == "sha256" else None
+        per_order = []
         for k in range(1, self.order + 1):
-            if k == 1:
-                grams = [tok for doc in docs for tok in doc]
+            first = spans.ngram_starts(k)
+            keys = _combine(tokens, first, k)
+            if checks is None:
+                per_order.append((keys % _U64(self.buckets)).astype(np.int64))
             else:
-                grams = [g for doc in docs for g in map(" ".join, zip(*(doc[i:] for i in range(k))))]
-            out.append(np.fromiter(map(lookup, grams), dtype=np.int64, count=len(grams)))
+                per_order.append(self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k)))
+        return _assemble(per_order, spans.n_tokens, self.order, self.buckets)
+
+    def _sha256_buckets(self, spans: TokenSpans, first: npt.NDArray[np.int64], k: int, keys: npt.NDArray[np.uint64],
+                        checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """sha256 buckets, computed once per distinct n-gram of the batch (grouped by the fast hash).
+
+        A group is trusted only if a second, independent hash agrees across it; an n-gram whose second
+        hash differs from its group's (a 64-bit collision, never seen in practice) is hashed on its own.
+        """
+        unique, leader, inverse = _group(keys)
+        out = self._memo.lookup(unique, checks[leader])
+        miss = np.flatnonzero(out < 0)
+        out[miss] = self._hash_ngrams(spans, first[leader[miss]], k)
+        self._memo.add(unique[miss], checks[leader][miss], out[miss])
+        out = out[inverse]
+        odd = np.flatnonzero(checks != checks[leader][inverse])
+        out[odd] = self._hash_ngrams(spans, first[odd], k)
         return out
 
-    def _fast_buckets(self, docs: list[list[str]], n_tokens: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
-        h = _hash_token_stream(docs)
-        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), n_tokens)
-        out = []
-        mixed = h
-        size = _U64(self.buckets)
-        for k in range(1, self.order + 1):
-            if k > 1:
-                # k-gram starting at i = mix(hash of the (k-1)-gram at i, token i+k-1), order-dependent
-                mixed = _mix64(mixed[:-1] * _TOKEN_MULT + h[k - 1:] + _ORDER_SEEDS[k])
-                valid = doc_of[: len(mixed)] == doc_of[k - 1:]
-                out.append((_mix64(mixed[valid] ^ _ORDER_SEEDS[0]) % size).astype(np.int64))
-            else:
-                out.append((_mix64(h ^ _ORDER_SEEDS[0]) % size).astype(np.int64))
-        return out
+    def _hash_ngrams(self, spans: TokenSpans, at: npt.NDArray[np.int64], k: int) -> list[int]:
+        """The reference bucket of the k-gram starting at each token index in ``at``."""
+        raw, size, starts, ends = spans.buf.tobytes(), self.buckets, spans.starts, spans.ends
+        sha, from_bytes = hashlib.sha256, int.from_bytes
+        # Where the tokens already sit one space apart in the buffer, the n-gram is a plain slice of it.
+        plain = np.ones(len(at), dtype=bool)
+        for j in range(k - 1):
+            gap_end = ends[at + j]
+            plain &= (starts[at + j + 1] - gap_end == 1) & (spans.buf[gap_end] == 32)
+        out = np.empty(len(at), dtype=np.int64)
+        lo, hi = starts[at[plain]].tolist(), ends[at[plain] + k - 1].tolist()
+        out[plain] = [from_bytes(sha(raw[a:b]).digest(), "big") % size for a, b in zip(lo, hi, strict=True)]
+        rest = at[~plain]
+        pieces = [zip(starts[rest + j].tolist(), ends[rest + j].tolist(), strict=True) for j in range(k)]
+        out[~plain] = [from_bytes(sha(b" ".join([raw[a:b] for a, b in gram])).digest(), "big") % size
+                       for gram in zip(*pieces, strict=True)]
+        return out.tolist()
+
+
+def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64],
+                                                  npt.NDArray[np.int64]]:
+    """Sorted distinct keys, one position holding each, and each key's group (``np.unique`` without its
+    stable sort, which ``return_index`` forces and which is several times slower)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    new = np.empty(len(keys), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = group
+    return ordered[new], order[new].astype(np.int64), inverse
+
+
+def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.uint64]:
+    """64-bit keys of the k-grams starting at ``first``: token hashes chained through splitmix64."""
+    keys = token_hashes[first]
+    for j in range(1, k):
+        keys = _mix64(keys * _U64(0x100000001B3) + token_hashes[first + j] + _ORDER_SEEDS[k])
+    return keys
 
 
 def _assemble(per_order: list[npt.NDArray[np.int64]], n_tokens: npt.NDArray[np.int64], order: int,

@@ -14,7 +14,7 @@ from sievekit import sampling
 from sievekit.errors import ConfigError
 from sievekit.selectors import get_selector
 from sievekit.selectors.dsir import DsirConfig, DsirSelector, reference_gumbel_top_k
-from sievekit.selectors.kl import kl_divergence, kl_reduction
+from sievekit.selectors.kl import kl_divergence, kl_reduction, selection_kl_reduction
 from sievekit.selectors.ngrams import sha256_bucket
 
 GOLDEN = json.loads((Path(__file__).parent / "dsir_hashed_ngrams.golden.json").read_text(encoding="utf-8"))
@@ -247,3 +247,24 @@ def test_cli_rejects_a_bad_option_value(invoke, tmp_path):
                     "--config", _dsir_toml(tmp_path, buckets=0))
     assert result.exit_code == 2
     assert "buckets must be within [1, 1048576], got 0" in result.output
+
+
+def test_selection_kl_reduction_matches_the_selectors():
+    raw, target = E2E["raw_docs"], E2E["target_docs"]
+    sel = DsirSelector(DsirConfig(hash="sha256", min_length=0)).fit(target, iter(raw))
+    scores = sel.score_batch(raw)
+    chosen = [raw[i] for i in sampling.top_k(scores, 75)]
+    worst = [raw[i] for i in np.argsort(scores)[:75]]
+    assert selection_kl_reduction(target, raw, chosen) == pytest.approx(sel.kl_reduction(chosen), abs=1e-12)
+    assert selection_kl_reduction(target, raw, chosen) > 0 > selection_kl_reduction(target, raw, worst)
+
+
+def test_shipped_config_file_runs(invoke, tmp_path):
+    config = Path(__file__).parents[2] / "configs" / "dsir.toml"
+    result = invoke("select", DEMO / "pool", "--method", "dsir", "--target", DEMO / "target.jsonl", "--top-k", "5",
+                    "--config", config, "-q", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["selector"]["config"] == {"buckets": 10000, "ngrams": 2, "min_length": 100, "raw_budget": "auto",
+                                              "hash": "fast"}
+    assert manifest["rows_out"] == 5

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sievekit.selectors import ngrams
-from sievekit.selectors.ngrams import NgramFeaturizer, hash_tokens_fast, sha256_bucket, word_punct_pattern
+from sievekit.selectors.ngrams import NgramFeaturizer, hash_strings_fast, sha256_bucket
+from sievekit.selectors.wordpunct import split_words, token_spans, word_punct_pattern
 
 # A copy of ../shared/golden/dsir_hashed_ngrams.json (data-selection 1.0.3, nltk 3.10.4), kept with the tests.
 GOLDEN = json.loads((Path(__file__).parent / "dsir_hashed_ngrams.golden.json").read_text(encoding="utf-8"))
@@ -83,7 +84,7 @@ def test_batching_does_not_change_features(hash_name, order):
 
 def test_memo_reset_does_not_change_features(monkeypatch):
     texts = ["alpha beta gamma", "beta gamma delta", "alpha alpha"]
-    monkeypatch.setattr(ngrams, "MAX_MEMO_NGRAMS", 1)
+    monkeypatch.setattr(ngrams, "MAX_MEMO_NGRAMS", 4)
     f = NgramFeaturizer(hash="sha256")
     expected = NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist()
     assert [b for _ in range(2) for t in texts for b in f.featurize([t]).buckets.tolist()] == expected * 2
@@ -103,8 +104,8 @@ def test_csr_matches_dense():
 
 def test_fast_hash_is_stable_across_processes():
     tokens = ["alice", "é", "日本語", "x" * 300, "a\u200db"]
-    here = hash_tokens_fast(tokens).tolist()
-    code = ("import json,sys; from sievekit.selectors.ngrams import hash_tokens_fast as h; "
+    here = hash_strings_fast(tokens).tolist()
+    code = ("import json,sys; from sievekit.selectors.ngrams import hash_strings_fast as h; "
             "print(json.dumps(h(json.loads(sys.argv[1])).tolist()))")
     out = subprocess.run([sys.executable, "-c", code, json.dumps(tokens)], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "12345", "PATH": ""})
@@ -141,8 +142,43 @@ def test_occurrence_count_formula(texts, order):
     assert ((feats.buckets >= 0) & (feats.buckets < 64)).all()
 
 
-def test_token_stream_hash_equals_per_token_hash():
-    docs = [["alice", "went"], [], ["日本語", "é", "!!!", "\x1c"], ["x" * 70]]
-    flat = [t for d in docs for t in d]
-    assert ngrams._hash_token_stream(docs).tolist() == hash_tokens_fast(flat).tolist()
-    assert ngrams._hash_token_stream([[], []]).tolist() == []
+def test_fast_unigram_bucket_is_the_hash_of_the_token():
+    texts = ["Alice went, home", "", "日本語 é !!! \x1c", "x" * 70]
+    f = NgramFeaturizer(buckets=1 << 20, order=1)
+    tokens = [t for text in texts for t in f.tokenize(text)]
+    assert f.featurize(texts).buckets.tolist() == [int(h) % (1 << 20) for h in hash_strings_fast(tokens)]
+
+
+@pytest.mark.parametrize("hash_name", ["fast", "sha256"])
+def test_features_depend_only_on_the_token_sequence(hash_name):
+    f = NgramFeaturizer(buckets=1 << 20, order=3, hash=hash_name)
+    one = f.featurize(["Hello,world  (x)\tcafé"])
+    other = f.featurize(["hello , world ( x )\ncafé  "])
+    assert one.buckets.tolist() == other.buckets.tolist()
+    assert len(one.buckets) == 7 + 6 + 5
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("aZ_9 ,.(\t\n\x1c\x1f\x0b\u00e9\u0301\u00b2\u200d\U0001f642\u3000"),
+                        max_size=16), max_size=8))
+def test_vectorised_spans_equal_the_regex_tokens(texts):
+    spans = token_spans(texts)
+    assert spans.tokens() == [t for doc in split_words(texts) for t in doc]
+    assert spans.n_tokens.tolist() == [len(doc) for doc in split_words(texts)]
+
+
+class _CollidingHash:
+    """Every range hashes to 0: all n-grams of a batch fall into one group."""
+
+    def prefix(self, buf):
+        return np.zeros(len(buf) + 1, dtype=np.uint64)
+
+    def ranges(self, prefix, starts, ends):
+        return np.zeros(len(starts), dtype=np.uint64)
+
+
+def test_sha256_buckets_survive_collisions_of_the_grouping_hash(monkeypatch):
+    texts = [c["text"] for c in FEATURIZE]
+    expected = NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist()
+    monkeypatch.setattr(ngrams, "_HASH", _CollidingHash())
+    assert NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist() == expected
