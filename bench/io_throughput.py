@@ -17,10 +17,8 @@ MB/s counts the uncompressed JSONL bytes of the pool for every row, so the figur
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import random
-import sysconfig
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,32 +30,8 @@ import zstandard
 
 from sievekit.io import ReadOptions, iter_batches, open_writer, resolve_inputs
 
-
-def documents(target_bytes: int) -> list[dict]:
-    """Real text chunked into documents until ``target_bytes`` of JSONL are reached."""
-    rng = random.Random(0)
-    sources = sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
-    sources += sorted(Path("/usr/share/man").rglob("*.gz"))
-    docs: list[dict] = []
-    size = 0
-    while size < target_bytes:
-        for path in sources:
-            try:
-                raw = path.read_bytes()
-                text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8", "replace")
-            except (OSError, EOFError, gzip.BadGzipFile):
-                continue
-            pos = 0
-            while pos < len(text) and size < target_bytes:
-                n = rng.randint(200, 8000)
-                doc = {"id": f"d{len(docs)}", "text": text[pos:pos + n], "source": str(path), "n": len(docs),
-                       "lang": "py" if path.suffix == ".py" else "roff", "score": rng.random()}
-                docs.append(doc)
-                size += len(json.dumps(doc, ensure_ascii=False).encode()) + 1
-                pos += n
-            if size >= target_bytes:
-                break
-    return docs
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import documents  # noqa: E402
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> float:

@@ -24,6 +24,18 @@ class SievekitError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors raised in worker processes travel back pickled; the subclasses' constructors take other
+        # arguments than ``args``, so rebuild from the instance's fields instead of calling them.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[SievekitError], args: tuple[object, ...], state: dict[str, object]) -> SievekitError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigError(SievekitError):
     """An option, a config file or a combination of them is not valid (a usage error)."""

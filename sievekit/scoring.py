@@ -10,10 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sievekit.errors import ConfigError, InputError
+from sievekit.executor import run_tasks
 from sievekit.io import (
     ReadOptions,
     Shard,
@@ -211,13 +210,9 @@ def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: R
         results = [score_shard(selectors, shard, opts, progress, s) for shard, s in zip(shards, all_sinks)]
     else:
         states = [s.state_dict() for s in selectors]
-        # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_score_in_worker, states, shard, opts, s) for shard, s in zip(shards, all_sinks)]
-            results = []
-            for future in futures:
-                results.append(future.result())
-                if progress:
-                    progress(len(next(iter(results[-1][0].values()), [])))
+        results = []
+        for result in run_tasks(_score_in_worker, [(states, sh, opts, s) for sh, s in zip(shards, all_sinks)], jobs):
+            results.append(result)
+            if progress:
+                progress(len(next(iter(result[0].values()), [])))
     return [r[0] for r in results], [r[1] for r in results]

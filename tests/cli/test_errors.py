@@ -185,3 +185,22 @@ def test_dedupe_says_it_is_not_built(invoke, data_dir):
 def test_read_options_validate():
     with pytest.raises(ValueError, match="batch_size"):
         ReadOptions(batch_size=0)
+
+
+def test_error_in_a_worker_process_keeps_its_message(invoke, tmp_path, data_dir):
+    good = tmp_path / "a.jsonl"
+    good.write_bytes((data_dir / "pool.jsonl").read_bytes())
+    bad = write_lines(tmp_path / "b.jsonl", '{"text": "a"}', '{"text": 1}')
+    res = invoke("score", good, bad, "--method", "length", "-j", "2")
+    assert_clean_error(res, 1, f'{bad}:2: field "text" is a number, not a string')
+
+
+def test_errors_survive_pickling():
+    import pickle
+
+    from sievekit.errors import BadRecordError
+
+    err = BadRecordError("p.jsonl", "bad", kind="malformed_json", line=3, hint="fix it")
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), back.message, back.hint, back.kind, back.line) == (BadRecordError, err.message, "fix it",
+                                                                          "malformed_json", 3)
