@@ -228,9 +228,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--targets", type=int, default=100, help="target documents per task (100)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild bench/data/classifier/")
+    ap.add_argument("--throughput-only", nargs=2, metavar=("POOL", "TARGET"),
+                    help="instead: featurise+score throughput of every method fitted on TARGET, over POOL")
     ap.add_argument("--pu-sweep", type=float, nargs="*", metavar="F",
                     help="instead: the classifier's precision@R for each --pu-top-fraction F, every task")
     args = ap.parse_args()
+    if args.throughput_only:
+        print(throughput_only(*args.throughput_only))
+        return
     if args.rebuild or not (DATA / "pool.jsonl").exists():
         build(0, args.targets)
     pool = _read(DATA / "pool.jsonl")
@@ -273,6 +278,23 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=1) + "\n")
     print(render(results))
+
+
+def throughput_only(pool_path: str, target_path: str) -> str:
+    from sievekit.io import ReadOptions, iter_texts, resolve_inputs
+
+    texts = list(iter_texts(resolve_inputs([pool_path]), ReadOptions()))
+    target = list(iter_texts(resolve_inputs([target_path]), ReadOptions()))
+    mb = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) / 1e6
+    lines = [f"{pool_path}: {len(texts)} docs, {mb:.1f} MB (mean {mb * 1e3 / len(texts):.1f} KB)", "",
+             "| method | docs/CPU-s | MB/CPU-s |", "|---|---|---|"]
+    for name in available():
+        sel = make(name, 0)
+        if sel.needs_target or sel.needs_raw:
+            sel.fit(target, iter(texts))
+        r = throughput(sel, texts, mb)
+        lines.append(f"| {name} | {r['docs_per_cpu_s']:,.0f} | {r['mb_per_cpu_s']:.1f} |")
+    return "\n".join(lines)
 
 
 def pu_sweep(fractions: list[float], pool: list[dict], texts: list[str], domains: np.ndarray, lengths: np.ndarray,
