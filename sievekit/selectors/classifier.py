@@ -11,8 +11,9 @@ Fit: positives = every target document; negatives = a seeded uniform sample of t
 sampling over the whole stream, ``negatives_ratio`` x the target count). Balanced class weights, L2
 logistic regression with scikit-learn's liblinear solver (dual form, ``C = c``). Then one PU-style
 re-fit: a sampled negative that scores inside the selection's top ``pu_top_fraction`` of the pool is
-probably target-like, so it is dropped and the model fitted again. The sample is uniform, so the top fraction of the sample's
-scores estimates the pool's: the top ``round(pu_top_fraction * n_negatives)`` sampled negatives are dropped.
+probably target-like, so it is dropped and the model fitted again. The sample is uniform, so the top
+fraction of the sample's scores estimates the pool's: the top ``round(pu_top_fraction * n_negatives)``
+sampled negatives are dropped.
 
 Score: the decision function ``w · x + b``. Scoring needs numpy only; scikit-learn and scipy (the
 ``sievekit[classifier]`` extra) are needed to fit. The weights are rounded to float32 when fitted, so a
