@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sievekit import runs, sampling
+from sievekit import runs, sampling, stratify
 from sievekit.errors import ConfigError, ShardError
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, open_writer, output_target
 from sievekit.io.shards import resolve_inputs
@@ -44,16 +44,29 @@ RULES = ("top_k", "fraction", "threshold", "sample")
 
 @dataclass(frozen=True)
 class Rule:
-    """How many documents to keep: ``top_k`` N, ``fraction`` F, ``threshold`` T, or ``sample`` N (Gumbel)."""
+    """How many documents to keep: ``top_k`` N, ``fraction`` F, ``threshold`` T, or ``sample`` N (Gumbel).
+
+    With ``stratify`` (``"length"``, or a field name) ``top_k``/``fraction`` keep each stratum's proportional
+    share: equal-frequency length bands (``bins`` of them), or one stratum per value of the field.
+    """
 
     kind: str
     value: float
+    stratify: str | None = None
+    bins: int = 10
 
     def __post_init__(self) -> None:
         if self.kind not in RULES:
             raise ConfigError(f"unknown selection rule {self.kind!r}; choose one of {', '.join(RULES)}")
+        if self.stratify and self.kind not in ("top_k", "fraction"):
+            raise ConfigError("--stratify works with --top-k or --fraction", hint="drop --stratify, or pick a count")
+        if self.bins < 1:
+            raise ConfigError(f"--bins must be >= 1, got {self.bins}")
 
-    def pick(self, scores: np.ndarray, seed: int) -> np.ndarray:
+    def pick(self, scores: np.ndarray, seed: int, strata: np.ndarray | None = None) -> np.ndarray:
+        if strata is not None:
+            share = int(self.value) if self.kind == "top_k" else float(self.value)
+            return stratify.grouped_top_k(scores, strata, share)
         if self.kind == "top_k":
             return sampling.top_k(scores, int(self.value))
         if self.kind == "fraction":
@@ -119,11 +132,11 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
             return RunResult.from_manifest(runs.load_manifest(output) or {})
         per_shard, stats, digests, extra = _collect_scores(source, shards, opts, seed, jobs, progress)
         scores = np.concatenate(per_shard) if per_shard else np.empty(0)
-        kept = rule.pick(scores, seed)
+        kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None)
         keep = np.zeros(len(scores), dtype=bool)
         keep[kept] = True
         columns = _annotations(scores, kept) if annotate else None
-        result = _write_selection(shards, per_shard, keep, columns, output, opts, output_compression, stats,
+        result = write_kept(shards, per_shard, keep, columns, output, opts, output_compression, stats,
                                   digests, resume=status == "resume")
         result.extra.update(extra)
         _finish(output, "select", config, shards, result)
@@ -155,6 +168,20 @@ def _fitted(source: ScoreSource, shards: Sequence[Shard], opts: ReadOptions, see
     return selectors
 
 
+def _strata(rule: Rule, shards: Sequence[Shard], opts: ReadOptions) -> np.ndarray:
+    """A stratum number per document: its equal-frequency length band, or the code of a field's value.
+
+    This is one more read of the pool (texts only for length, that field for Parquet)."""
+    if rule.stratify == "length":
+        lengths = [np.fromiter(map(len, b.texts), dtype=np.int64, count=len(b))
+                   for s in shards for b in iter_batches(s, opts, all_columns=False)]
+        flat = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64)
+        return stratify.length_bins(flat, min(rule.bins, max(len(flat), 1)))
+    field = rule.stratify or ""
+    values = [v for s in shards for b in iter_batches(s, opts, all_columns=True) for v in b.column(field)]
+    return stratify.group_codes(values)
+
+
 def _annotations(scores: np.ndarray, kept: np.ndarray) -> dict[str, np.ndarray]:
     rank = np.zeros(len(scores), dtype=np.int64)
     order = kept[np.argsort(-scores[kept], kind="stable")]
@@ -162,11 +189,17 @@ def _annotations(scores: np.ndarray, kept: np.ndarray) -> dict[str, np.ndarray]:
     return {"score": scores, "rank": rank}
 
 
-def _write_selection(shards: Sequence[Shard], per_shard: Sequence[np.ndarray], keep: np.ndarray,
-                     extra: dict[str, np.ndarray] | None, output: str, opts: ReadOptions,
-                     output_compression: str | None, stats: Sequence[ShardStats], digests: Sequence[str | None],
-                     resume: bool = False) -> RunResult:
+def write_kept(shards: Sequence[Shard], per_shard: Sequence[np.ndarray], keep: np.ndarray,
+               extra: dict[str, np.ndarray] | None, output: str, opts: ReadOptions, output_compression: str | None,
+               stats: Sequence[ShardStats], digests: Sequence[str | None] | None = None,
+               resume: bool = False) -> RunResult:
+    """Write the kept records of every shard (one output per shard, or one stream), with every field.
+
+    ``per_shard`` gives each shard's row count (its score array); ``keep`` and the ``extra`` columns run over
+    all documents in manifest order. ``digests`` (from sidecars) are checked against the shards' ids.
+    """
     result = RunResult()
+    digests = digests if digests is not None else [None] * len(shards)
     offsets = np.cumsum([0] + [len(s) for s in per_shard])
     single = output_target(output, shards[0]) == output  # stdout or one file: a single stream for all shards
     with ExitStack() as stack:
@@ -270,9 +303,34 @@ def _score_dest(output: str, tmp: str, shard: Shard, inline: bool) -> str:
     return os.path.join(output, shard.name if inline else sidecar_name(shard))
 
 
-def dedupe(*args: Any, **kwargs: Any) -> RunResult:
-    """Exact and near-duplicate removal (MinHash LSH): not built yet in this version."""
-    raise NotImplementedError("dedupe is not built yet")
+def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opts: ReadOptions | None = None,
+           work_dir: str | None = None, stage: str = "all", shard: int | None = None, band: int | None = None,
+           jobs: int = 1, against: str | None = None, clusters: str | None = None,
+           output_compression: str | None = None, config: Mapping[str, Any] | None = None,
+           log: Any = None) -> RunResult:
+    """Remove exact and near duplicates across all shards; the work is in ``sievekit.dedupe``.
+
+    ``dedupe_config`` is a ``sievekit.dedupe.DedupeConfig`` (threshold, slots, verify, keep, ...). With a
+    ``work_dir`` the stages keep their artefacts there and a re-run resumes; ``stage`` runs one of them.
+    Returns the written shards; ``extra["dedupe"]`` holds the counts, the cluster-size histogram and the
+    clusters file's path.
+    """
+    from sievekit.dedupe.options import DedupeConfig
+    from sievekit.dedupe.runner import run
+
+    opts = opts or ReadOptions()
+    with _readable_twice(inputs, opts) as shards:
+        if stage in ("all", "filter"):
+            _check_output(output, shards)
+        entries, summary = run(shards, output, dedupe_config or DedupeConfig(), opts, work_dir=work_dir,
+                               stage=stage, shard=shard, band=band, jobs=jobs, against=against,
+                               clusters=clusters, output_compression=output_compression, log=log)
+        result = RunResult(shards=entries, outputs=list(dict.fromkeys(e["output"] for e in entries)),
+                           extra={"dedupe": summary})
+        if len(entries) == len(shards):
+            result.extra["rows_out"] = result.rows_out
+            _finish(output, "dedupe", config, shards, result)
+        return result
 
 
 # -- run bookkeeping -------------------------------------------------------------------------------------

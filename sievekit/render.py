@@ -42,6 +42,15 @@ def sections(data: dict[str, Any]) -> list[Section]:
         rows = [[s.get("name"), s.get("rows_in"), s.get("rows_out")] for s in run["shards"]]
         rows.append(["TOTAL", run.get("rows_in"), run.get("rows_out")])
         out.append((f"Run: sievekit {run.get('command')}", ["shard", "rows in", "rows out"], rows))
+    dedupe = data.get("run", {}).get("dedupe")
+    if dedupe:
+        rows = [[k.replace("_", " "), dedupe.get(k)] for k in ("documents_in", "documents_out", "exact_duplicates",
+                                                               "near_duplicates", "seen_before", "clusters")]
+        rows.append(["LSH", f"{dedupe['bands']} bands x {dedupe['rows']} rows at Jaccard {dedupe['threshold']}, "
+                            f"verify {dedupe['verify']}"])
+        out.append(("Dedupe", ["", "value"], rows))
+        sizes = [[k, v] for k, v in dedupe["cluster_sizes"].items()]
+        out.append(("Dedupe cluster sizes", ["size", "clusters"], sizes))
     if "scores" in data:
         rows = [[name, s["summary"].get("count"), s["summary"].get("non_finite", 0), s["summary"].get("p10"),
                  s["summary"].get("p50"), s["summary"].get("p90"), s["spearman_length"]]
@@ -55,6 +64,12 @@ def sections(data: dict[str, Any]) -> list[Section]:
         rows = [["inputs", *(data["total"]["text_length"].get(q) for q in LENGTH_COLUMNS)],
                 ["target", *(data["target"]["text_length"].get(q) for q in LENGTH_COLUMNS)]]
         out.append(("Text length (characters): inputs vs target", ["set", "p10", "p50", "p90", "max"], rows))
+    if "kl" in data:
+        kl = data["kl"]
+        rows = [["KL(target || pool)", kl["kl_target_pool"]], ["KL(target || selection)", kl["kl_target_selected"]],
+                ["KL reduction", kl["kl_reduction"]]]
+        out.append((f"KL reduction toward the target (hashed uni+bigrams, {kl['buckets']:,} buckets)", ["", "nats"],
+                    rows))
     for title, header, extra_rows in data.get("extra_tables", []):
         out.append((title, header, extra_rows))
     return out
@@ -124,6 +139,14 @@ def charts(data: dict[str, Any]) -> list[str]:
         out.append(bar_chart([s.get("name") for s in shards], [("in", [s.get("rows_in") or 0 for s in shards]),
                                                                 ("out", [s.get("rows_out") or 0 for s in shards])],
                              "Documents in and out per shard"))
+    dedupe = data.get("run", {}).get("dedupe")
+    if dedupe:
+        sizes = dedupe["cluster_sizes"]
+        out.append(bar_chart(list(sizes), [("clusters", list(sizes.values()))], "Duplicate clusters by size"))
+        curve = dedupe["s_curve"]
+        out.append(bar_chart([f"{j:.2f}" for j in curve["jaccard"]], [("P(candidate)", curve["p_candidate"])],
+                             f"S-curve: chance a pair becomes a candidate, by Jaccard ({dedupe['bands']} bands x "
+                             f"{dedupe['rows']} rows; threshold {dedupe['threshold']})"))
     for name, section in data.get("scores", {}).items():
         hist = section["histogram"]
         if hist["counts"]:

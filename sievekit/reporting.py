@@ -27,13 +27,14 @@ def length_summary(lengths: np.ndarray) -> dict[str, Any]:
 
 
 def report(inputs: Sequence[str], opts: ReadOptions, *, scores: str | None = None,
-           score_fields: Sequence[str] = (), by: str | None = None,
-           target: Sequence[str] | None = None) -> dict[str, Any]:
+           score_fields: Sequence[str] = (), by: str | None = None, target: Sequence[str] | None = None,
+           raw: Sequence[str] | None = None) -> dict[str, Any]:
     """Stats of every shard and of the whole input set, plus the optional sections above.
 
     Returns:
         ``{"shards": [...], "total": {...}}`` and, where asked or found, ``"run"``, ``"scores"``, ``"by"``,
-        ``"target"``.
+        ``"target"`` and ``"kl"`` (DSIR's KL reduction of the inputs, as a selection from ``raw`` or from the
+        pool their run read, toward the target).
 
     Example:
         >>> report(["tests/data/pool.jsonl"], ReadOptions())["total"]["rows"]  # doctest: +SKIP
@@ -58,7 +59,25 @@ def report(inputs: Sequence[str], opts: ReadOptions, *, scores: str | None = Non
         out["target"] = {"text_length": length_summary(target_lengths),
                          "length_histogram": stats.histogram(target_lengths.astype(float), edges, log=True)}
         out["total"]["length_histogram"] = stats.histogram(lengths.astype(float), edges, log=True)
+        pool = list(raw) if raw else [i["path"] for i in (run or {}).get("inputs", []) if os.path.exists(i["path"])]
+        if pool:
+            out["kl"] = kl_section(target, pool, inputs, opts)
     return out
+
+
+def kl_section(target: Sequence[str], pool: Sequence[str], selected: Sequence[str], opts: ReadOptions,
+               buckets: int = 10000) -> dict[str, Any]:
+    """DSIR's KL reduction, KL(target || pool) - KL(target || selected), over hashed uni- and bigrams (fast
+    hash, ``buckets`` buckets). Positive: the selection moved toward the target."""
+    from sievekit.selectors.kl import hashed_counts, kl_divergence
+    from sievekit.selectors.ngrams import NgramFeaturizer
+
+    featurizer = NgramFeaturizer(buckets=buckets, order=2, hash="fast")
+    t, p, s = (hashed_counts(iter_texts(resolve_inputs(list(specs)), opts), featurizer)
+               for specs in (target, pool, selected))
+    before, after = kl_divergence(t, p), kl_divergence(t, s)
+    return {"kl_target_pool": round(before, 6), "kl_target_selected": round(after, 6),
+            "kl_reduction": round(before - after, 6), "buckets": buckets, "pool": list(pool)}
 
 
 def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fields: Sequence[str]) -> tuple[
@@ -115,11 +134,32 @@ def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
         manifest = runs.load_manifest(spec) if os.path.isdir(spec) else None
         if manifest:
             keep = ("name", "input", "rows_in", "rows_out", "bytes_in", "skipped")
-            return {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
-                    "rows_in": manifest.get("rows_in"), "rows_out": manifest.get("rows_out"),
-                    "shards": [{k: s.get(k) for k in keep if k in s} for s in manifest.get("shards", [])],
-                    **({"method": manifest["method"]} if "method" in manifest else {})}
+            run = {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
+                   "inputs": manifest.get("inputs", []),
+                   "rows_in": manifest.get("rows_in"), "rows_out": manifest.get("rows_out"),
+                   "shards": [{k: s.get(k) for k in keep if k in s} for s in manifest.get("shards", [])],
+                   **({"method": manifest["method"]} if "method" in manifest else {})}
+            if "dedupe" in manifest:
+                run["dedupe"] = _dedupe_section(manifest["dedupe"])
+            return run
     return None
+
+
+def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
+    """Dedupe's counts and cluster sizes, and its S-curve: the chance that a pair of a given Jaccard
+    similarity becomes a candidate, 1 - (1 - s^rows)^bands."""
+    from sievekit.dedupe.options import DedupeConfig
+
+    cfg = summary.get("config", {})
+    known = {k: v for k, v in cfg.items() if k in DedupeConfig.__dataclass_fields__}
+    banding = DedupeConfig(**known).banding
+    grid = np.round(np.linspace(0.0, 1.0, 21), 2)
+    curve = 1.0 - (1.0 - grid ** banding.rows) ** banding.bands
+    counts = {k: summary.get(k) for k in ("documents_in", "documents_out", "exact_duplicates", "near_duplicates",
+                                          "seen_before", "clusters")}
+    return {**counts, "threshold": cfg.get("threshold"), "bands": banding.bands, "rows": banding.rows,
+            "verify": cfg.get("verify"), "cluster_sizes": summary.get("cluster_sizes", {}),
+            "s_curve": {"jaccard": grid.tolist(), "p_candidate": [round(float(p), 4) for p in curve]}}
 
 
 def _sidecar_columns(directory: str, shards: Sequence[Shard]) -> dict[str, np.ndarray]:

@@ -26,6 +26,8 @@ def report_cmd(
     by: Annotated[str | None, typer.Option("--by", help="Report the mix of this field's values.")] = None,
     target: Annotated[list[str] | None, typer.Option("-t", "--target", help="Compare text lengths with this "
                                                      "target set.")] = None,
+    raw: Annotated[list[str] | None, typer.Option("--raw", help="The pool the inputs were selected from, for KL "
+                                                  "reduction (default: the pool of the run that wrote them).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the report as Markdown on stdout.")] = False,
     html_file: Annotated[Path | None, typer.Option("--html", dir_okay=False, help="Write the report as one "
@@ -50,7 +52,8 @@ def report_cmd(
     if dry_run:
         c.dry_run(cfg)
     data = reporting.report(c.require_inputs(cfg), c.read_options(cfg), scores=cfg["scores"],
-                            score_fields=cfg["score_field"] or (), by=cfg["by"], target=cfg["target"] or None)
+                            score_fields=cfg["score_field"] or (), by=cfg["by"], target=cfg["target"] or None,
+                            raw=cfg["raw"] or None)
     if not cfg["quiet"]:
         for table in render_tables(data):
             c.err.print(table)

@@ -37,6 +37,10 @@ def select_cmd(
     threshold: Annotated[float | None, typer.Option("--threshold", help="Keep documents scoring >= T.")] = None,
     sample: Annotated[int | None, typer.Option("--sample", min=0, help="Importance-resample N documents (Gumbel "
                                                "top-k on the scores as log weights, seeded).")] = None,
+    stratify: Annotated[str | None, typer.Option("--stratify", help="Keep each stratum's share with --top-k or "
+                                                 "--fraction: `length` (equal-frequency length bands) or a field "
+                                                 "name (one stratum per value).")] = None,
+    bins: Annotated[int, typer.Option("--bins", min=1, help="Length bands for --stratify length.")] = 10,
     annotate: Annotated[bool, typer.Option("--annotate", help="Add score and rank fields to kept records.")] = False,
     output_compression: Annotated[str | None, typer.Option("--output-compression",
                                                            help="Codec for stdout: none, gzip, zstd.")] = None,
@@ -93,4 +97,4 @@ def _rule(cfg: dict[str, Any]) -> pipeline.Rule:
         names = ", ".join("--" + k.replace("_", "-") for k, _ in given) or "none"
         raise ConfigError(f"give exactly one of --top-k, --fraction, --threshold, --sample (got {names})")
     kind, value = given[0]
-    return pipeline.Rule(kind, float(value))
+    return pipeline.Rule(kind, float(value), stratify=cfg.get("stratify"), bins=cfg.get("bins", 10))

@@ -27,7 +27,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 _KNOWN = tuple(s + c for s in JSONL_SUFFIXES for c in COMPRESSED) + PARQUET_SUFFIXES
 _GLOB_CHARS = set("*?[")
 # What sievekit itself writes beside the shards of an output directory; never read back as data.
-RUN_ARTEFACTS = frozenset({"manifest.json", "state.json"})
+RUN_ARTEFACTS = frozenset({"manifest.json", "state.json", "clusters.jsonl"})
 
 
 @dataclass(frozen=True)

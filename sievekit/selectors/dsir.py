@@ -112,7 +112,7 @@ class DsirSelector(Selector):
         for side, counts in (("target", target_counts), ("pool", raw_counts)):
             if counts.sum() == 0:
                 raise ConfigError(f"the {side} holds no tokens, so dsir cannot estimate its n-gram distribution",
-                                  hint="check --text-key and that the documents are not empty")
+                                  hint="check --text-field and that the documents are not empty")
         self._set_counts(target_counts, raw_counts)
         self.fit_docs = {"target": n_target, "raw": n_raw}
         return self
@@ -125,14 +125,13 @@ class DsirSelector(Selector):
         it = iter(texts)
         while batch := list(islice(it, FIT_BATCH)):
             feats = self.featurizer.featurize(batch)
-            n = feats.n_docs
+            n, lengths = feats.n_docs, feats.lengths()
             if budget is not None:
-                running = seen + np.cumsum(feats.lengths())
-                over = int(np.searchsorted(running, budget, side="right"))
+                over = int(np.searchsorted(seen + np.cumsum(lengths), budget, side="right"))
                 n = min(over + 1, feats.n_docs)
-            end = int(feats.indptr[n])
-            total += np.bincount(feats.buckets[:end], minlength=self.config.buckets)
-            seen += end
+            kept = feats.bucket_ids if n == feats.n_docs else feats.bucket_ids[feats.doc_ids < n]
+            total += np.bincount(kept, minlength=self.config.buckets)
+            seen += int(lengths[:n].sum())
             used += n
             if n < feats.n_docs or (budget is not None and seen > budget):
                 break

@@ -12,10 +12,10 @@ order 1..``order`` (tokens joined by one space) is hashed into one of ``buckets`
 
 Both hashings see the reference's tokens (``sievekit.selectors.wordpunct``).
 
-A batch's features come back as a :class:`HashedBatch`: one entry per n-gram occurrence, grouped by
-document, i.e. a CSR matrix whose values are all 1. ``to_csr()`` sums the duplicates into the usual
-``(indptr, indices, counts)`` triple, which ``scipy.sparse.csr_matrix((counts, indices, indptr),
-shape=(n_docs, buckets))`` accepts as is.
+A batch's features come back as a :class:`HashedBatch`: one ``(doc_ids, bucket_ids)`` entry per n-gram
+occurrence, i.e. a COO matrix whose values are all 1 (``scipy.sparse.coo_matrix((ones, (doc_ids,
+bucket_ids)))``). ``to_csr()`` sums the duplicates into the usual ``(indptr, indices, counts)`` triple,
+which ``scipy.sparse.csr_matrix((counts, indices, indptr), shape=(n_docs, buckets))`` accepts as is.
 
 Example:
     >>> f = NgramFeaturizer(buckets=10000, order=2, hash="sha256")
@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Literal
@@ -41,9 +42,11 @@ from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
 HashName = Literal["fast", "sha256"]
 MAX_BUCKETS = 1 << 20
 MAX_ORDER = 5
-# The sha256 memo starts afresh beyond this many n-grams (150 MB), so memory stays bounded whatever
+# The sha256 memo starts afresh beyond this many n-grams (160 MB), so memory stays bounded whatever
 # the size of the pool.
 MAX_MEMO_NGRAMS = 1 << 23
+# Texts are featurised this many characters at a time: the per-byte work arrays stay a few tens of MB.
+CHUNK_CHARS = 1 << 21
 
 _U64 = np.uint64
 _ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
@@ -51,41 +54,56 @@ _ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(
 
 @dataclasses.dataclass(frozen=True)
 class HashedBatch:
-    """The hashed n-grams of a batch of documents, one entry per occurrence, documents in order.
+    """The hashed n-grams of a batch of documents, one entry per n-gram occurrence.
+
+    Entries come grouped by order (all unigrams of the batch, then all bigrams, ...), each group in
+    document order: ``doc_ids[i]`` is the document of occurrence ``i``, ``bucket_ids[i]`` its bucket.
+    Sums and dot products work on that layout directly; ``indptr``/``buckets`` (grouped by document)
+    and ``to_csr()`` are computed on first use.
 
     Attributes:
-        indptr: int64, length ``n_docs + 1``; document ``i`` owns ``buckets[indptr[i]:indptr[i+1]]``.
-        buckets: int64 bucket id of every n-gram occurrence (unigrams first, then bigrams, ...).
+        doc_ids: int64 document index of every occurrence.
+        bucket_ids: int64 bucket of every occurrence.
+        n_docs: number of documents in the batch.
         num_buckets: the size of the feature space.
     """
 
-    indptr: npt.NDArray[np.int64]
-    buckets: npt.NDArray[np.int64]
+    doc_ids: npt.NDArray[np.int64]
+    bucket_ids: npt.NDArray[np.int64]
+    n_docs: int
     num_buckets: int
 
-    @property
-    def n_docs(self) -> int:
-        return len(self.indptr) - 1
+    @functools.cached_property
+    def _by_doc(self) -> npt.NDArray[np.int64]:
+        return np.argsort(self.doc_ids, kind="stable")
 
-    def doc_index(self) -> npt.NDArray[np.int64]:
-        """The document of every occurrence."""
-        return np.repeat(np.arange(self.n_docs, dtype=np.int64), np.diff(self.indptr))
+    @property
+    def indptr(self) -> npt.NDArray[np.int64]:
+        """int64, length ``n_docs + 1``: document ``i`` owns ``buckets[indptr[i]:indptr[i+1]]``."""
+        out = np.zeros(self.n_docs + 1, dtype=np.int64)
+        np.cumsum(self.lengths(), out=out[1:])
+        return out
+
+    @property
+    def buckets(self) -> npt.NDArray[np.int64]:
+        """Every occurrence's bucket grouped by document (within one, unigrams first, then bigrams, ...)."""
+        return self.bucket_ids[self._by_doc]
 
     def lengths(self) -> npt.NDArray[np.int64]:
         """Number of n-gram occurrences per document (the sum of its count vector)."""
-        return np.diff(self.indptr)
+        return np.bincount(self.doc_ids, minlength=self.n_docs).astype(np.int64)
 
     def totals(self) -> npt.NDArray[np.int64]:
         """The batch's summed count vector (length ``num_buckets``)."""
-        return np.bincount(self.buckets, minlength=self.num_buckets).astype(np.int64)
+        return np.bincount(self.bucket_ids, minlength=self.num_buckets).astype(np.int64)
 
     def dot(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``weights · counts(doc)`` for every document, without building the count vectors."""
-        return np.bincount(self.doc_index(), weights=weights[self.buckets], minlength=self.n_docs).astype(np.float64)
+        return np.bincount(self.doc_ids, weights=weights[self.bucket_ids], minlength=self.n_docs).astype(np.float64)
 
     def to_csr(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """``(indptr, indices, counts)`` with one entry per distinct bucket of each document, indices sorted."""
-        keys, counts = np.unique(self.doc_index() * self.num_buckets + self.buckets, return_counts=True)
+        keys, counts = np.unique(self.doc_ids * self.num_buckets + self.bucket_ids, return_counts=True)
         docs = keys // self.num_buckets
         indptr = np.searchsorted(docs, np.arange(self.n_docs + 1)).astype(np.int64)
         return indptr, (keys % self.num_buckets).astype(np.int64), counts.astype(np.int64)
@@ -93,7 +111,7 @@ class HashedBatch:
     def dense(self) -> npt.NDArray[np.int64]:
         """The ``(n_docs, num_buckets)`` count matrix (for small batches and tests)."""
         out = np.zeros((self.n_docs, self.num_buckets), dtype=np.int64)
-        np.add.at(out, (self.doc_index(), self.buckets), 1)
+        np.add.at(out, (self.doc_ids, self.bucket_ids), 1)
         return out
 
 
@@ -101,7 +119,7 @@ class _SortedMemo:
     """N-gram key -> sha256 bucket in sorted numpy arrays, so a batch's lookups are one ``searchsorted``.
 
     An entry holds the n-gram's two independent 64-bit hashes; a lookup hits only if both match. At
-    ``MAX_MEMO_NGRAMS`` entries (18 bytes each) it starts afresh, so memory stays bounded.
+    ``MAX_MEMO_NGRAMS`` entries (20 bytes each) it starts afresh, so memory stays bounded.
     """
 
     def __init__(self) -> None:
@@ -145,10 +163,10 @@ def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 class _PolyHash:
     """Polynomial hashes of byte ranges from prefix sums: ``sum_j b[s+j] * m**j mod 2**64``, then mixed.
 
-    Any range's hash costs O(1) after one pass over the buffer, so every n-gram (the bytes from its first
-    token's start to its last token's end, i.e. its tokens joined by single spaces, as the reference
-    hashes them) is hashed without a Python step. ``m`` is odd, hence invertible modulo 2**64, which
-    shifts a range's sum back to position 0. Tables of powers are kept and grown per process.
+    Any range's hash costs O(1) after one pass over the buffer, so every token of a batch is hashed
+    without a Python step. ``m`` is odd, hence invertible modulo 2**64, which shifts a range's sum back
+    to position 0. Tables of powers are kept per process, as long as the longest buffer seen
+    (``featurize`` cuts batches at ``CHUNK_CHARS``, so that is a few MB unless one text is longer).
     """
 
     def __init__(self, mult: int) -> None:
@@ -227,18 +245,28 @@ class NgramFeaturizer:
 
     def featurize(self, texts: Sequence[str]) -> HashedBatch:
         """Hashed n-grams of every text; n-grams never span two documents."""
+        cuts = _chunk_bounds(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), CHUNK_CHARS)
+        if len(cuts) == 2:
+            return self._featurize(texts)
+        parts = [self._featurize(texts[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        docs = np.concatenate([p.doc_ids + lo for p, lo in zip(parts, cuts, strict=False)])
+        buckets = np.concatenate([p.bucket_ids for p in parts])
+        return HashedBatch(docs.astype(np.int64), buckets, len(texts), self.buckets)
+
+    def _featurize(self, texts: Sequence[str]) -> HashedBatch:
         spans = token_spans(texts, self.lowercase)
         tokens = _HASH.ranges(_HASH.prefix(spans.buf), spans.starts, spans.ends)
         checks = _CHECK.ranges(_CHECK.prefix(spans.buf), spans.starts, spans.ends) if self.hash == "sha256" else None
-        per_order = []
+        docs, buckets = [], []
         for k in range(1, self.order + 1):
             first = spans.ngram_starts(k)
             keys = _combine(tokens, first, k)
+            docs.append(spans.doc_of[first])
             if checks is None:
-                per_order.append((keys % _U64(self.buckets)).astype(np.int64))
+                buckets.append((keys % _U64(self.buckets)).astype(np.int64))
             else:
-                per_order.append(self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k)))
-        return _assemble(per_order, spans.n_tokens, self.order, self.buckets)
+                buckets.append(self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k)))
+        return HashedBatch(np.concatenate(docs), np.concatenate(buckets), len(texts), self.buckets)
 
     def _sha256_buckets(self, spans: TokenSpans, first: npt.NDArray[np.int64], k: int, keys: npt.NDArray[np.uint64],
                         checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -276,6 +304,18 @@ class NgramFeaturizer:
         return out.tolist()
 
 
+def _chunk_bounds(lengths: npt.NDArray[np.int64], limit: int) -> list[int]:
+    """Cut points ``[0, ..., n]`` splitting texts into runs of at most ``limit`` characters (or one text)."""
+    bounds, total = [0], 0
+    for i, n in enumerate(lengths.tolist()):
+        if total and total + n > limit:
+            bounds.append(i)
+            total = 0
+        total += n
+    bounds.append(len(lengths))
+    return bounds
+
+
 def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64],
                                                   npt.NDArray[np.int64]]:
     """Sorted distinct keys, one position holding each, and each key's group (``np.unique`` without its
@@ -297,30 +337,3 @@ def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64],
     for j in range(1, k):
         keys = _mix64(keys * _U64(0x100000001B3) + token_hashes[first + j] + _ORDER_SEEDS[k])
     return keys
-
-
-def _assemble(per_order: list[npt.NDArray[np.int64]], n_tokens: npt.NDArray[np.int64], order: int,
-              num_buckets: int) -> HashedBatch:
-    """Interleave per-order bucket arrays (each in document order) into one CSR by document."""
-    counts = np.stack([np.maximum(n_tokens - (k - 1), 0) for k in range(1, order + 1)])  # (order, n_docs)
-    per_doc = counts.sum(axis=0)
-    indptr = np.zeros(len(n_tokens) + 1, dtype=np.int64)
-    np.cumsum(per_doc, out=indptr[1:])
-    if order == 1:
-        return HashedBatch(indptr, per_order[0], num_buckets)
-    # Destination of each order's entries: the document's start plus the counts of lower orders.
-    values = np.concatenate(per_order)
-    dest = np.empty(len(values), dtype=np.int64)
-    offset = 0
-    lower = np.zeros(len(n_tokens), dtype=np.int64)
-    for k in range(order):
-        c = counts[k]
-        starts_in_order = np.zeros(len(c), dtype=np.int64)
-        np.cumsum(c[:-1], out=starts_in_order[1:])
-        rank = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(starts_in_order, c)
-        dest[offset:offset + len(rank)] = np.repeat(indptr[:-1] + lower, c) + rank
-        offset += len(rank)
-        lower += c
-    buckets = np.empty(len(values), dtype=np.int64)
-    buckets[dest] = values
-    return HashedBatch(indptr, buckets, num_buckets)

@@ -127,19 +127,15 @@ def token_spans(texts: Sequence[str], lowercase: bool = True) -> TokenSpans:
         >>> token_spans(["Hi, you", "x²"]).tokens()
         ['hi', ',', 'you', 'x', '²']
     """
-    segments, normalised = [], []
-    for i, text in enumerate(texts):
-        if lowercase:
-            text = text.lower()
-        if text.isascii():
-            segments.append(text.encode("ascii"))
-        else:
-            segments.append(" ".join(split_words([text], False)[0]).encode("utf-8", "surrogatepass"))
-            normalised.append(i)
-    lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
+    segments = [t.lower() for t in texts] if lowercase else list(texts)
+    lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))  # bytes, for ASCII
+    normalised = [i for i, text in enumerate(segments) if not text.isascii()]
+    for i in normalised:
+        segments[i] = " ".join(split_words([segments[i]], False)[0])
+        lengths[i] = len(segments[i].encode("utf-8", "surrogatepass"))
     offsets = np.zeros(len(segments), dtype=np.int64)
     np.cumsum(lengths[:-1] + 1, out=offsets[1:])
-    buf = np.frombuffer(b" ".join(segments), dtype=np.uint8)
+    buf = np.frombuffer(" ".join(segments).encode("utf-8", "surrogatepass"), dtype=np.uint8)
     cls = np.zeros(len(buf) + 2, dtype=np.uint8)
     cls[1:-1] = _CLASS[buf]
     for i in normalised:  # there, every run of non-space bytes is one token, whatever its bytes

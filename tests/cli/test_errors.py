@@ -176,12 +176,6 @@ def test_output_over_input_is_refused(invoke, tmp_path, data_dir):
     assert_clean_error(res, 2, "would overwrite an input")
 
 
-def test_dedupe_says_it_is_not_built(invoke, data_dir):
-    res = invoke("dedupe", data_dir / "pool.jsonl")
-    assert res.exit_code == 1
-    assert "not built yet" in res.stderr
-
-
 def test_read_options_validate():
     with pytest.raises(ValueError, match="batch_size"):
         ReadOptions(batch_size=0)

@@ -119,3 +119,27 @@ def test_interrupted_run_resumes_to_the_same_bytes(invoke, tmp_path, data_dir):
     for name in ("pool.jsonl", "pool.jsonl.gz", "pool.parquet"):
         assert (killed / name).read_bytes() == (clean / name).read_bytes()
     assert json.loads((killed / "manifest.json").read_text())["rows_out"] == 20
+
+
+def test_stratify_by_length_takes_every_band(invoke, tmp_path):
+    pool = tmp_path / "p.jsonl"
+    pool.write_text("".join(json.dumps({"text": "x" * n}) + "\n" for n in range(1, 41)))
+    res = invoke("select", pool, "--method", "length", "--top-k", "4", "--stratify", "length", "--bins", "4")
+    assert res.exit_code == 0, res.stderr
+    # Bands of 10 lengths each; length as the score keeps the longest of every band.
+    assert [len(json.loads(x)["text"]) for x in res.stdout.splitlines()] == [10, 20, 30, 40]
+
+
+def test_stratify_by_field_keeps_each_values_share(invoke, data_dir):
+    res = invoke("select", data_dir / "pool.jsonl", "--method", "random", "--fraction", "0.5", "--stratify",
+                 "domain")
+    kept = [json.loads(x)["domain"] for x in res.stdout.splitlines()]
+    domains = [r["domain"] for r in pool_records()]
+    for d in set(domains):
+        assert abs(kept.count(d) - domains.count(d) / 2) <= 1
+
+
+def test_stratify_needs_a_count(invoke, data_dir):
+    res = invoke("select", data_dir / "pool.jsonl", "--method", "random", "--threshold", "0.5", "--stratify",
+                 "length")
+    assert res.exit_code == 2 and "--stratify works with --top-k or --fraction" in res.stderr

@@ -233,9 +233,9 @@ def test_cli_sample_is_the_same_for_any_number_of_jobs(invoke, tmp_path):
 def test_cli_score_writes_a_reusable_state(invoke, tmp_path):
     out = tmp_path / "scores"
     result = invoke("score", DEMO / "target.jsonl", "--method", "dsir", "--target", DEMO / "target.jsonl", "-q",
-                    "--config", _dsir_toml(tmp_path, hash="sha256", min_length=5), "-o", out)
+                    "-o", out, "--hash", "sha256", "--min-length", "5")
     assert result.exit_code == 0, result.output
-    state = json.loads((out / "state.json").read_text())
+    state = json.loads((out / "state" / "dsir.json").read_text())
     assert state["config"]["hash"] == "sha256"
     sidecar = [json.loads(line)["dsir"] for line in (out / "target.scores.jsonl").read_text().splitlines()]
     rescored = DsirSelector.from_state_dict(state).score_batch(_demo_texts(DEMO / "target.jsonl"))

@@ -182,3 +182,15 @@ def test_sha256_buckets_survive_collisions_of_the_grouping_hash(monkeypatch):
     expected = NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist()
     monkeypatch.setattr(ngrams, "_HASH", _CollidingHash())
     assert NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist() == expected
+
+
+@pytest.mark.parametrize("hash_name", ["fast", "sha256"])
+def test_chunking_long_batches_does_not_change_features(monkeypatch, hash_name):
+    texts = [c["text"] for c in FEATURIZE] * 3
+    whole = NgramFeaturizer(hash=hash_name).featurize(texts)
+    monkeypatch.setattr(ngrams, "CHUNK_CHARS", 40)
+    chunked = NgramFeaturizer(hash=hash_name).featurize(texts)
+    assert chunked.indptr.tolist() == whole.indptr.tolist()
+    assert chunked.buckets.tolist() == whole.buckets.tolist()
+    assert ngrams._chunk_bounds(np.array([30, 30, 50, 5]), 40) == [0, 1, 2, 3, 4]
+    assert ngrams._chunk_bounds(np.array([10, 10, 10, 30]), 40) == [0, 3, 4]

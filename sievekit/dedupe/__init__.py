@@ -1,0 +1,22 @@
+"""Exact and near-duplicate removal across all shards: MinHash LSH, staged and resumable on disk.
+
+Modules, in the order data flows through them:
+
+- ``normalize``: lowercase, Unicode non-word characters as separators, seeded word hashes, exact keys;
+- ``shingles``: word n-gram hashes combined from the word hashes;
+- ``minhash``: one-permutation MinHash with densification (or datasketch's MinHash as an engine);
+- ``banding``: the bands x rows rule, band keys, and LSH groups by sorting;
+- ``verify`` and ``cluster``: candidate checks, connected components, survivors;
+- ``workdir``, ``sources``, ``stages``, ``runner``: the on-disk stages and the run that drives them;
+- ``deduper``: ``MinHashDeduper.keep_mask(batch)``, the in-memory streaming form.
+
+``sievekit.pipeline.dedupe`` is the library entry point; ``sievekit dedupe`` the command.
+"""
+
+from sievekit.dedupe.banding import Banding, catch_probability, choose_bands
+from sievekit.dedupe.deduper import MinHashDeduper
+from sievekit.dedupe.minhash import Signer, jaccard_estimate
+from sievekit.dedupe.options import DedupeConfig
+
+__all__ = ["Banding", "DedupeConfig", "MinHashDeduper", "Signer", "catch_probability", "choose_bands",
+           "jaccard_estimate"]

@@ -1,0 +1,115 @@
+"""Text normalisation and tokenisation for dedupe, vectorised over a batch.
+
+The rule: lowercase, and every Unicode non-word character (anything ``\\w`` does not match) separates
+words. ASCII texts take a fast path (a byte translation table); other texts go through one ``re.sub``
+first, after which every remaining non-ASCII character is a word character. Each word is hashed once,
+as a polynomial over its bytes computed with one ``cumsum`` over the whole batch, then mixed with a seeded
+key: no per-token Python code runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sievekit.dedupe.hashing import U64, PowerTable, mix64, odd_multiplier, seed_key
+
+_NON_WORD = re.compile(r"\W+")
+_SPACE = 0x20
+# ASCII bytes that \w does not match become spaces; bytes >= 0x80 are kept (the non-ASCII path has already
+# turned non-word characters into spaces, so what is left there is part of a word).
+_WORD_ASCII = {*range(ord("0"), ord("9") + 1), *range(ord("a"), ord("z") + 1), ord("_")}
+_TO_SPACE = bytes(b if (b in _WORD_ASCII or b >= 0x80) else _SPACE for b in range(256))
+
+
+def normalise(text: str) -> bytes:
+    """The normalised UTF-8 bytes of one text: lowercased, every non-word character turned into a space.
+
+    Example:
+        >>> normalise("Hello, World—again!").split()
+        [b'hello', b'world', b'again']
+    """
+    low = text.lower()
+    if not low.isascii():
+        low = _NON_WORD.sub(" ", low)
+    return low.encode("utf-8").translate(_TO_SPACE)
+
+
+def exact_keys(hashes: U64, counts: npt.NDArray[np.int64]) -> U64:
+    """128-bit exact-copy keys, ``(n, 2)`` uint64: blake2b of each document's sequence of word hashes.
+
+    Two texts get the same key when their normalised word sequences are equal (up to a 64-bit word-hash
+    collision), so copies that differ only in case, spacing or punctuation collapse in the exact pass.
+    """
+    ends = np.cumsum(counts).tolist()
+    starts = [0] + ends[:-1]
+    raw = hashes.tobytes()
+    spans = zip(starts, ends, strict=True)
+    keys = b"".join(hashlib.blake2b(raw[8 * s:8 * e], digest_size=16).digest() for s, e in spans)
+    return np.frombuffer(keys, dtype=np.uint64).reshape(-1, 2).copy()
+
+
+@dataclass
+class Tokens:
+    """The words of a batch of documents, as seeded 64-bit hashes in document order.
+
+    Attributes:
+        hashes: one uint64 per word.
+        doc: the document (0-based within the batch) of every word, non-decreasing.
+        counts: the number of words of every document.
+        exact: the 128-bit exact-copy key of every document, as ``(n, 2)`` uint64.
+    """
+
+    hashes: U64
+    doc: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+    exact: U64
+
+
+class Tokenizer:
+    """Hashes the words of batches of texts with a seeded, process-stable hash.
+
+    Args:
+        seed: the run's seed; a different seed gives independent word hashes.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._key = seed_key(seed, "token")
+        q = odd_multiplier(seed, "token-poly")
+        self._powers = PowerTable.of(q)
+        self._inverse = PowerTable.of(np.uint64(pow(int(q), -1, 1 << 64)))
+
+    def __call__(self, texts: Sequence[str]) -> Tokens:
+        if not texts:
+            empty = np.empty(0, dtype=np.int64)
+            return Tokens(np.empty(0, dtype=np.uint64), empty, empty, np.empty((0, 2), dtype=np.uint64))
+        normed = [normalise(t) for t in texts]
+        lengths = np.fromiter(map(len, normed), dtype=np.int64, count=len(normed))
+        buf = np.frombuffer(b" ".join(normed), dtype=np.uint8)
+        hashes, starts = self._word_hashes(buf)
+        doc_starts = np.cumsum(lengths + 1) - (lengths + 1)
+        doc = np.searchsorted(doc_starts, starts, side="right") - 1
+        counts = np.bincount(doc, minlength=len(texts)).astype(np.int64)
+        return Tokens(hashes, doc.astype(np.int64), counts, exact_keys(hashes, counts))
+
+    def _word_hashes(self, buf: npt.NDArray[np.uint8]) -> tuple[U64, npt.NDArray[np.int64]]:
+        word = np.zeros(len(buf) + 2, dtype=np.int8)
+        np.not_equal(buf, _SPACE, out=word[1:-1].view(np.bool_))
+        edges = np.diff(word)
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)
+        n = len(buf)
+        # prefix[i] = sum_{j<i} b_j q^j; a word [s, e) is (prefix[e] - prefix[s]) * q^-s = sum b_j q^(j - s):
+        # the same value wherever the word sits (q is odd, so q^-1 exists modulo 2**64).
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.multiply(self._powers.upto(n)[:n], buf, out=prefix[1:])
+        np.cumsum(prefix[1:], out=prefix[1:])
+        poly = (prefix[ends] - prefix[starts]) * self._inverse.upto(n)[starts]
+        lens = (ends - starts).astype(np.uint64)
+        return mix64(poly ^ self._key ^ (lens << np.uint64(48))), starts.astype(np.int64)

@@ -1,0 +1,93 @@
+"""The parameters of a dedupe run, validated once, and the subsets each stage's artefacts depend on."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sievekit.dedupe.banding import Banding, choose_bands
+from sievekit.dedupe.minhash import ENGINES
+from sievekit.errors import ConfigError
+from sievekit.io import ReadOptions
+
+VERIFY = ("sig", "exact", "none")
+KEEP = ("first", "longest", "score:FIELD")
+STAGES = ("all", "sign", "bucket", "cluster", "filter")
+
+
+@dataclass(frozen=True)
+class DedupeConfig:
+    """What to treat as a duplicate and which copy to keep.
+
+    Example:
+        >>> DedupeConfig(threshold=0.7).banding
+        Banding(bands=21, rows=6)
+    """
+
+    threshold: float = field(default=0.8, metadata={"help": "Jaccard of word n-gram sets at which two documents "
+                                                            "are near duplicates."})
+    num_perm: int = field(default=128, metadata={"help": "MinHash slots per document (uint32 each)."})
+    ngram: int = field(default=5, metadata={"help": "Words per shingle; a shorter document is one shingle."})
+    bands: int | None = field(default=None, metadata={"help": "LSH bands (default: derived from the threshold)."})
+    rows: int | None = field(default=None, metadata={"help": "Slots per band (default: derived)."})
+    verify: str = field(default="sig", metadata={"help": "Check candidates: sig (estimated Jaccard), exact (true "
+                                                         "Jaccard of the shingle sets) or none."})
+    keep: str = field(default="first", metadata={"help": "Survivor: first (manifest order), longest, or "
+                                                         "score:FIELD (highest value of FIELD)."})
+    engine: str = field(default="numpy", metadata={"help": "MinHash engine: numpy (one-permutation hashing) or "
+                                                           "datasketch (K permutations, slower)."})
+    seed: int = field(default=0, metadata={"help": "Seeds every hash; same seed, same survivors."})
+    key_parts: int = field(default=1, metadata={"help": "Split each band's keys into this many ranges (bounds the "
+                                                        "bucket stage's memory)."})
+    annotate: bool = field(default=False, metadata={"help": "Keep every record and add dedupe_cluster and "
+                                                            "dedupe_kept fields instead of dropping."})
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0 or math.isnan(self.threshold):
+            raise ConfigError(f"--threshold must be in (0, 1], got {self.threshold}")
+        if not 1 <= self.num_perm <= 1 << 16:
+            raise ConfigError(f"--num-perm must be in 1..65536, got {self.num_perm}")
+        if self.ngram < 1:
+            raise ConfigError(f"--ngram must be >= 1, got {self.ngram}")
+        if self.verify not in VERIFY:
+            raise ConfigError(f"--verify must be one of {', '.join(VERIFY)}, not {self.verify!r}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.keep not in ("first", "longest") and not (self.keep.startswith("score:") and len(self.keep) > 6):
+            raise ConfigError(f"--keep must be one of {', '.join(KEEP)}, not {self.keep!r}",
+                              hint="e.g. --keep score:quality to keep the best-scored copy")
+        if (self.bands is None) != (self.rows is None):
+            raise ConfigError("give both --bands and --rows, or neither (then the threshold picks them)")
+        if self.bands is not None and self.rows is not None and (self.bands < 1 or self.rows < 1
+                                                                  or self.bands * self.rows > self.num_perm):
+            raise ConfigError(f"--bands x --rows must be at most --num-perm ({self.num_perm}), got "
+                              f"{self.bands} x {self.rows}")
+        if self.key_parts < 1:
+            raise ConfigError(f"--key-parts must be >= 1, got {self.key_parts}")
+
+    @property
+    def banding(self) -> Banding:
+        if self.bands is not None and self.rows is not None:
+            return Banding(self.bands, self.rows)
+        return choose_bands(self.threshold, self.num_perm)
+
+    @property
+    def score_field(self) -> str | None:
+        return self.keep[6:] if self.keep.startswith("score:") else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def sign_params(self, opts: ReadOptions) -> dict[str, Any]:
+        """What a shard's signatures depend on."""
+        return {"num_perm": self.num_perm, "ngram": self.ngram, "seed": self.seed, "engine": self.engine,
+                "text_field": opts.text_field, "id_field": opts.id_field, "score_field": self.score_field,
+                "compression": opts.compression, "on_bad_record": opts.on_bad_record}
+
+    def bucket_params(self) -> dict[str, Any]:
+        b = self.banding
+        return {"bands": b.bands, "rows": b.rows, "key_parts": self.key_parts}
+
+    def cluster_params(self) -> dict[str, Any]:
+        return {**self.bucket_params(), "threshold": self.threshold, "verify": self.verify, "keep": self.keep}

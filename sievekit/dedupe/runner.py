@@ -1,0 +1,179 @@
+"""One dedupe run: all stages in order, or one stage (``--stage sign --shard 3``) for a scheduler to spread.
+
+``-j N`` runs the per-shard and per-band tasks in N spawned worker processes; every task's result depends
+only on its inputs and the parameters, so the survivors are byte-identical for any N.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from sievekit.dedupe.options import STAGES, DedupeConfig
+from sievekit.dedupe.sources import Source, against_chain, plan_sources, record_run
+from sievekit.dedupe.stages import bucket_band, cluster_stage, exact_pass, filter_marker, filter_params, sign_shard
+from sievekit.dedupe.workdir import EPHEMERAL, WorkDir, digest, read_json
+from sievekit.errors import ConfigError
+from sievekit.io import ReadOptions, Shard, ShardStats, atomic_path, output_target
+from sievekit.io.streams import STDIO
+
+Log = Callable[[str], None]
+
+
+class Workers:
+    """A pool of spawned worker processes, started on first use and shared by all stages of the run."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        if self.jobs <= 1 or len(calls) <= 1:
+            return [fn(*args) for args in calls]
+        if self._pool is None:
+            # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        return [f.result() for f in [self._pool.submit(fn, *args) for args in calls]]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptions, *, work_dir: str | None = None,
+        stage: str = "all", shard: int | None = None, band: int | None = None, jobs: int = 1,
+        against: str | None = None, clusters: str | None = None, output_compression: str | None = None,
+        log: Log | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the stages; returns the filter stage's per-shard entries and the run's ``dedupe`` summary.
+
+    Raises:
+        ConfigError: a bad stage selection, or artefacts made with other parameters.
+    """
+    say = log or (lambda _msg: None)
+    _check_stage(stage, shard, band, work_dir, shards, cfg)
+    tmp = None if work_dir else tempfile.mkdtemp(prefix="sievekit-dedupe-")
+    if tmp:
+        open(os.path.join(tmp, EPHEMERAL), "w").close()
+    root = str(work_dir or tmp)
+    workers = Workers(jobs)
+    try:
+        work = WorkDir(root)
+        sign = cfg.sign_params(opts)
+        chain = against_chain(against, sign)
+        record_run(work, shards, sign, opts, against)
+        todo = [s for s in shards if shard is None or s.index == shard]
+        if stage in ("all", "sign"):
+            say(f"sign: {len(todo)} shard(s), {cfg.num_perm} slots, {cfg.ngram}-word shingles ({cfg.engine})")
+            workers.map(sign_shard, [(root, s, cfg, opts) for s in todo])
+            if stage == "sign":
+                return [], {"stage": "sign", "work_dir": root}
+        sources = plan_sources(root, shards, chain)
+        eparams = {**sign, "sources": digest([(s.work, s.shard.name, s.rows) for s in sources])}
+        params = {**eparams, **cfg.bucket_params()}
+        if stage in ("all", "bucket"):
+            exact_pass(root, sources, eparams)
+            b = cfg.banding
+            say(f"bucket: {b.bands} bands x {b.rows} rows "
+                f"(P(catch) at J={cfg.threshold}: {b.catch(cfg.threshold):.3f})")
+            bands = [band] if band is not None else list(range(b.bands))
+            workers.map(bucket_band, [(root, sources, cfg, i, p, params) for i in bands for p in range(cfg.key_parts)])
+            if stage == "bucket":
+                return [], {"stage": "bucket", "work_dir": root}
+        cparams = {**params, **cfg.cluster_params()}
+        say(f"cluster: verify {cfg.verify}, keep {cfg.keep}")
+        summary = {"config": cfg.as_dict(), "work_dir": root if work_dir else None, "against": chain,
+                   **cluster_stage(root, sources, cfg, cparams)}
+        if stage == "cluster":
+            return [], summary
+        entries = _filter(root, sources, shards if shard is None else todo, output, cfg, opts, cparams,
+                          output_compression, workers)
+        _place_clusters(work, output, shards, clusters, summary)
+        return entries, summary
+    finally:
+        workers.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_stage(stage: str, shard: int | None, band: int | None, work_dir: str | None, shards: Sequence[Shard],
+                 cfg: DedupeConfig) -> None:
+    if stage not in STAGES:
+        raise ConfigError(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    if stage != "all" and not work_dir:
+        raise ConfigError(f"--stage {stage} needs --work-dir (the stages share their artefacts there)",
+                          hint="pass --work-dir DIR to every stage of the run")
+    if stage != "all" and shards and shards[0].path == STDIO:
+        raise ConfigError("stages cannot be run one at a time on stdin", hint="write the input to a file first")
+    if shard is not None and stage not in ("sign", "filter"):
+        raise ConfigError("--shard goes with --stage sign or --stage filter")
+    if shard is not None and not 0 <= shard < len(shards):
+        raise ConfigError(f"--shard {shard} is out of range: the inputs have shards 0..{len(shards) - 1}")
+    if band is not None and stage != "bucket":
+        raise ConfigError("--band goes with --stage bucket")
+    if band is not None and not 0 <= band < cfg.banding.bands:
+        raise ConfigError(f"--band {band} is out of range: this run has bands 0..{cfg.banding.bands - 1}")
+
+
+def _filter(root: str, sources: Sequence[Source], shards: Sequence[Shard], output: str, cfg: DedupeConfig,
+            opts: ReadOptions, params: Mapping[str, Any], output_compression: str | None,
+            workers: Workers) -> list[dict[str, Any]]:
+    fresh = {s.shard.index: s for s in sources if not s.seen}
+    start = min((s.offset for s in fresh.values()), default=0)
+    fparams = filter_params(dict(params), output, cfg.annotate)
+    calls = [(root, [s], [fresh[s.index].offset - start], [fresh[s.index].rows], output, cfg.annotate, opts,
+              output_compression, fparams) for s in shards]
+    if output_target(output, shards[0]) == output:  # stdout or one file: one writer, shards in order
+        return filter_shards(root, list(shards), [c[2][0] for c in calls], [c[3][0] for c in calls], output,
+                             cfg.annotate, opts, output_compression, None)
+    return [e for part in workers.map(filter_shards, calls) for e in part]
+
+
+def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[int], output: str, annotate: bool,
+                  opts: ReadOptions, output_compression: str | None,
+                  params: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Write the kept records of the given shards (or all, annotated), each output atomically."""
+    from sievekit.pipeline import write_kept
+
+    work = WorkDir(root)
+    if params is not None:
+        info = work.done(filter_marker(work, output, shards[0]), params)
+        if info is not None and os.path.exists(info["entry"]["output"]):  # an output deleted since is rewritten
+            return [info["entry"]]
+    keep = np.asarray(work.load(work.path("cluster", "keep.npy")))
+    cluster = np.asarray(work.load(work.path("cluster", "cluster.npy")))
+    sel = np.concatenate([np.arange(a, a + r) for a, r in zip(starts, rows, strict=True)])
+    extra = {"dedupe_cluster": cluster[sel], "dedupe_kept": keep[sel]} if annotate else None
+    mask = np.ones(len(sel), dtype=bool) if annotate else keep[sel]
+    stats = [_shard_stats(work, s) for s in shards]
+    result = write_kept(shards, [np.zeros(r) for r in rows], mask, extra, output, opts, output_compression,
+                              stats)
+    if params is not None:
+        work.mark(filter_marker(work, output, shards[0]), params, entry=result.shards[0])
+    return result.shards
+
+
+def _shard_stats(work: WorkDir, shard: Shard) -> ShardStats:
+    st = read_json(work.sign_base(shard.index).with_suffix(".json"))["stats"]
+    return ShardStats(st["rows"], st["bytes"], st["text_bytes"], Counter(st["skipped"]))
+
+
+def _place_clusters(work: WorkDir, output: str, shards: Sequence[Shard], clusters: str | None,
+                    summary: dict[str, Any]) -> None:
+    """Copy the clusters file where asked (default: beside the output shards in an output directory)."""
+    dest = clusters
+    if dest is None and output != STDIO and output_target(output, shards[0]) != output:
+        dest = os.path.join(output, "clusters.jsonl")
+    if dest is None:
+        summary["clusters_file"] = str(work.path("cluster", "clusters.jsonl")) if summary.get("work_dir") else None
+        return
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(work.path("cluster", "clusters.jsonl"), tmp)
+    summary["clusters_file"] = dest

@@ -1,0 +1,138 @@
+"""The on-disk work directory of a staged dedupe run: its layout, its artefacts, and their parameter checks.
+
+Layout (every file written under a temporary name and renamed when complete; a stage's ``.json`` marker
+is written last, so its presence means the artefacts beside it are whole)::
+
+    WORK/run.json                         the run's manifest of input shards (names, paths, sizes)
+    WORK/sign/shard-00003.{sig,exact,len,score,ids.jsonl,json}
+    WORK/exact/rep.npy + rep.json         exact pass: each document's first exact copy
+    WORK/bucket/band-007-part-00.npz/.json   LSH groups of one band (and key range)
+    WORK/cluster/{cluster.npy,keep.npy,jaccard.npy,clusters.jsonl,stats.json,done.json}
+    WORK/filter/<output hash>/shard-00003.json   one output shard written
+
+A marker records the parameters its artefacts were made with; a later run with different parameters is
+refused (naming the differing parameters) rather than silently mixing artefacts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sievekit.errors import ConfigError, InputError
+from sievekit.io import atomic_path
+
+
+def digest(obj: Any) -> str:
+    """A short stable hash of a JSON-safe object (for marker file names and comparisons)."""
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+EPHEMERAL = ".ephemeral"
+
+
+class WorkDir:
+    """One run's work directory (created on first use).
+
+    A temporary work directory (a one-shot run without ``--work-dir``) holds the file ``.ephemeral``: its
+    artefacts are still renamed into place whole, but not fsynced, since the directory is deleted at the
+    end of the run and a crash leaves nothing to resume (a run writes ~10 files per band and shard, and
+    each fsync costs milliseconds on a busy disk).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"--work-dir {self.root} exists and is not a directory", hint="pass a directory path")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.durable = not (self.root / EPHEMERAL).exists()
+
+    @contextlib.contextmanager
+    def atomic(self, path: str | os.PathLike[str]) -> Iterator[Path]:
+        """A temporary path renamed to ``path`` when the block succeeds (fsynced unless ephemeral)."""
+        if self.durable:
+            with atomic_path(Path(path)) as tmp:
+                yield tmp
+            return
+        final = Path(path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def sign_base(self, shard: int) -> Path:
+        return self.path("sign", f"shard-{shard:05d}")
+
+    def bucket_base(self, band: int, part: int) -> Path:
+        return self.path("bucket", f"band-{band:03d}-part-{part:02d}")
+
+    # -- markers --------------------------------------------------------------------------------------
+    def done(self, marker: Path, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The marker's content if the step is complete with these parameters, None if not yet run.
+
+        Raises:
+            ConfigError: the step was completed with different parameters.
+        """
+        if not marker.exists():
+            return None
+        info: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+        made = info.get("params", {})
+        if made != json.loads(json.dumps(params, default=str)):
+            keys = sorted(k for k in set(made) | set(params) if made.get(k) != _jsonable(params.get(k)))
+            diff = ", ".join(f"{k}: {_short(made.get(k))} then, {_short(params.get(k))} now" for k in keys)
+            raise ConfigError(f"{marker.parent} holds artefacts made with different parameters ({diff})",
+                              hint=f"delete {marker.parent} to redo that stage, or pass another --work-dir")
+        return info
+
+    def mark(self, marker: Path, params: Mapping[str, Any], **info: Any) -> None:
+        with self.atomic(marker) as tmp:
+            text = json.dumps({"params": dict(params), **info}, indent=2, default=str)
+            tmp.write_text(text + "\n", encoding="utf-8")
+
+    # -- arrays ---------------------------------------------------------------------------------------
+    def save(self, path: Path, array: np.ndarray) -> None:
+        with self.atomic(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+
+    def load(self, path: Path, mmap: bool = True) -> np.ndarray:
+        if not path.exists():
+            raise InputError(str(path), "missing work-directory artefact",
+                             hint="run the earlier stages first (or the whole command without --stage)")
+        array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None)
+        return array
+
+
+def raw_array(path: Path, dtype: type, shape: tuple[int, ...]) -> npt.NDArray[Any]:
+    """A read-only memory map of a raw array file (an empty array for zero rows)."""
+    if shape[0] == 0:
+        return np.empty(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+
+
+def read_json(path: Path | str) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
