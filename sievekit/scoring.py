@@ -73,6 +73,19 @@ def route_options(names: Sequence[str], options: Mapping[str, Any]) -> dict[str,
     return routed
 
 
+def default_method() -> tuple[str, str | None]:
+    """The method used with a target when none is named, and why, if it is not the first choice.
+
+    ``classifier`` ranked best on every task of bench/selection and bench/classifier_vs_selectors.py; it
+    needs scikit-learn to fit, so without it the default is ``zstd-ml``, the best method with no extra.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is not None:
+        return "classifier", None
+    return "zstd-ml", "the classifier method needs scikit-learn (pip install 'sievekit[classifier]'); using zstd-ml"
+
+
 def make_selectors(specs: Sequence[MethodSpec], seed: int) -> list[Selector]:
     """Build each named selector; the run's ``--seed`` fills a ``seed`` parameter that was not given."""
     names = [s.name for s in specs]

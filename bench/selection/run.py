@@ -220,11 +220,11 @@ def naive_line(c: dict) -> str:
 
 def scoring_rate(pool_name: str, spec: str, task: str, n_docs: int) -> dict:
     """In a fresh process: fit through the library, then time ``score_batch`` alone over the first n_docs."""
-    from sievekit.scoring import MethodSpec, make_selector
+    from sievekit.scoring import MethodSpec, make_selectors
 
     pool = load_pool(pool_name)
     name, opts = parse_method(spec)
-    selector = make_selector(MethodSpec(name, dict(zip([o[2:] for o in opts[::2]], opts[1::2]))), 0)
+    selector = make_selectors([MethodSpec(name, dict(zip([o[2:] for o in opts[::2]], opts[1::2])))], 0)[0]
     targets = [json.loads(line)["text"] for line in (DATA / pool_name / "targets" / f"{task}.jsonl").open()]
     selector.fit(targets, iter(pool.texts) if selector.needs_raw else None)
     docs = pool.texts[:n_docs]

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from sievekit.errors import ConfigError, SievekitError
@@ -117,6 +118,14 @@ def method_config(ctx: typer.Context, config: Path | None) -> dict[str, Any]:
     # Unknown options land among the positional inputs (they follow a variadic argument): split them off.
     inputs, method_args = split_method_args([*(ctx.params.get("inputs") or []), *ctx.args])
     cfg, tables = resolve_config(ctx, {**ctx.params, "inputs": inputs}, config, tables=tuple(available()))
+    if not methods_of(cfg) and cfg.get("target") and not cfg.get("scores") and not cfg.get("score_field") \
+            and not cfg.get("state"):
+        from sievekit.scoring import default_method
+
+        name, why = default_method()
+        cfg["method"] = [name] if ctx.command.name == "score" else name  # score takes several methods
+        note(f"{ctx.command.name}: no --method given; ranking with {name}" + (f" ({why})" if why else ""),
+             bool(cfg.get("quiet")))
     names = methods_of(cfg)
     routed = route_options(names, method_args) if names else {}
     if method_args and not names:
@@ -146,9 +155,10 @@ def boundary(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SievekitError as exc:
-            err.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False)
+            # Messages hold brackets ("sievekit[classifier]", paths): escape them, or rich reads them as markup.
+            err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, highlight=False)
             if exc.hint:
-                err.print(f"[yellow]Hint:[/] {exc.hint}", markup=True, highlight=False)
+                err.print(f"[yellow]Hint:[/] {escape(exc.hint)}", markup=True, highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except NotImplementedError as exc:
             err.print(f"Error: {exc}", markup=False)

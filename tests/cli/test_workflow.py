@@ -143,3 +143,28 @@ def test_stratify_needs_a_count(invoke, data_dir):
     res = invoke("select", data_dir / "pool.jsonl", "--method", "random", "--threshold", "0.5", "--stratify",
                  "length")
     assert res.exit_code == 2 and "--stratify works with --top-k or --fraction" in res.stderr
+
+
+def test_target_without_method_uses_the_default(invoke, data_dir, monkeypatch):
+    import sievekit.scoring as scoring
+
+    monkeypatch.setattr(scoring, "default_method", lambda: ("length", "because the test says so"))
+    res = invoke("select", data_dir / "pool.jsonl", "--target", data_dir / "target.jsonl", "--top-k", "2",
+                 "--dry-run")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["method"] == "length"
+    assert "no --method given; ranking with length (because the test says so)" in res.stderr
+    res = invoke("score", data_dir / "pool.jsonl", "--target", data_dir / "target.jsonl", "--dry-run")
+    assert json.loads(res.stdout)["method"] == ["length"]
+
+
+def test_default_method_is_the_classifier_when_scikit_learn_is_there(monkeypatch):
+    import importlib.util
+
+    from sievekit.scoring import default_method
+
+    real = importlib.util.find_spec
+    assert default_method()[0] == ("classifier" if real("sklearn") else "zstd-ml")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    assert default_method() == ("zstd-ml", "the classifier method needs scikit-learn (pip install "
+                                "'sievekit[classifier]'); using zstd-ml")

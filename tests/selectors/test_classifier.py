@@ -271,8 +271,6 @@ def test_cli_runs_from_the_shipped_config(invoke, tmp_path):
     assert state["state"]["fit_stats"]["negatives"] == 144
 
 
-@pytest.mark.xfail(strict=True, reason="cli/_common.py prints the hint as rich markup, which eats '[classifier]'; "
-                   "escape message and hint with rich.markup.escape, then drop this mark")
 def test_cli_without_sklearn_says_what_to_install(invoke, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
     res = invoke("select", DEMO / "pool", "--method", "classifier", "--target", DEMO / "target.jsonl",
