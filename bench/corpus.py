@@ -11,28 +11,13 @@ from pathlib import Path
 
 def documents(target_bytes: int) -> list[dict]:
     """Real text chunked into documents until ``target_bytes`` of JSONL are reached."""
-    rng = random.Random(0)
-    sources = sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
-    sources += sorted(Path("/usr/share/man").rglob("*.gz"))
     docs: list[dict] = []
     size = 0
-    while size < target_bytes:
-        for path in sources:
-            try:
-                raw = path.read_bytes()
-                text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8", "replace")
-            except (OSError, EOFError, gzip.BadGzipFile):
-                continue
-            pos = 0
-            while pos < len(text) and size < target_bytes:
-                n = rng.randint(200, 8000)
-                doc = {"id": f"d{len(docs)}", "text": text[pos:pos + n], "source": str(path), "n": len(docs),
-                       "lang": "py" if path.suffix == ".py" else "roff", "score": rng.random()}
-                docs.append(doc)
-                size += len(json.dumps(doc, ensure_ascii=False).encode()) + 1
-                pos += n
-            if size >= target_bytes:
-                break
+    for doc in iter_documents(10**9):
+        docs.append(doc)
+        size += len(json.dumps(doc, ensure_ascii=False).encode()) + 1
+        if size >= target_bytes:
+            break
     return docs
 
 

@@ -3,7 +3,8 @@
     python bench/scaling.py [--docs 100000] [--shards 16] [--ray]
 
 Builds a pool of real-text documents (bench/corpus.py) in --shards zstd JSONL shards, then times, on the
-same pool in the same run: `score --method zstd-ml` (target: the demo's held-out Python), `select
+same pool in the same run: `score --method zstd-ml` (target: the demo's held-out Python; its fit reads the
+pool once, in the parent), `score --state` (the same scoring with the fit reused: the parallel part), `select
 --scores … --top-k`, `dedupe --stage sign` (a fresh work dir each time) and a whole `dedupe`, each with
 `-j 1`, `-j 2` and, with --ray, `--executor ray -j 2` (a local Ray started by the run; its start-up is
 included). Prints wall seconds, MB/s, the speed-up over -j 1 and peak RSS of the sievekit process and
@@ -47,6 +48,7 @@ def main() -> None:
     steps = {
         "score zstd-ml": lambda out: [*sk, "score", str(pool), "--method", "zstd-ml", "--target", str(TARGET),
                                       "-o", str(out), "-q"],
+        "score --state": lambda out: [*sk, "score", str(pool), "--state", str(scores), "-o", str(out), "-q"],
         "select --scores": lambda out: [*sk, "select", str(pool), "--scores", str(scores), "--top-k",
                                         str(args.docs // 10), "-o", str(out), "-q"],
         "dedupe sign": lambda out: [*sk, "dedupe", str(pool), "--work-dir", str(out), "--stage", "sign", "-q"],

@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from sievekit.errors import ConfigError, InputError, SievekitError  # noqa: E402
 from sievekit.io import ReadOptions, Shard, iter_batches, resolve_inputs  # noqa: E402
-from sievekit.pipeline import Rule, score, select  # noqa: E402
+from sievekit.pipeline import Rule, ScoreSource, dedupe, score, select  # noqa: E402
 from sievekit.records import Batch, Doc  # noqa: E402
 from sievekit.reporting import report  # noqa: E402
 from sievekit.scoring import MethodSpec  # noqa: E402
@@ -22,11 +22,13 @@ __all__ = [
     "MethodSpec",
     "ReadOptions",
     "Rule",
+    "ScoreSource",
     "Selector",
     "Shard",
     "SievekitError",
     "__version__",
     "available",
+    "dedupe",
     "get_selector",
     "iter_batches",
     "register",

@@ -93,15 +93,19 @@ class Executor:
         # Retries cover lost workers and nodes; an exception raised by the task itself is final.
         remote = ray.remote(max_retries=3, retry_exceptions=False)(fn)
         refs = [remote.remote(*call) for call in calls]
+        done = 0
         try:
             for ref in refs:
                 try:
-                    yield ray.get(ref)
+                    result = ray.get(ref)
                 except ray.exceptions.RayTaskError as err:
                     cause = getattr(err, "cause", None)
                     raise (cause if isinstance(cause, BaseException) else err) from None
+                done += 1
+                yield result
         finally:
-            for ref in refs:
+            # Cancel only what was not collected: cancelling finished tasks trips an assertion in Ray 2.60.
+            for ref in refs[done:]:
                 ray.cancel(ref, force=False)
 
     def _ray_module(self) -> Any:

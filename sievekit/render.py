@@ -9,7 +9,7 @@ from typing import Any
 LENGTH_COLUMNS = ("p10", "p50", "p90", "p100")
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -21,7 +21,7 @@ def _fmt(value: Any) -> str:
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(fmt(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -106,14 +106,14 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]
             x = left + i * slot + j * slot / k + 1
             bars.append(f'<rect x="{x:.1f}" y="{bottom - h:.1f}" width="{max(slot / k - 2, 1):.1f}" '
                         f'height="{h:.1f}" fill="{_COLORS[j % len(_COLORS)]}"><title>{html.escape(name)} '
-                        f'{html.escape(str(labels[i]))}: {_fmt(value)}</title></rect>')
+                        f'{html.escape(str(labels[i]))}: {fmt(value)}</title></rect>')
     step = max(1, n // 10)
     ticks = [f'<text x="{left + i * slot + slot / 2:.1f}" y="{bottom + 14}" font-size="10" text-anchor="middle">'
              f'{html.escape(str(labels[i]))[:12]}</text>' for i in range(0, len(labels), step)]
     legend = [f'<text x="{left + 110 * j}" y="12" font-size="11" fill="{_COLORS[j % len(_COLORS)]}">■ '
               f'{html.escape(name)}</text>' for j, (name, _) in enumerate(series)] if len(series) > 1 else []
     axis = (f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#999"/>'
-            f'<text x="4" y="{bottom - plot_h + 4}" font-size="10">{_fmt(top)}</text>')
+            f'<text x="4" y="{bottom - plot_h + 4}" font-size="10">{fmt(top)}</text>')
     return (f'<figure><svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
             f'{axis}{"".join(bars)}{"".join(ticks)}{"".join(legend)}</svg>'
             f'<figcaption>{html.escape(title)}</figcaption></figure>')
@@ -150,7 +150,7 @@ def charts(data: dict[str, Any]) -> list[str]:
     for name, section in data.get("scores", {}).items():
         hist = section["histogram"]
         if hist["counts"]:
-            rho = _fmt(section["spearman_length"])
+            rho = fmt(section["spearman_length"])
             out.append(bar_chart(_histogram_labels(hist["edges"], False), [(name, hist["counts"])],
                                  f"Score distribution: {name} (Spearman vs length: {rho})"))
     if "by" in data:
@@ -171,7 +171,7 @@ def to_html(data: dict[str, Any]) -> str:
     body = ['<h1>sievekit report</h1><div class="charts">', *charts(data), "</div>"]
     for title, header, rows in sections(data):
         body.append(f"<h2>{html.escape(title)}</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
-                    + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>"
+                    + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in row) + "</tr>"
                                         for row in rows) + "</table>")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sievekit report</title>'
             f'<style>{_CSS}</style></head><body>{"".join(body)}</body></html>\n')

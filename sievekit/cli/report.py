@@ -12,7 +12,7 @@ from rich.table import Table
 from sievekit import reporting
 from sievekit.cli import _common as c
 from sievekit.io import atomic_path
-from sievekit.render import sections, to_html, to_markdown
+from sievekit.render import fmt, sections, to_html, to_markdown
 
 
 @c.boundary
@@ -74,16 +74,6 @@ def render_tables(data: dict[str, Any]) -> list[Table]:
         for i, col in enumerate(header):
             table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
         for row in rows:
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(fmt(v) for v in row))
         tables.append(table)
     return tables
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)

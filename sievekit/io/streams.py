@@ -11,9 +11,9 @@ import gzip
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -49,52 +49,42 @@ def _raw_chunks(fh: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def _gzip_chunks(raw: Iterator[bytes], path: str) -> Iterator[bytes]:
-    # zlib with wbits=31 reads one gzip member; concatenated members (as `cat a.gz b.gz` makes) restart it.
-    dobj = zlib.decompressobj(wbits=31)
+def _frames(raw: Iterator[bytes], path: str, codec: str, new_decoder: Callable[[], Any],
+            errors: tuple[type[Exception], ...], unit: str) -> Iterator[bytes]:
+    """Decompress a stream of concatenated frames (gzip members, zstd frames) and notice a truncated one.
+
+    Both codecs' decompressobj report ``eof`` at a frame's end and hand back what follows it in
+    ``unused_data``, where the next frame starts; input that ends while a frame is open is an error.
+    (zstandard's own stream_reader returns b"" on a truncated frame without complaint.)
+    """
+    dobj = new_decoder()
     started = False
     for chunk in raw:
         while chunk:
             try:
                 out = dobj.decompress(chunk)
-            except zlib.error as exc:
-                raise InputError(path, f"corrupt gzip stream ({exc})", hint="re-create or re-copy the file") from exc
+            except errors as exc:
+                raise InputError(path, f"corrupt {codec} stream ({exc})", hint="re-create or re-copy it") from exc
             started = True
             if out:
                 yield out
             if dobj.eof:
                 chunk = dobj.unused_data
-                dobj = zlib.decompressobj(wbits=31)
+                dobj = new_decoder()
                 started = False
             else:
                 chunk = b""
     if started and not dobj.eof:
-        raise InputError(path, "truncated gzip stream (the file ends inside a member)", hint=_TRUNCATED_HINT)
+        raise InputError(path, f"truncated {codec} stream (the file ends inside a {unit})", hint=_TRUNCATED_HINT)
+
+
+def _gzip_chunks(raw: Iterator[bytes], path: str) -> Iterator[bytes]:
+    # wbits=31: one gzip member, header and trailer checked; `cat a.gz b.gz` members follow one another.
+    return _frames(raw, path, "gzip", lambda: zlib.decompressobj(wbits=31), (zlib.error,), "member")
 
 
 def _zstd_chunks(raw: Iterator[bytes], path: str) -> Iterator[bytes]:
-    # zstandard's stream_reader returns b"" on a truncated frame without complaint, so frames are
-    # walked by hand: a decompressobj per frame, and input that ends mid-frame is an error.
-    dctx = zstandard.ZstdDecompressor()
-    dobj = dctx.decompressobj()
-    started = False
-    for chunk in raw:
-        while chunk:
-            try:
-                out = dobj.decompress(chunk)
-            except zstandard.ZstdError as exc:
-                raise InputError(path, f"corrupt zstd stream ({exc})", hint="re-create or re-copy the file") from exc
-            started = True
-            if out:
-                yield out
-            if dobj.eof:
-                chunk = dobj.unused_data
-                dobj = dctx.decompressobj()
-                started = False
-            else:
-                chunk = b""
-    if started and not dobj.eof:
-        raise InputError(path, "truncated zstd stream (the file ends inside a frame)", hint=_TRUNCATED_HINT)
+    return _frames(raw, path, "zstd", zstandard.ZstdDecompressor().decompressobj, (zstandard.ZstdError,), "frame")
 
 
 _TRUNCATED_HINT = "the file is incomplete (an interrupted copy or write?); re-create it, or pass --on-bad-record skip"
