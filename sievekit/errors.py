@@ -53,6 +53,7 @@ class InputError(SievekitError):
         super().__init__(f"{where}: {message}", hint)
         self.path = path
         self.line = line
+        self.row_label = row_label
         self.reason = message
 
 
@@ -62,6 +63,11 @@ class BadRecordError(InputError):
     def __init__(self, path: str, message: str, *, kind: str, **kwargs: object) -> None:
         super().__init__(path, message, **kwargs)  # type: ignore[arg-type]
         self.kind = kind
+
+    def shifted(self, lines: int) -> BadRecordError:
+        """The same error, ``lines`` further down the file (for errors found in a span of a shard)."""
+        return BadRecordError(self.path, self.reason, kind=self.kind, line=(self.line or 0) + lines,
+                              row_label=self.row_label, hint=self.hint)
 
 
 class ShardError(SievekitError):

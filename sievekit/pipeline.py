@@ -124,14 +124,18 @@ class ScoreSource:
 def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSource, opts: ReadOptions,
            seed: int = 0, jobs: int = 1, annotate: bool = False, output_compression: str | None = None,
            config: Mapping[str, Any] | None = None, overwrite: bool = False, progress: Progress | None = None,
-           executor: str = "local", ray_address: str | None = None) -> RunResult:
-    """Keep the documents ranked best across all shards; write them with every field intact."""
+           executor: str = "local", ray_address: str | None = None, split_mb: float = 256) -> RunResult:
+    """Keep the documents ranked best across all shards; write them with every field intact.
+
+    Shards larger than ``split_mb`` (plain JSONL, Parquet) are scored as several tasks (0: never).
+    """
     with _readable_twice(inputs, opts) as shards, Executor(jobs, executor, ray_address) as ex:
         _check_output(output, shards)
         status = runs.begin(output, runs.fingerprint("select", config or {}, shards), overwrite)
         if status == "done":
             return RunResult.from_manifest(runs.load_manifest(output) or {})
-        per_shard, stats, digests, extra = _collect_scores(source, shards, opts, seed, ex, progress)
+        per_shard, stats, digests, extra = _collect_scores(source, shards, opts, seed, ex, progress,
+                                                           _span_bytes(split_mb))
         scores = np.concatenate(per_shard) if per_shard else np.empty(0)
         kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None)
         keep = np.zeros(len(scores), dtype=bool)
@@ -144,9 +148,13 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
         return result
 
 
+def _span_bytes(split_mb: float) -> int | None:
+    return int(split_mb * 1e6) if split_mb > 0 else None
+
+
 def _collect_scores(source: ScoreSource, shards: Sequence[Shard], opts: ReadOptions, seed: int, ex: Executor,
-                    progress: Progress | None) -> tuple[list[np.ndarray], list[ShardStats], list[str | None],
-                                                        dict[str, Any]]:
+                    progress: Progress | None, span_bytes: int | None = None) -> tuple[
+                        list[np.ndarray], list[ShardStats], list[str | None], dict[str, Any]]:
     if source.field:
         per_shard, stats = field_scores(shards, source.field, opts)
         return per_shard, stats, [None] * len(shards), {"score_field": source.field}
@@ -156,7 +164,7 @@ def _collect_scores(source: ScoreSource, shards: Sequence[Shard], opts: ReadOpti
         return [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read], {
             "scores_from": source.sidecars, "method": read[0][0] if read else column}
     selectors = _fitted(source, shards, opts, seed)
-    per_method, stats = score_shards(selectors, shards, opts, ex, progress)
+    per_method, stats = score_shards(selectors, shards, opts, ex, progress, span_bytes=span_bytes)
     return [s[selectors[0].name] for s in per_method], stats, [None] * len(shards), {
         "selector": selectors[0].state_dict()}
 
@@ -247,7 +255,8 @@ def _stat_fields(st: ShardStats) -> dict[str, Any]:
 def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], target: Sequence[str] | None,
           opts: ReadOptions, state: str | None = None, inline: bool = False, seed: int = 0, jobs: int = 1,
           config: Mapping[str, Any] | None = None, overwrite: bool = False, progress: Progress | None = None,
-          executor: str = "local", ray_address: str | None = None, part: tuple[int, int] | None = None) -> RunResult:
+          executor: str = "local", ray_address: str | None = None, part: tuple[int, int] | None = None,
+          split_mb: float = 256) -> RunResult:
     """Score every document with one or more methods.
 
     Writes sidecar lines ``{"shard", "row", "id", <method>: score, ...}`` per shard (``inline``: the records
@@ -272,7 +281,8 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
         dests = [_score_dest(output, tmp, shard, inline) for shard in shards]
         todo = [i for i, d in enumerate(dests) if not (status == "resume" and os.path.exists(d))]
         sinks = [Sinks(inline=dests[i]) if inline else Sinks(sidecar=dests[i]) for i in todo]
-        per_shard, stats = score_shards(selectors, [shards[i] for i in todo], opts, ex, progress, sinks)
+        per_shard, stats = score_shards(selectors, [shards[i] for i in todo], opts, ex, progress, sinks,
+                                        _span_bytes(split_mb))
         if output == STDIO:
             for path in dests:
                 with open(path, "rb") as fh:

@@ -24,8 +24,8 @@ from sievekit.io.streams import STDIO
 MARKER = ".sievekit-run.json"
 MANIFEST = "manifest.json"
 # Options that change how a run goes, not what it writes.
-VOLATILE = frozenset({"verbose", "quiet", "jobs", "executor", "ray_address", "dry_run", "overwrite", "config",
-                      "output", "batch_size"})
+VOLATILE = frozenset({"verbose", "quiet", "jobs", "executor", "ray_address", "split_mb", "dry_run", "overwrite",
+                      "config", "output", "batch_size"})
 
 
 def fingerprint(command: str, config: Mapping[str, Any], shards: Sequence[Shard]) -> str:

@@ -27,11 +27,13 @@ from sievekit.io import (
     ShardStats,
     atomic_path,
     iter_batches,
+    iter_decoded_chunks,
     iter_texts,
     open_output,
     open_writer,
     resolve_inputs,
 )
+from sievekit.io.spans import Span, plan_spans
 from sievekit.records import Batch
 from sievekit.selectors import Selector, get_selector
 from sievekit.selectors.params import build_config
@@ -171,14 +173,15 @@ class Sinks:
 
 
 def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions, progress: Progress | None = None,
-                sinks: Sinks = Sinks()) -> tuple[ShardScores, ShardStats]:
-    """Score one shard with every selector, writing its sinks (atomically) in the same pass."""
+                sinks: Sinks = Sinks(), span: Span | None = None) -> tuple[ShardScores, ShardStats]:
+    """Score one shard (or one span of it) with every selector, writing its sinks (atomically) in the same
+    pass. A span's sidecar numbers its rows from 0; ``score_shards`` renumbers them when it joins the spans."""
     stats = ShardStats()
     parts: dict[str, list[Scores]] = {s.name: [] for s in selectors}
     with ExitStack() as stack:
         sidecar = stack.enter_context(open_output(sinks.sidecar)) if sinks.sidecar else None
         inline = stack.enter_context(open_writer(sinks.inline, shard)) if sinks.inline else None
-        for batch in iter_batches(shard, opts, stats, all_columns=inline is not None):
+        for batch in iter_batches(shard, opts, stats, all_columns=inline is not None, span=span):
             scores = {s.name: np.asarray(s.score_batch(batch.texts), dtype=np.float64) for s in selectors}
             for name, values in scores.items():
                 parts[name].append(values)
@@ -208,24 +211,89 @@ def score_lines(shard: Shard, batch: Batch, scores: Mapping[str, Scores]) -> byt
     return b"".join(out)
 
 
-def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptions,
-                     sinks: Sinks) -> tuple[ShardScores, ShardStats]:
+def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptions, sinks: Sinks,
+                     span: Span | None) -> tuple[ShardScores, ShardStats]:
     selectors = [get_selector(state["name"]).from_state_dict(state) for state in states]
-    return score_shard(selectors, shard, opts, sinks=sinks)
+    return score_shard(selectors, shard, opts, sinks=sinks, span=span)
 
 
 def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: ReadOptions,
                  executor: Executor | None = None, progress: Progress | None = None,
-                 sinks: Sequence[Sinks] | None = None) -> tuple[list[ShardScores], list[ShardStats]]:
-    """Score every shard (writing its sinks, if given): here, or as one task per shard on ``executor``."""
+                 sinks: Sequence[Sinks] | None = None,
+                 span_bytes: int | None = None) -> tuple[list[ShardScores], list[ShardStats]]:
+    """Score every shard (writing its sinks, if given): here, or as tasks on ``executor``.
+
+    A shard larger than ``span_bytes`` (plain JSONL or Parquet) is scored as several tasks, one per span;
+    their scores are joined in order, and their sidecars into the shard's one sidecar. Records with scores
+    (inline sinks) are written by one task per shard.
+    """
     all_sinks = list(sinks) if sinks is not None else [Sinks()] * len(shards)
-    if executor is None or (executor.kind == "local" and (executor.jobs <= 1 or len(shards) <= 1)):
-        results = [score_shard(selectors, shard, opts, progress, s) for shard, s in zip(shards, all_sinks)]
+    tasks: list[tuple[int, Shard, Sinks, Span | None]] = []
+    for i, (shard, sink) in enumerate(zip(shards, all_sinks)):
+        spans = [None] if sink.inline else plan_spans(shard.path, shard.format, opts, span_bytes)
+        for j, span in enumerate(spans):
+            part = Sinks(sidecar=_part_path(sink.sidecar, j)) if sink.sidecar and span is not None else sink
+            tasks.append((i, shard, part, span))
+    if executor is None or (executor.kind == "local" and (executor.jobs <= 1 or len(tasks) <= 1)):
+        results = [score_shard(selectors, shard, opts, progress, sink, span) for _, shard, sink, span in tasks]
     else:
         states = [s.state_dict() for s in selectors]
         results = []
-        for result in executor.imap(_score_in_worker, [(states, sh, opts, s) for sh, s in zip(shards, all_sinks)]):
+        for result in executor.imap(_score_in_worker, [(states, sh, opts, sk, sp) for _, sh, sk, sp in tasks]):
             results.append(result)
             if progress:
                 progress(len(next(iter(result[0].values()), [])))
-    return [r[0] for r in results], [r[1] for r in results]
+    return _join_spans(selectors, shards, all_sinks, tasks, results)
+
+
+def _part_path(sidecar: str, index: int) -> str:
+    head, name = os.path.split(sidecar)
+    return os.path.join(head, f".{name}.span-{index:05d}")
+
+
+def _join_spans(selectors: Sequence[Selector], shards: Sequence[Shard], sinks: Sequence[Sinks],
+                tasks: Sequence[tuple[int, Shard, Sinks, Span | None]],
+                results: Sequence[tuple[ShardScores, ShardStats]]) -> tuple[list[ShardScores], list[ShardStats]]:
+    names = [s.name for s in selectors]
+    scores: list[dict[str, list[Scores]]] = [{n: [] for n in names} for _ in shards]
+    stats = [ShardStats() for _ in shards]
+    parts: list[list[tuple[str, int]]] = [[] for _ in shards]
+    for (i, _, sink, span), (result, st) in zip(tasks, results):
+        for name in names:
+            scores[i][name].append(result[name])
+        stats[i].add(st)
+        if span is not None and sink.sidecar:
+            parts[i].append((sink.sidecar, len(next(iter(result.values()), []))))
+    for i, shard_parts in enumerate(parts):
+        if shard_parts:
+            _join_sidecars(shard_parts, str(sinks[i].sidecar))
+    joined = [{n: np.concatenate(v) if v else np.empty(0, dtype=np.float64) for n, v in s.items()} for s in scores]
+    return joined, stats
+
+
+def _join_sidecars(parts: Sequence[tuple[str, int]], target: str) -> None:
+    """Concatenate span sidecars into one, each span's rows moved past the rows of the spans before it.
+
+    Lines are re-encoded as ``score_lines`` wrote them, so the bytes equal those of an unsplit run.
+    """
+    offset = 0
+    with open_output(target) as out:
+        for path, rows in parts:
+            for chunk in _lines_of(path):
+                recs = [json.loads(line) for line in chunk]
+                for rec in recs:
+                    rec["row"] += offset
+                out.write(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in recs))
+            offset += rows
+    for path, _ in parts:
+        os.remove(path)
+
+
+def _lines_of(path: str) -> Iterator[list[bytes]]:
+    rest = b""
+    for chunk in iter_decoded_chunks(path):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield [line for line in lines if line]
+    if rest:
+        yield [rest]

@@ -49,6 +49,9 @@ ExecutorKind = Annotated[str, typer.Option("--executor", help="Where tasks run: 
                                            "machine) or ray (pip install 'sievekit[ray]').")]
 RayAddress = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, "
                                                 "else a local Ray with -j CPUs).")]
+SplitMB = Annotated[float, typer.Option("--split-mb", min=0, help="Score a shard larger than this many MB as "
+                                       "several tasks (plain JSONL by byte ranges, Parquet by row groups); 0: "
+                                       "one task per shard.")]
 Compression = Annotated[str, typer.Option("--compression", help="Input codec: infer (from the suffix), none, gzip, "
                                           "zstd.", case_sensitive=False)]
 OnBad = Annotated[str, typer.Option("--on-bad-record", help="fail: stop at a bad record; skip: count it and go on.")]

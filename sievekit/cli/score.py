@@ -38,6 +38,7 @@ def score_cmd(
     jobs: c.Jobs = 1,
     executor: c.ExecutorKind = "local",
     ray_address: c.RayAddress = None,
+    split_mb: c.SplitMB = 256,
     config: c.ConfigFile = None,
     dry_run: c.DryRun = False,
     verbose: c.Verbose = 0,
@@ -63,7 +64,7 @@ def score_cmd(
             c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None,
             state=cfg["state"], inline=cfg["inline"], opts=c.read_options(cfg), seed=cfg["seed"], jobs=cfg["jobs"],
             config=cfg, overwrite=cfg["overwrite"], progress=progress, executor=cfg["executor"],
-            ray_address=cfg["ray_address"], part=_part(cfg),
+            ray_address=cfg["ray_address"], part=_part(cfg), split_mb=cfg["split_mb"],
         )
     if result.up_to_date:
         c.note(f"score: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])

@@ -54,6 +54,7 @@ def select_cmd(
     jobs: c.Jobs = 1,
     executor: c.ExecutorKind = "local",
     ray_address: c.RayAddress = None,
+    split_mb: c.SplitMB = 256,
     config: c.ConfigFile = None,
     dry_run: c.DryRun = False,
     verbose: c.Verbose = 0,
@@ -80,7 +81,7 @@ def select_cmd(
         result = pipeline.select(
             c.require_inputs(cfg), cfg["output"], rule=rule, source=source, opts=c.read_options(cfg),
             seed=cfg["seed"], jobs=cfg["jobs"], annotate=cfg["annotate"], overwrite=cfg["overwrite"],
-            executor=cfg["executor"], ray_address=cfg["ray_address"],
+            executor=cfg["executor"], ray_address=cfg["ray_address"], split_mb=cfg["split_mb"],
             output_compression=cfg["output_compression"], config=cfg, progress=progress,
         )
     if result.up_to_date:

@@ -78,16 +78,30 @@ def _json_type(value: Any) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
-def iter_jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: int = 0) -> Iterator[Batch]:
-    """Stream the records of one JSONL shard in batches of ``opts.batch_size``.
+def iter_jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: int = 0,
+                       byte_range: tuple[int, int] | None = None) -> Iterator[Batch]:
+    """Stream the records of one JSONL shard (or of bytes [start, stop) of a plain one, whose rows then count
+    from 0) in batches of ``opts.batch_size``.
 
     Blank lines are ignored. A bad record raises, or is counted in ``stats.skipped`` under ``skip``.
     """
+    try:
+        yield from _jsonl_batches(path, opts, stats, shard, byte_range)
+    except BadRecordError as exc:
+        if not byte_range or not byte_range[0]:
+            raise
+        from sievekit.io.spans import lines_before
+
+        raise exc.shifted(lines_before(path, byte_range[0])) from None
+
+
+def _jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: int,
+                   byte_range: tuple[int, int] | None) -> Iterator[Batch]:
     texts: list[str] = []
     ids: list[str | None] = []
     lines: list[bytes] = []
     start = 0
-    for first_lineno, block in _line_blocks(path, opts, stats):
+    for first_lineno, block in _line_blocks(path, opts, stats, byte_range):
         b_texts, b_ids, b_lines = _parse_block(block, first_lineno, path, opts, stats)
         texts += b_texts
         ids += b_ids
@@ -142,13 +156,14 @@ def _parse_lines(block: list[bytes], first_lineno: int, path: str, opts: ReadOpt
     return texts, ids, lines
 
 
-def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats) -> Iterator[tuple[int, list[bytes]]]:
+def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats,
+                 byte_range: tuple[int, int] | None = None) -> Iterator[tuple[int, list[bytes]]]:
     """The lines of each decoded chunk (blank ones included, so numbering stays right), with the number
     of the block's first line."""
     lineno = 1
     rest = b""
     try:
-        for chunk in iter_decoded_chunks(path, opts.compression):
+        for chunk in iter_decoded_chunks(path, opts.compression, byte_range):
             stats.bytes += len(chunk)
             parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
             rest = parts.pop()

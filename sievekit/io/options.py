@@ -43,5 +43,12 @@ class ShardStats:
     text_bytes: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: ShardStats) -> None:
+        """Count another span of the same shard in."""
+        self.rows += other.rows
+        self.bytes += other.bytes
+        self.text_bytes += other.text_bytes
+        self.skipped.update(other.skipped)
+
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "bytes": self.bytes, "text_bytes": self.text_bytes, "skipped": dict(self.skipped)}

@@ -41,18 +41,21 @@ def parquet_columns(pf: pq.ParquetFile, path: str, opts: ReadOptions, all_column
 
 
 def iter_parquet_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: int = 0,
-                         all_columns: bool = True) -> Iterator[Batch]:
-    """Stream one Parquet shard in record batches, reading every column or only text and id.
+                         all_columns: bool = True, groups: tuple[int, int, int] | None = None) -> Iterator[Batch]:
+    """Stream one Parquet shard in record batches, reading every column or only text and id; with
+    ``groups`` = (first, stop, first_row), only those row groups (batch rows then count from 0).
 
-    A null text is a bad record (row numbers count from 0).
+    A null text is a bad record (row numbers count from 0 in the file).
     """
     pf = open_parquet(path)
     columns = parquet_columns(pf, path, opts, all_columns)
     has_id = bool(opts.id_field) and opts.id_field in pf.schema_arrow.names
     start = 0
-    row = 0
+    row = groups[2] if groups else 0
+    row_groups = list(range(groups[0], groups[1])) if groups else None
     try:
-        for rb in pf.iter_batches(batch_size=opts.batch_size, columns=columns, use_threads=False):
+        for rb in pf.iter_batches(batch_size=opts.batch_size, columns=columns, use_threads=False,
+                                  row_groups=row_groups):
             raw_rows = rb.num_rows
             texts = rb.column(opts.text_field).to_pylist()
             if rb.column(opts.text_field).null_count:
@@ -67,8 +70,9 @@ def iter_parquet_batches(path: str, opts: ReadOptions, stats: ShardStats, shard:
     except OSError as exc:
         raise InputError(path, f"cannot read as Parquet ({exc})", hint="it may be truncated; re-create it") from exc
     stats.rows = start
-    stats.bytes = int(pf.metadata.serialized_size + sum(
-        pf.metadata.row_group(i).total_byte_size for i in range(pf.metadata.num_row_groups)))
+    read = row_groups if row_groups is not None else range(pf.metadata.num_row_groups)
+    stats.bytes = int((0 if groups else pf.metadata.serialized_size)
+                      + sum(pf.metadata.row_group(i).total_byte_size for i in read))
 
 
 def _ids(rb: pa.RecordBatch, opts: ReadOptions, has_id: bool) -> list[str | None] | None:

@@ -18,6 +18,7 @@ from sievekit.errors import ConfigError, InputError, ShardError
 from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
 from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_layout, parquet_schema
+from sievekit.io.spans import Span
 from sievekit.io.streams import STDIO, atomic_path, codec_from_suffix, open_output
 from sievekit.records import Batch
 
@@ -137,12 +138,14 @@ def _check_names(entries: list[list[str]]) -> None:
 
 
 def iter_batches(shard: Shard, opts: ReadOptions, stats: ShardStats | None = None,
-                 all_columns: bool = True) -> Iterator[Batch]:
-    """Stream one shard's records in batches (Parquet reads only text and id unless ``all_columns``)."""
+                 all_columns: bool = True, span: Span | None = None) -> Iterator[Batch]:
+    """Stream one shard's records in batches (Parquet reads only text and id unless ``all_columns``); with a
+    ``span``, only that piece of it, its rows counted from 0."""
     stats = stats if stats is not None else ShardStats()
     if shard.format == "parquet":
-        return iter_parquet_batches(shard.path, opts, stats, shard.index, all_columns)
-    return iter_jsonl_batches(shard.path, opts, stats, shard.index)
+        groups = (span.start, span.stop, span.first_row) if span else None
+        return iter_parquet_batches(shard.path, opts, stats, shard.index, all_columns, groups)
+    return iter_jsonl_batches(shard.path, opts, stats, shard.index, (span.start, span.stop) if span else None)
 
 
 def iter_texts(shards: Sequence[Shard], opts: ReadOptions) -> Iterator[str]:

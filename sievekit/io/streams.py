@@ -44,8 +44,15 @@ def resolve_codec(path: str, forced: str | None) -> str:
     return forced
 
 
-def _raw_chunks(fh: BinaryIO) -> Iterator[bytes]:
-    while chunk := fh.read(CHUNK):
+def _raw_chunks(fh: BinaryIO, stop: int | None = None) -> Iterator[bytes]:
+    """The file's bytes in chunks, up to byte ``stop`` (from where the file is positioned)."""
+    left = stop - fh.tell() if stop is not None else None
+    while left is None or left > 0:
+        chunk = fh.read(CHUNK if left is None else min(CHUNK, left))
+        if not chunk:
+            return
+        if left is not None:
+            left -= len(chunk)
         yield chunk
 
 
@@ -99,8 +106,10 @@ def sniff_codec(head: bytes) -> str:
     return "none"
 
 
-def iter_decoded_chunks(path: str, codec: str | None = None) -> Iterator[bytes]:
-    """Yield the decompressed bytes of ``path`` (``-`` for stdin) in chunks of about 1 MiB.
+def iter_decoded_chunks(path: str, codec: str | None = None,
+                        byte_range: tuple[int, int] | None = None) -> Iterator[bytes]:
+    """Yield the decompressed bytes of ``path`` (``-`` for stdin) in chunks of about 1 MiB; with
+    ``byte_range``, only bytes [start, stop) of an uncompressed file.
 
     Raises:
         InputError: the file cannot be opened or read, or its compressed stream is corrupt or truncated.
@@ -119,7 +128,9 @@ def iter_decoded_chunks(path: str, codec: str | None = None) -> Iterator[bytes]:
         raise InputError(path, f"cannot open: {exc.strerror}", hint="check the path and its permissions") from exc
     with fh:
         try:
-            yield from _decode(_raw_chunks(fh), chosen, path)
+            if byte_range is not None:
+                fh.seek(byte_range[0])
+            yield from _decode(_raw_chunks(fh, byte_range[1] if byte_range else None), chosen, path)
         except OSError as exc:
             raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
 

@@ -116,3 +116,57 @@ def test_sigterm_stops_the_workers_and_leaves_no_temporaries(tmp_path):
     time.sleep(0.5)  # the workers unwind after the parent
     assert [p for p in os.listdir(out) if ".tmp-" in p] == [], os.listdir(out)
     assert not (out / "manifest.json").exists()
+
+
+def _big_inputs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "big"
+    src.mkdir()
+    recs = [{"id": f"d{i}", "text": f"document {i} " + "word " * (i % 50), "n": i} for i in range(3000)]
+    (src / "a.jsonl").write_text("".join(json.dumps(r) + "\n" + ("\n" if i % 97 == 0 else "")
+                                         for i, r in enumerate(recs)))
+    pq.write_table(pa.Table.from_pylist(recs), src / "b.parquet", row_group_size=250)
+    return src
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_large_shards_split_into_spans_give_the_same_bytes(invoke, tmp_path, jobs):
+    src = _big_inputs(tmp_path)
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    for out, mb in ((whole, "0"), (split, "0.05")):
+        res = invoke("score", src, "--method", "length", "--method", "random", "-o", out / "s", "--split-mb", mb,
+                     "-j", jobs)
+        assert res.exit_code == 0, res.stderr
+        res = invoke("select", src, "--method", "random", "--top-k", "700", "-o", out / "k", "--split-mb", mb,
+                     "-j", jobs)
+        assert res.exit_code == 0, res.stderr
+    for sub in ("s", "k"):
+        assert _outputs(whole / sub) == _outputs(split / sub)
+    assert not [p for p in (split / "s").iterdir() if ".span-" in p.name]
+
+
+def test_spans_cover_the_file_exactly(tmp_path):
+    from sievekit.io import ReadOptions
+    from sievekit.io.spans import plan_spans
+
+    src = _big_inputs(tmp_path)
+    spans = plan_spans(str(src / "a.jsonl"), "jsonl", ReadOptions(), 20_000)
+    assert len(spans) > 3 and spans[0].start == 0 and spans[-1].stop == (src / "a.jsonl").stat().st_size
+    assert all(a.stop == b.start for a, b in zip(spans, spans[1:]))
+    data = (src / "a.jsonl").read_bytes()
+    assert all(data[s.start - 1:s.start] == b"\n" for s in spans[1:])
+    groups = plan_spans(str(src / "b.parquet"), "parquet", ReadOptions(), 1)
+    assert [(g.start, g.stop, g.first_row) for g in groups] == [(i, i + 1, 250 * i) for i in range(12)]
+    assert plan_spans(str(src / "a.jsonl"), "jsonl", ReadOptions(), 10**9) == [None]
+
+
+def test_an_error_in_a_later_span_names_the_files_line(invoke, tmp_path):
+    src = _big_inputs(tmp_path)
+    lines = (src / "a.jsonl").read_text().splitlines()
+    lines[-5] = '{"text": 7}'
+    (src / "a.jsonl").write_text("\n".join(lines) + "\n")
+    res = invoke("score", src / "a.jsonl", "--method", "length", "--split-mb", "0.02", "-j", "2")
+    assert res.exit_code == 1
+    assert f'{src / "a.jsonl"}:{len(lines) - 4}: field "text" is a number' in res.stderr, res.stderr
