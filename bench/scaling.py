@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--ray", action="store_true", help="also run on a local Ray (pip install 'sievekit[ray]')")
+    parser.add_argument("--steps", nargs="+", default=None, help="run only these steps (by name)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sievekit-bench-scaling-"))
     select_scale.SHARD_DOCS = -(-args.docs // args.shards)
@@ -57,6 +58,8 @@ def main() -> None:
     print(f"pool: {args.docs:,} documents, {mb:.0f} MB of JSONL in {args.shards} shards")
     print(f"{'step':<16} {'mode':<10} {'wall s':>7} {'MB/s':>7} {'speed-up':>9} {'peak RSS MB':>12}")
     for step, cmd in steps.items():
+        if args.steps and step not in args.steps:
+            continue
         base = None
         for label, flags in modes:
             out = tmp / "out"
