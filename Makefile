@@ -14,6 +14,7 @@ $(BIN)/sievekit: pyproject.toml
 	# Optional extras: their tests are skipped, with the reason, where a wheel is not available.
 	$(BIN)/pip install --quiet -e '.[classifier]' || echo "note: the classifier extra did not install; select --target falls back to zstd-ml and the classifier's tests are skipped"
 	$(BIN)/pip install --quiet -e '.[ray]' || echo "note: the ray extra did not install; its tests will be skipped"
+	$(BIN)/pip install --quiet -e '.[remote]' || echo "note: the remote extra did not install; its tests will be skipped"
 	touch $@
 
 install: $(BIN)/sievekit

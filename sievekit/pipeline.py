@@ -24,7 +24,7 @@ import numpy as np
 from sievekit import runs, sampling, stratify
 from sievekit.errors import ConfigError, ShardError
 from sievekit.executor import Executor
-from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, open_writer, output_target
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer, output_target
 from sievekit.io.shards import resolve_inputs
 from sievekit.io.streams import STDIO, sniff_codec
 from sievekit.scoring import (
@@ -160,7 +160,7 @@ def _collect_scores(source: ScoreSource, shards: Sequence[Shard], opts: ReadOpti
         return per_shard, stats, [None] * len(shards), {"score_field": source.field}
     if source.sidecars:
         column = source.methods[0].name if source.methods else None
-        read = [read_sidecar(os.path.join(source.sidecars, sidecar_name(s)), column) for s in shards]
+        read = [read_sidecar(fs.join(source.sidecars, sidecar_name(s)), column) for s in shards]
         return [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read], {
             "scores_from": source.sidecars, "method": read[0][0] if read else column}
     selectors = _fitted(source, shards, opts, seed)
@@ -215,7 +215,7 @@ def write_kept(shards: Sequence[Shard], per_shard: Sequence[np.ndarray], keep: n
         shared = stack.enter_context(open_writer(output, shards[0], output_compression)) if single else None
         for shard, lo, hi, st, digest in zip(shards, offsets[:-1], offsets[1:], stats, digests):
             target = output_target(output, shard)
-            if resume and not single and os.path.exists(target):
+            if resume and not single and fs.exists(target):
                 pass  # written completely by the interrupted run (outputs appear only when whole)
             else:
                 with nullcontext(shared) if single else open_writer(target, shard, output_compression) as writer:
@@ -271,7 +271,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
         if status == "done":
             return RunResult.from_manifest(runs.load_manifest(output, name) or {})
         names = [m.name for m in methods]
-        if state or (status == "resume" and os.path.isdir(os.path.join(output, "state"))):
+        if state or (status == "resume" and fs.isdir(fs.join(output, "state"))):
             selectors = load_states(state or output, names or None)
         else:
             selectors = make_selectors(methods, seed)
@@ -279,7 +279,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
         if output != STDIO:
             save_states(selectors, output)
         dests = [_score_dest(output, tmp, shard, inline) for shard in shards]
-        todo = [i for i, d in enumerate(dests) if not (status == "resume" and os.path.exists(d))]
+        todo = [i for i, d in enumerate(dests) if not (status == "resume" and fs.exists(d))]
         sinks = [Sinks(inline=dests[i]) if inline else Sinks(sidecar=dests[i]) for i in todo]
         per_shard, stats = score_shards(selectors, [shards[i] for i in todo], opts, ex, progress, sinks,
                                         _span_bytes(split_mb))
@@ -328,7 +328,7 @@ def count_rows(path: str) -> int:
 def _score_dest(output: str, tmp: str, shard: Shard, inline: bool) -> str:
     if output == STDIO:  # each shard goes to a temporary file first; they are concatenated in order
         return os.path.join(tmp, f"{shard.index:06d}.jsonl")
-    return os.path.join(output, shard.name if inline else sidecar_name(shard))
+    return fs.join(output, shard.name if inline else sidecar_name(shard))
 
 
 def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opts: ReadOptions | None = None,
@@ -387,10 +387,10 @@ def _readable_twice(inputs: Sequence[str], opts: ReadOptions) -> Iterator[list[S
 
 
 def _check_output(output: str, shards: Sequence[Shard]) -> None:
-    inputs = {os.path.realpath(s.path) for s in shards}
+    inputs = {fs.realpath(s.path) for s in shards}
     for shard in shards:
         target = output_target(output, shard)
-        if target != STDIO and os.path.realpath(target) in inputs:
+        if target != STDIO and fs.realpath(target) in inputs:
             raise ConfigError(f"output {target} would overwrite an input", hint="choose another -o/--output")
 
 

@@ -9,7 +9,6 @@ inputs next to the target's. Memory: a few numbers per document (length, scores)
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sievekit import runs, stats
-from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, iter_texts, resolve_inputs
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_texts, resolve_inputs
 from sievekit.sidecars import read_sidecar, sidecar_name
 
 
@@ -59,7 +58,7 @@ def report(inputs: Sequence[str], opts: ReadOptions, *, scores: str | None = Non
         out["target"] = {"text_length": length_summary(target_lengths),
                          "length_histogram": stats.histogram(target_lengths.astype(float), edges, log=True)}
         out["total"]["length_histogram"] = stats.histogram(lengths.astype(float), edges, log=True)
-        pool = list(raw) if raw else [i["path"] for i in (run or {}).get("inputs", []) if os.path.exists(i["path"])]
+        pool = list(raw) if raw else [i["path"] for i in (run or {}).get("inputs", []) if fs.exists(i["path"])]
         if pool:
             out["kl"] = kl_section(target, pool, inputs, opts)
     return out
@@ -131,7 +130,7 @@ def _total(entries: list[dict[str, Any]], lengths: np.ndarray) -> dict[str, Any]
 def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
     """What the run that wrote an input directory did, from its manifest."""
     for spec in inputs:
-        manifest = runs.load_manifest(spec) if os.path.isdir(spec) else None
+        manifest = runs.load_manifest(spec) if fs.isdir(spec) else None
         if manifest:
             keep = ("name", "input", "rows_in", "rows_out", "bytes_in", "skipped")
             run = {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
@@ -164,11 +163,11 @@ def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _sidecar_columns(directory: str, shards: Sequence[Shard]) -> dict[str, np.ndarray]:
     """Every score column of the sidecars in ``directory``, aligned with the input shards."""
-    first = os.path.join(directory, sidecar_name(shards[0]))
+    first = fs.join(directory, sidecar_name(shards[0]))
     names = _columns_of(first)
     out = {}
     for name in names:
-        out[name] = np.concatenate([read_sidecar(os.path.join(directory, sidecar_name(s)), name)[1] for s in shards])
+        out[name] = np.concatenate([read_sidecar(fs.join(directory, sidecar_name(s)), name)[1] for s in shards])
     return out
 
 

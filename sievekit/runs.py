@@ -10,16 +10,14 @@ unless ``--overwrite``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sievekit.errors import ConfigError
-from sievekit.io import Shard, atomic_path
-from sievekit.io.streams import STDIO
+from sievekit.io import Shard, fs
+from sievekit.io.streams import STDIO, atomic_output
 
 MARKER = ".sievekit-run.json"
 MANIFEST = "manifest.json"
@@ -33,8 +31,7 @@ def fingerprint(command: str, config: Mapping[str, Any], shards: Sequence[Shard]
     options = {k: v for k, v in sorted(config.items()) if k not in VOLATILE}
     inputs = []
     for shard in shards:
-        st = os.stat(shard.path) if shard.path != STDIO else None
-        inputs.append([shard.name, st.st_size if st else None, st.st_mtime_ns if st else None])
+        inputs.append([shard.name, *(fs.stat_key(shard.path) if shard.path != STDIO else (None, None))])
     blob = json.dumps([command, options, inputs], sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
@@ -42,7 +39,7 @@ def fingerprint(command: str, config: Mapping[str, Any], shards: Sequence[Shard]
 def is_directory_output(output: str) -> bool:
     from sievekit.io.shards import shard_format
 
-    return output != STDIO and not (shard_format(output) == "jsonl" and not os.path.isdir(output))
+    return output != STDIO and not (shard_format(output) == "jsonl" and not fs.isdir(output))
 
 
 def part_name(part: tuple[int, int] | None) -> str:
@@ -66,7 +63,7 @@ def begin(output: str, fp: str, overwrite: bool, name: str = MANIFEST) -> str:
     """
     if not is_directory_output(output):
         return "new"
-    manifest, marker = (_read(os.path.join(output, n)) for n in (name, _marker(name)))
+    manifest, marker = (_read(fs.join(output, n)) for n in (name, _marker(name)))
     if any(p is not None and p.get("fingerprint") != fp for p in (manifest, marker)):
         if not overwrite:
             raise ConfigError(
@@ -78,7 +75,7 @@ def begin(output: str, fp: str, overwrite: bool, name: str = MANIFEST) -> str:
     if manifest is not None:
         return "done"
     state = "resume" if marker is not None else "new"
-    write_json(os.path.join(output, _marker(name)), {"fingerprint": fp})
+    write_json(fs.join(output, _marker(name)), {"fingerprint": fp})
     return state
 
 
@@ -86,37 +83,36 @@ def finish(output: str, manifest: Mapping[str, Any], name: str = MANIFEST) -> No
     """Write ``manifest.json`` last: its presence means the run completed."""
     if not is_directory_output(output):
         return
-    write_json(os.path.join(output, name), manifest)
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(output, _marker(name)))
+    write_json(fs.join(output, name), manifest)
+    if fs.exists(fs.join(output, _marker(name))):
+        fs.remove(fs.join(output, _marker(name)))
 
 
 def load_manifest(output: str, name: str = MANIFEST) -> dict[str, Any] | None:
-    return _read(os.path.join(output, name))
+    return _read(fs.join(output, name))
 
 
 def _clear(output: str, manifest: Mapping[str, Any] | None, name: str = MANIFEST) -> None:
     """Remove what the previous run wrote (the files its manifest lists) and its bookkeeping."""
     for entry in (manifest or {}).get("shards", []):
         path = entry.get("output")
-        if path and path != STDIO and os.path.isfile(path):
-            os.remove(path)
+        if path and path != STDIO and fs.isfile(path):
+            fs.remove(path)
     for record in (name, _marker(name)):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(output, record))
+        if fs.exists(fs.join(output, record)):
+            fs.remove(fs.join(output, record))
 
 
 def _read(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
+    if not fs.exists(path):
         return None
+    try:
+        data = json.loads(fs.read_text(path))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: unreadable run record ({exc})", hint="remove it, or pass --overwrite") from exc
     return data if isinstance(data, dict) else None
 
 
 def write_json(path: str, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    with atomic_output(path) as tmp:
+        fs.write_text(tmp, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")

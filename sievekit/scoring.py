@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from sievekit.io import (
     ReadOptions,
     Shard,
     ShardStats,
-    atomic_path,
+    fs,
     iter_batches,
     iter_decoded_chunks,
     iter_texts,
@@ -34,6 +33,7 @@ from sievekit.io import (
     resolve_inputs,
 )
 from sievekit.io.spans import Span, plan_spans
+from sievekit.io.streams import atomic_output
 from sievekit.records import Batch
 from sievekit.selectors import Selector, get_selector
 from sievekit.selectors.params import build_config
@@ -126,9 +126,9 @@ def save_states(selectors: Sequence[Selector], directory: str) -> list[str]:
     """Write each fitted selector to ``directory/state/<name>.json`` (JSON only, never pickle)."""
     paths = []
     for selector in selectors:
-        path = os.path.join(directory, "state", f"{selector.name}.json")
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(selector.state_dict(), indent=1) + "\n", encoding="utf-8")
+        path = fs.join(directory, "state", f"{selector.name}.json")
+        with atomic_output(path) as tmp:
+            fs.write_text(tmp, json.dumps(selector.state_dict(), indent=1) + "\n")
         paths.append(path)
     return paths
 
@@ -139,18 +139,17 @@ def load_states(source: str, names: Sequence[str] | None = None) -> list[Selecto
     Raises:
         ConfigError: the path holds no state, or not the state of a requested method.
     """
-    folder = os.path.join(source, "state") if os.path.isdir(os.path.join(source, "state")) else source
-    if os.path.isdir(folder):
-        files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".json"))
-    elif os.path.isfile(folder):
+    folder = fs.join(source, "state") if fs.isdir(fs.join(source, "state")) else source
+    if fs.isdir(folder):
+        files = [fs.join(folder, f) for f in fs.listdir(folder) if f.endswith(".json")]
+    elif fs.isfile(folder):
         files = [folder]
     else:
         raise ConfigError(f"--state {source}: no such file or directory")
     states = {}
     for path in files:
         try:
-            with open(path, encoding="utf-8") as fh:
-                state = json.load(fh)
+            state = json.loads(fs.read_text(path))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--state {path}: not a sievekit state file ({exc})") from exc
         states[state.get("name")] = state
@@ -247,8 +246,8 @@ def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: R
 
 
 def _part_path(sidecar: str, index: int) -> str:
-    head, name = os.path.split(sidecar)
-    return os.path.join(head, f".{name}.span-{index:05d}")
+    head, name = fs.split(sidecar)
+    return fs.join(head, f".{name}.span-{index:05d}")
 
 
 def _join_spans(selectors: Sequence[Selector], shards: Sequence[Shard], sinks: Sequence[Sinks],
@@ -286,7 +285,7 @@ def _join_sidecars(parts: Sequence[tuple[str, int]], target: str) -> None:
                 out.write(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in recs))
             offset += rows
     for path, _ in parts:
-        os.remove(path)
+        fs.remove(path)
 
 
 def _lines_of(path: str) -> Iterator[list[bytes]]:

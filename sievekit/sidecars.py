@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from sievekit.errors import ConfigError, InputError, ShardError
-from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, iter_decoded_chunks
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_decoded_chunks
 from sievekit.io.jsonl import loads
 from sievekit.io.shards import codec_suffix, format_stem
 
@@ -47,7 +46,7 @@ def read_sidecar(path: str, column: str | None) -> tuple[str, Scores, str]:
     Raises:
         InputError: the sidecar is missing, malformed, out of row order, or lacks the column.
     """
-    if not os.path.exists(path):
+    if not fs.exists(path):
         raise InputError(path, "no sidecar for this shard", hint="run `sievekit score` on the same inputs first")
     values: list[float] = []
     digest = IdDigest()

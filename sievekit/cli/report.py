@@ -11,7 +11,8 @@ from rich.table import Table
 
 from sievekit import reporting
 from sievekit.cli import _common as c
-from sievekit.io import atomic_path
+from sievekit.io import fs
+from sievekit.io.streams import atomic_output
 from sievekit.render import fmt, sections, to_html, to_markdown
 
 
@@ -62,8 +63,8 @@ def report_cmd(
     if cfg["markdown"]:
         typer.echo(to_markdown(data), nl=False)
     if cfg["html_file"]:
-        with atomic_path(cfg["html_file"]) as tmp:
-            tmp.write_text(to_html(data), encoding="utf-8")
+        with atomic_output(str(cfg["html_file"])) as tmp:
+            fs.write_text(tmp, to_html(data))
         c.note(f"report: wrote {cfg['html_file']}", cfg["quiet"])
 
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sievekit.errors import BadRecordError, InputError
+from sievekit.io import fs
 from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.records import Batch
 
@@ -19,7 +20,7 @@ def open_parquet(path: str) -> pq.ParquetFile:
         raise InputError("<stdin>", "Parquet cannot be read from stdin (it needs a seekable file)",
                          hint="write the Parquet data to a file and pass its path")
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(fs.open(path, "rb") if fs.is_url(path) else path)
     except OSError as exc:
         raise InputError(path, f"cannot read as Parquet ({exc})", hint="is it a whole Parquet file?") from exc
 

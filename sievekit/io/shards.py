@@ -7,19 +7,18 @@ key (shard index, row) is the same on every run. Each shard writes to one output
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from sievekit.errors import ConfigError, InputError, ShardError
+from sievekit.io import fs
 from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
 from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_layout, parquet_schema
 from sievekit.io.spans import Span
-from sievekit.io.streams import STDIO, atomic_path, codec_from_suffix, open_output
+from sievekit.io.streams import STDIO, atomic_output, codec_from_suffix, open_output
 from sievekit.records import Batch
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -55,7 +54,7 @@ class Shard:
 
 def shard_format(path: str) -> str | None:
     """``jsonl`` or ``parquet`` by the file's suffix, or None for a file that is not a shard."""
-    base = os.path.basename(path)
+    base = path.rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
     if base in RUN_ARTEFACTS or base.startswith("manifest.part-") and base.endswith(".json"):
         return None
     name = path.lower()
@@ -82,7 +81,7 @@ def resolve_inputs(specs: Sequence[str]) -> list[Shard]:
     found: dict[str, str] = {}  # real path -> output name; the first spelling of a file wins
     for spec in specs:
         for path, name in _expand(spec):
-            found.setdefault(os.path.realpath(path), _posix(name) + "\0" + path)
+            found.setdefault(fs.realpath(path), _posix(name) + "\0" + path)
     entries = sorted((value.split("\0", 1) for value in found.values()), key=lambda e: (e[1], e[0]))
     _check_names(entries)
     return [Shard(i, path, name, shard_format(path) or "jsonl") for i, (name, path) in enumerate(entries)]
@@ -105,23 +104,24 @@ def codec_suffix(name: str) -> str:
 
 
 def _expand(spec: str) -> list[tuple[str, str]]:
-    if _GLOB_CHARS & set(spec):
-        matches = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p) and shard_format(p))
-        if not matches:
+    if _GLOB_CHARS & set(spec.split("://", 1)[-1]):
+        globbed = [p for p in fs.glob(spec) if shard_format(p)]
+        if not globbed:
             raise InputError(spec, "the pattern matches no shard", hint=f"shards end in {', '.join(_KNOWN[:6])}, …")
-        return [(p, os.path.basename(p)) for p in matches]
-    if os.path.isdir(spec):
-        matches = sorted(str(p) for p in Path(spec).rglob("*") if p.is_file() and shard_format(str(p))
-                         and not p.name.startswith("."))
-        if not matches:
+        return [(p, fs.split(p)[1]) for p in globbed]
+    if fs.isdir(spec):
+        # Hidden files and folders (our own temporaries among them) are never shards.
+        found = [(p, rel) for p, rel in fs.walk_files(spec)
+                 if shard_format(p) and not any(part.startswith(".") for part in _posix(rel).split("/"))]
+        if not found:
             raise InputError(spec, "the directory holds no shard", hint="shards end in .jsonl[.gz|.zst] or .parquet")
-        return [(p, os.path.relpath(p, spec)) for p in matches]
-    if not os.path.exists(spec):
+        return found
+    if not fs.exists(spec):
         raise InputError(spec, "no such file or directory", hint="check the path")
     if shard_format(spec) is None:
         raise InputError(spec, "unknown shard format (by its suffix)",
                          hint="name JSON Lines files *.jsonl[.gz|.zst] and Parquet files *.parquet")
-    return [(spec, os.path.basename(spec))]
+    return [(spec, fs.split(spec)[1])]
 
 
 def _posix(name: str) -> str:
@@ -163,9 +163,9 @@ class BatchWriter(Protocol):
 
 def output_target(output: str, shard: Shard) -> str:
     """Where a shard's output goes: ``-`` (stdout), one file, or ``DIR/<shard name>``."""
-    if output == STDIO or shard_format(output) == "jsonl" and not os.path.isdir(output):
+    if output == STDIO or shard_format(output) == "jsonl" and not fs.isdir(output):
         return output
-    return os.path.join(output, shard.name)
+    return fs.join(output, shard.name)
 
 
 @contextlib.contextmanager
@@ -178,9 +178,9 @@ def open_writer(target: str, source: Shard, compression: str | None = None) -> I
         if source.format != "parquet":
             raise ShardError(f"{target}: cannot write Parquet from JSON Lines input {source.label}",
                              hint="write to a directory (outputs keep their input's format) or to stdout")
-        with atomic_path(target) as tmp:
+        with atomic_output(target) as tmp, fs.open(tmp, "wb") as sink:
             codec, group_rows = parquet_layout(source.path)
-            writer = ParquetWriter(str(tmp), parquet_schema(source.path), codec, group_rows)
+            writer = ParquetWriter(sink, parquet_schema(source.path), codec, group_rows)
             yield writer
             writer.close()
         return

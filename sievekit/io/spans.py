@@ -7,9 +7,9 @@ the file and the span size, never on the number of workers, so results do not de
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from sievekit.io import fs
 from sievekit.io.options import ReadOptions
 from sievekit.io.streams import STDIO, resolve_codec
 
@@ -32,11 +32,11 @@ def plan_spans(path: str, fmt: str, opts: ReadOptions, span_bytes: int | None) -
         return _parquet_spans(path, span_bytes)
     if resolve_codec(path, opts.compression) != "none":
         return [None]
-    size = os.path.getsize(path)
+    size = fs.getsize(path)
     if size <= span_bytes:
         return [None]
     cuts = [0]
-    with open(path, "rb") as fh:
+    with fs.open(path, "rb") as fh:
         for k in range(1, -(-size // span_bytes)):
             fh.seek(max(k * span_bytes, cuts[-1]))
             fh.readline()  # to the end of the line the cut fell in
@@ -48,9 +48,10 @@ def plan_spans(path: str, fmt: str, opts: ReadOptions, span_bytes: int | None) -
 
 
 def _parquet_spans(path: str, span_bytes: int) -> list[Span | None]:
-    import pyarrow.parquet as pq
 
-    meta = pq.ParquetFile(path).metadata
+    from sievekit.io.parquet import open_parquet
+
+    meta = open_parquet(path).metadata
     spans: list[Span | None] = []
     start = first_row = rows = size = 0
     for g in range(meta.num_row_groups):
@@ -69,7 +70,7 @@ def _parquet_spans(path: str, span_bytes: int) -> list[Span | None]:
 def lines_before(path: str, offset: int) -> int:
     """How many lines end before byte ``offset`` (to name the file's line number in a span's error)."""
     count = 0
-    with open(path, "rb") as fh:
+    with fs.open(path, "rb") as fh:
         while offset > 0:
             chunk = fh.read(min(offset, 1 << 20))
             if not chunk:

@@ -13,11 +13,12 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import zstandard
 
 from sievekit.errors import InputError, ShardError
+from sievekit.io import fs
 
 CODECS = ("none", "gzip", "zstd")
 CHUNK = 1 << 20
@@ -44,7 +45,7 @@ def resolve_codec(path: str, forced: str | None) -> str:
     return forced
 
 
-def _raw_chunks(fh: BinaryIO, stop: int | None = None) -> Iterator[bytes]:
+def _raw_chunks(fh: IO[bytes], stop: int | None = None) -> Iterator[bytes]:
     """The file's bytes in chunks, up to byte ``stop`` (from where the file is positioned)."""
     left = stop - fh.tell() if stop is not None else None
     while left is None or left > 0:
@@ -123,7 +124,7 @@ def iter_decoded_chunks(path: str, codec: str | None = None,
         return
     chosen = resolve_codec(path, codec)
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below, after the generator is exhausted
+        fh = fs.open(path, "rb")  # closed below, after the generator is exhausted
     except OSError as exc:
         raise InputError(path, f"cannot open: {exc.strerror}", hint="check the path and its permissions") from exc
     with fh:
@@ -152,7 +153,7 @@ def _decode(raw: Iterator[bytes], codec: str, path: str) -> Iterator[bytes]:
 class _Encoder:
     """A write-side compressor over a binary file; ``close()`` finishes the stream but not the file."""
 
-    def __init__(self, fh: BinaryIO, codec: str, level: int | None) -> None:
+    def __init__(self, fh: IO[bytes], codec: str, level: int | None) -> None:
         self.fh = fh
         self._gz: gzip.GzipFile | None = None
         self._zst: zstandard.ZstdCompressionWriter | None = None
@@ -174,6 +175,28 @@ class _Encoder:
             self._gz.close()
         if self._zst is not None:
             self._zst.close()  # type: ignore[no-untyped-call]
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[str]:
+    """``atomic_path`` for any output, a local path or an fsspec URL: yields the temporary name as a str,
+    to be written with ``sievekit.io.fs.open``. On object stores the final rename is a copy and a delete,
+    and each object appears whole."""
+    final = str(path)
+    if not fs.is_url(final):
+        with atomic_path(final) as local:
+            yield str(local)
+        return
+    head, name = fs.split(final)
+    remote = fs.join(head, f".{name}.tmp-{os.getpid()}")
+    try:
+        yield remote
+        fs.move(remote, final)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if fs.exists(remote):
+                fs.remove(remote)
+        raise
 
 
 @contextlib.contextmanager
@@ -217,7 +240,7 @@ def open_output(path: str, codec: str | None = None, level: int | None = None) -
         sys.stdout.buffer.flush()
         return
     try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        with atomic_output(path) as tmp, fs.open(tmp, "wb") as fh:
             enc = _Encoder(fh, resolve_codec(path, codec), level)
             yield enc
             enc.close()

@@ -1,0 +1,161 @@
+"""Paths on this machine's disk or, with fsspec installed, at any fsspec URL (``s3://``, ``gs://``,
+``file://``, ``memory://``): one small set of file operations for the rest of sievekit.
+
+Local paths go straight to ``os``; a path with ``://`` goes through fsspec (``pip install
+'sievekit[remote]'``), imported only then. Cluster jobs read and write shared storage this way.
+"""
+
+from __future__ import annotations
+
+import builtins
+import glob as _glob
+import os
+import posixpath
+from typing import IO, Any
+
+from sievekit.errors import MissingDependencyError
+
+
+def is_url(path: str) -> bool:
+    return "://" in path
+
+
+def _fs(path: str) -> tuple[Any, str]:
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise MissingDependencyError("fsspec", "remote", f"reading or writing {path}") from None
+    filesystem, inner = url_to_fs(path)
+    return filesystem, str(inner)
+
+
+def _url(path: str, inner: str) -> str:
+    """Put the protocol of ``path`` back in front of a path fsspec returned without it."""
+    protocol = path.split("://", 1)[0]
+    return inner if "://" in inner else f"{protocol}://{inner.lstrip('/') if protocol != 'file' else inner}"
+
+
+def exists(path: str) -> bool:
+    if is_url(path):
+        fs, p = _fs(path)
+        return bool(fs.exists(p))
+    return os.path.exists(path)
+
+
+def isdir(path: str) -> bool:
+    if is_url(path):
+        fs, p = _fs(path)
+        return bool(fs.isdir(p))
+    return os.path.isdir(path)
+
+
+def isfile(path: str) -> bool:
+    if is_url(path):
+        fs, p = _fs(path)
+        return bool(fs.isfile(p))
+    return os.path.isfile(path)
+
+
+def getsize(path: str) -> int:
+    if is_url(path):
+        fs, p = _fs(path)
+        return int(fs.size(p))
+    return os.path.getsize(path)
+
+
+def stat_key(path: str) -> tuple[int, int | str | None]:
+    """Size and modification stamp, to notice a changed input."""
+    if is_url(path):
+        fs, p = _fs(path)
+        info = fs.info(p)
+        return int(info.get("size", 0)), str(info.get("mtime") or info.get("LastModified") or info.get("ETag"))
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def join(base: str, *parts: str) -> str:
+    if is_url(base):
+        return posixpath.join(base, *parts)
+    return os.path.join(base, *parts)
+
+
+def split(path: str) -> tuple[str, str]:
+    return posixpath.split(path) if is_url(path) else os.path.split(path)
+
+
+def realpath(path: str) -> str:
+    return path if is_url(path) else os.path.realpath(path)
+
+
+def listdir(path: str) -> list[str]:
+    if is_url(path):
+        fs, p = _fs(path)
+        return sorted(posixpath.basename(e.rstrip("/")) for e in fs.ls(p, detail=False))
+    return sorted(os.listdir(path))
+
+
+def glob(pattern: str) -> list[str]:
+    if is_url(pattern):
+        fs, p = _fs(pattern)
+        return sorted(_url(pattern, m) for m in fs.glob(p) if fs.isfile(m))
+    return sorted(m for m in _glob.glob(pattern, recursive=True) if os.path.isfile(m))
+
+
+def walk_files(directory: str) -> list[tuple[str, str]]:
+    """Every file below ``directory``, as (path, path relative to the directory), sorted."""
+    if is_url(directory):
+        fs, p = _fs(directory)
+        found = fs.find(p)
+        root = p.rstrip("/") + "/"
+        return sorted((_url(directory, f), f[len(root):]) for f in found if f.startswith(root))
+    out = []
+    for dirpath, _, names in os.walk(directory):
+        for name in names:
+            full = os.path.join(dirpath, name)
+            out.append((full, os.path.relpath(full, directory)))
+    return sorted(out)
+
+
+def open(path: str, mode: str = "rb") -> IO[bytes]:  # noqa: A001 - the file operation of this module
+    if is_url(path):
+        fs, p = _fs(path)
+        if "w" in mode:
+            fs.makedirs(posixpath.dirname(p), exist_ok=True)
+        return fs.open(p, mode)  # type: ignore[no-any-return]
+    return builtins.open(path, mode)
+
+
+def makedirs(path: str) -> None:
+    if is_url(path):
+        fs, p = _fs(path)
+        fs.makedirs(p, exist_ok=True)
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
+def move(src: str, dst: str) -> None:
+    """Rename ``src`` over ``dst``; on object stores a copy and a delete (each object appears whole)."""
+    if is_url(src):
+        fs, s = _fs(src)
+        _, d = _fs(dst)
+        fs.mv(s, d)
+    else:
+        os.replace(src, dst)
+
+
+def remove(path: str) -> None:
+    if is_url(path):
+        fs, p = _fs(path)
+        fs.rm(p)
+    else:
+        os.remove(path)
+
+
+def read_text(path: str) -> str:
+    with open(path, "rb") as fh:
+        return bytes(fh.read()).decode("utf-8")
+
+
+def write_text(path: str, text: str) -> None:
+    with open(path, "wb") as fh:
+        fh.write(text.encode("utf-8"))
