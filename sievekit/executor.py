@@ -23,6 +23,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from sievekit.allocator import tune_allocator
 from sievekit.errors import ConfigError, MissingDependencyError
 
 R = TypeVar("R")
@@ -34,6 +35,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _worker_init() -> None:
+    tune_allocator()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the workers
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from sievekit import __version__
+from sievekit.allocator import tune_allocator
 from sievekit.cli._common import EXIT_CODES, METHOD_CONTEXT
 from sievekit.cli.dedupe import dedupe_cmd
 from sievekit.cli.report import report_cmd
@@ -51,4 +52,5 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
+    tune_allocator()
     app()

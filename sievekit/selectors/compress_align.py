@@ -15,9 +15,7 @@ at fit time. Memory is O(M) for the targets plus one document: the N x M pairs a
 from __future__ import annotations
 
 import base64
-import ctypes
 import dataclasses
-import sys
 import warnings
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from sievekit.allocator import tune_allocator
 from sievekit.errors import ConfigError
 from sievekit.selectors.base import Selector, decode_array, encode_array
 from sievekit.selectors.registry import register
@@ -58,29 +57,6 @@ def unpack_texts(obj: Mapping[str, Any]) -> list[bytes]:
     data = base64.b64decode(obj["b64"])
     ends = np.cumsum(decode_array(obj["lengths"])).tolist()
     return [data[a:b] for a, b in zip([0, *ends[:-1]], ends)]
-
-
-_ALLOCATOR_TUNED = False
-
-
-def tune_allocator() -> None:
-    """Stop glibc from returning freed heap to the OS after every compressor (once per process).
-
-    Each DEFLATE state is ~256 KiB in 64 KiB blocks; with glibc's default 128 KiB trim threshold every
-    free shrinks the heap and the next allocation page-faults it back in. Measured on this project's
-    machine: a state copy took 73 us by default and 2.2 us with a 64 MiB threshold, a 3 KB level-1
-    compression 58 us and 12 us. The cost is up to 64 MiB of freed memory kept for reuse.
-    """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED or not sys.platform.startswith("linux"):
-        return
-    _ALLOCATOR_TUNED = True
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.gnu_get_libc_version  # noqa: B018 - only glibc has mallopt's M_TRIM_THRESHOLD (-1)
-        libc.mallopt(-1, 64 << 20)
-    except (OSError, AttributeError):  # pragma: no cover - musl or another libc: keep its defaults
-        pass
 
 
 def gzip_len(data: bytes, level: int) -> int:
