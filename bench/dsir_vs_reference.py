@@ -143,12 +143,12 @@ report(wall)
 SIEVEKIT = USAGE + """
 from sievekit import pipeline
 from sievekit.io import ReadOptions
-from sievekit.pipeline import Rule
+from sievekit.pipeline import Rule, ScoreSource
 from sievekit.scoring import MethodSpec
 pool, target, out, k, options, jobs = json.loads(sys.argv[1])
 t0 = time.perf_counter()
-pipeline.select(pool, out, method=MethodSpec("dsir", options), rule=Rule("sample", k), target=[target],
-                opts=ReadOptions(), seed=0, jobs=jobs)
+source = ScoreSource(methods=[MethodSpec("dsir", options)], target=[target])
+pipeline.select(pool, out, rule=Rule("sample", k), source=source, opts=ReadOptions(), seed=0, jobs=jobs)
 report(time.perf_counter() - t0)
 """
 

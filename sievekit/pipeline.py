@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sievekit import runs, sampling, stratify
+from sievekit.allocator import tune_allocator
 from sievekit.errors import ConfigError, ShardError
 from sievekit.executor import Executor
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer, output_target
@@ -129,6 +130,7 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
 
     Shards larger than ``split_mb`` (plain JSONL, Parquet) are scored as several tasks (0: never).
     """
+    tune_allocator()
     with _readable_twice(inputs, opts) as shards, Executor(jobs, executor, ray_address) as ex:
         _check_output(output, shards)
         status = runs.begin(output, runs.fingerprint("select", config or {}, shards), overwrite)
@@ -263,6 +265,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
     themselves with one column per method). A non-finite score (never select) is written as null. With a
     directory output the fitted states go to ``state/<method>.json`` (reusable with ``state=``).
     """
+    tune_allocator()
     with _readable_twice(inputs, opts) as all_shards, tempfile.TemporaryDirectory(prefix="sievekit-score-") as tmp, \
             Executor(jobs, executor, ray_address) as ex:
         shards = _part_of(all_shards, part)
@@ -344,6 +347,7 @@ def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opt
     Returns the written shards; ``extra["dedupe"]`` holds the counts, the cluster-size histogram and the
     clusters file's path.
     """
+    tune_allocator()
     from sievekit.dedupe.options import DedupeConfig
     from sievekit.dedupe.runner import run
 
