@@ -14,8 +14,8 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +25,9 @@ from sievekit import runs, sampling, stratify
 from sievekit.allocator import tune_allocator
 from sievekit.errors import ConfigError, ShardError
 from sievekit.executor import Executor
+from sievekit.inputs import check_output, part_of, readable_twice
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer, output_target
-from sievekit.io.shards import resolve_inputs
-from sievekit.io.streams import STDIO, sniff_codec
+from sievekit.io.streams import STDIO
 from sievekit.scoring import (
     MethodSpec,
     Progress,
@@ -131,8 +131,8 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
     Shards larger than ``split_mb`` (plain JSONL, Parquet) are scored as several tasks (0: never).
     """
     tune_allocator()
-    with _readable_twice(inputs, opts) as shards, Executor(jobs, executor, ray_address) as ex:
-        _check_output(output, shards)
+    with readable_twice(inputs, opts) as shards, Executor(jobs, executor, ray_address) as ex:
+        check_output(output, shards)
         status = runs.begin(output, runs.fingerprint("select", config or {}, shards), overwrite)
         if status == "done":
             return RunResult.from_manifest(runs.load_manifest(output) or {})
@@ -266,9 +266,9 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
     directory output the fitted states go to ``state/<method>.json`` (reusable with ``state=``).
     """
     tune_allocator()
-    with _readable_twice(inputs, opts) as all_shards, tempfile.TemporaryDirectory(prefix="sievekit-score-") as tmp, \
+    with readable_twice(inputs, opts) as all_shards, tempfile.TemporaryDirectory(prefix="sievekit-score-") as tmp, \
             Executor(jobs, executor, ray_address) as ex:
-        shards = _part_of(all_shards, part)
+        shards = part_of(all_shards, part)
         name = runs.part_name(part)
         status = runs.begin(output, runs.fingerprint("score", config or {}, shards), overwrite, name)
         if status == "done":
@@ -301,20 +301,6 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec], 
         result.extra["methods"] = names or [s.name for s in selectors]
         _finish(output, "score", config, shards, result, name)
         return result
-
-
-def _part_of(shards: list[Shard], part: tuple[int, int] | None) -> list[Shard]:
-    """The shards of array task ``I`` of ``N`` (every N-th shard from the I-th), for Slurm arrays or xargs -P."""
-    if part is None:
-        return shards
-    index, count = part
-    if not 0 <= index < count:
-        raise ConfigError(f"--shard-index must be within [0, {count - 1}] for --num-shards {count}, got {index}")
-    mine = [s for s in shards if s.index % count == index]
-    if not mine:
-        raise ConfigError(f"array task {index} of {count} has no shard (there are {len(shards)})",
-                          hint="use at most as many array tasks as shards")
-    return mine
 
 
 def count_rows(path: str) -> int:
@@ -352,9 +338,9 @@ def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opt
     from sievekit.dedupe.runner import run
 
     opts = opts or ReadOptions()
-    with _readable_twice(inputs, opts) as shards:
+    with readable_twice(inputs, opts) as shards:
         if stage in ("all", "filter"):
-            _check_output(output, shards)
+            check_output(output, shards)
         entries, summary = run(shards, output, dedupe_config or DedupeConfig(), opts, work_dir=work_dir,
                                stage=stage, shard=shard, band=band, jobs=jobs, against=against,
                                executor=executor, ray_address=ray_address,
@@ -368,36 +354,6 @@ def dedupe(inputs: Sequence[str], output: str, *, dedupe_config: Any = None, opt
 
 
 # -- run bookkeeping -------------------------------------------------------------------------------------
-@contextmanager
-def _readable_twice(inputs: Sequence[str], opts: ReadOptions) -> Iterator[list[Shard]]:
-    """The input shards; stdin is first spooled to a temporary file, since selection reads the pool twice."""
-    shards = resolve_inputs(inputs)
-    if shards[0].path != STDIO:
-        yield shards
-        return
-    tmpdir = tempfile.mkdtemp(prefix="sievekit-stdin-")
-    try:
-        path = os.path.join(tmpdir, "stdin.jsonl")
-        with open(path, "wb") as fh:
-            shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
-        if opts.compression in (None, "infer"):  # the spooled copy keeps stdin's codec: sniff it once here
-            with open(path, "rb") as fh:
-                suffix = {"gzip": ".gz", "zstd": ".zst", "none": ""}[sniff_codec(fh.read(4))]
-            os.rename(path, path + suffix)
-            path += suffix
-        yield [Shard(0, path, "stdin.jsonl", "jsonl")]
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def _check_output(output: str, shards: Sequence[Shard]) -> None:
-    inputs = {fs.realpath(s.path) for s in shards}
-    for shard in shards:
-        target = output_target(output, shard)
-        if target != STDIO and fs.realpath(target) in inputs:
-            raise ConfigError(f"output {target} would overwrite an input", hint="choose another -o/--output")
-
-
 def _finish(output: str, command: str, config: Mapping[str, Any] | None, shards: Sequence[Shard],
             result: RunResult, name: str = runs.MANIFEST) -> None:
     """Write ``manifest.json`` last into an output directory: its presence means the run completed."""
