@@ -153,15 +153,3 @@ def _stop(processes: Sequence[Any]) -> None:
         if process.is_alive():
             process.kill()
             process.join(1.0)
-
-
-def run_tasks(fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], jobs: int = 1, kind: str = "local",
-              address: str | None = None) -> Iterator[R]:
-    """Yield ``fn(*task)`` for every task, in order, on a fresh executor.
-
-    Example:
-        >>> list(run_tasks(pow, [(2, 3), (3, 2)]))
-        [8, 9]
-    """
-    with Executor(jobs, kind, address) as executor:
-        yield from executor.imap(fn, tasks)

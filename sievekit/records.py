@@ -43,6 +43,7 @@ class Batch:
     texts: list[str]
     ids: list[str | None] | None
     payload: Any
+    _parsed: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -60,12 +61,16 @@ class Batch:
         return list(self.payload.column(name).to_pylist())
 
     def records(self) -> list[dict[str, Any]]:
-        """The records as dicts (parses JSONL lines; converts Arrow rows)."""
-        if isinstance(self.payload, list):
-            from sievekit.io.jsonl import loads
+        """The records as dicts (parses JSONL lines; converts Arrow rows), computed once per batch: report
+        and the field readers ask for fields, columns and values of the same batch. Do not mutate them."""
+        if self._parsed is None:
+            if isinstance(self.payload, list):
+                from sievekit.io.jsonl import loads
 
-            return [loads(line) for line in self.payload]
-        return list(self.payload.to_pylist())
+                self._parsed = [loads(line) for line in self.payload]
+            else:
+                self._parsed = list(self.payload.to_pylist())
+        return self._parsed
 
     def docs(self) -> Iterator[Doc]:
         ids = self.ids if self.ids is not None else [None] * len(self.texts)

@@ -173,10 +173,10 @@ def _sidecar_columns(directory: str, shards: Sequence[Shard]) -> dict[str, np.nd
 
 def _columns_of(path: str) -> list[str]:
     from sievekit.io import iter_decoded_chunks
-    from sievekit.io.jsonl import loads
+    from sievekit.io.jsonl import loads, split_lines
 
-    for chunk in iter_decoded_chunks(path):
-        return sorted(set(loads(chunk.split(b"\n", 1)[0])) - {"shard", "row", "id"})
+    for lines in split_lines(iter_decoded_chunks(path)):
+        return sorted(set(loads(lines[0])) - {"shard", "row", "id"})
     return []
 
 

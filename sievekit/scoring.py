@@ -32,6 +32,7 @@ from sievekit.io import (
     open_writer,
     resolve_inputs,
 )
+from sievekit.io.jsonl import split_lines
 from sievekit.io.spans import Span, plan_spans
 from sievekit.io.streams import atomic_output
 from sievekit.records import Batch
@@ -206,8 +207,12 @@ def score_lines(shard: Shard, batch: Batch, scores: Mapping[str, Scores]) -> byt
     for i, (row, doc_id) in enumerate(zip(batch.rows, ids)):
         rec: dict[str, Any] = {"shard": shard.name, "row": row, "id": doc_id}
         rec.update({name: col[i] for name, col in columns.items()})
-        out.append(json.dumps(rec, ensure_ascii=False).encode() + b"\n")
+        out.append(_sidecar_line(rec))
     return b"".join(out)
+
+
+def _sidecar_line(rec: Mapping[str, Any]) -> bytes:
+    return json.dumps(rec, ensure_ascii=False).encode() + b"\n"
 
 
 def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptions, sinks: Sinks,
@@ -278,21 +283,11 @@ def _join_sidecars(parts: Sequence[tuple[str, int]], target: str) -> None:
     offset = 0
     with open_output(target) as out:
         for path, rows in parts:
-            for chunk in _lines_of(path):
-                recs = [json.loads(line) for line in chunk]
+            for lines in split_lines(iter_decoded_chunks(path)):
+                recs = [json.loads(line) for line in lines if line]
                 for rec in recs:
                     rec["row"] += offset
-                out.write(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in recs))
+                out.write(b"".join(map(_sidecar_line, recs)))
             offset += rows
     for path, _ in parts:
         fs.remove(path)
-
-
-def _lines_of(path: str) -> Iterator[list[bytes]]:
-    rest = b""
-    for chunk in iter_decoded_chunks(path):
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        yield [line for line in lines if line]
-    if rest:
-        yield [rest]

@@ -15,7 +15,7 @@ import numpy as np
 
 from sievekit.errors import ConfigError, InputError, ShardError
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_decoded_chunks
-from sievekit.io.jsonl import loads
+from sievekit.io.jsonl import loads, split_lines
 from sievekit.io.shards import codec_suffix, format_stem
 
 Scores = np.ndarray
@@ -50,12 +50,9 @@ def read_sidecar(path: str, column: str | None) -> tuple[str, Scores, str]:
         raise InputError(path, "no sidecar for this shard", hint="run `sievekit score` on the same inputs first")
     values: list[float] = []
     digest = IdDigest()
-    rest = b""
     name = column
     lineno = 0
-    for chunk in iter_decoded_chunks(path):
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
+    for lines in split_lines(iter_decoded_chunks(path)):
         for line in lines:
             lineno += 1
             if not line.strip():
@@ -72,8 +69,6 @@ def read_sidecar(path: str, column: str | None) -> tuple[str, Scores, str]:
             value = rec[name]
             values.append(-math.inf if value is None else float(value))  # type: ignore[arg-type]
             digest.update([None if rec.get("id") is None else str(rec["id"])])
-    if rest.strip():
-        raise InputError(path, "the last line is incomplete", hint="re-run `sievekit score`")
     return name or "", np.asarray(values, dtype=np.float64), digest.hexdigest()
 
 

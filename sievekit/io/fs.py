@@ -35,25 +35,24 @@ def _url(path: str, inner: str) -> str:
     return inner if "://" in inner else f"{protocol}://{inner.lstrip('/') if protocol != 'file' else inner}"
 
 
-def exists(path: str) -> bool:
+def _test(path: str, name: str) -> bool:
+    """``os.path.<name>(path)``, or the fsspec filesystem's method of that name for a URL."""
     if is_url(path):
         fs, p = _fs(path)
-        return bool(fs.exists(p))
-    return os.path.exists(path)
+        return bool(getattr(fs, name)(p))
+    return bool(getattr(os.path, name)(path))
+
+
+def exists(path: str) -> bool:
+    return _test(path, "exists")
 
 
 def isdir(path: str) -> bool:
-    if is_url(path):
-        fs, p = _fs(path)
-        return bool(fs.isdir(p))
-    return os.path.isdir(path)
+    return _test(path, "isdir")
 
 
 def isfile(path: str) -> bool:
-    if is_url(path):
-        fs, p = _fs(path)
-        return bool(fs.isfile(p))
-    return os.path.isfile(path)
+    return _test(path, "isfile")
 
 
 def getsize(path: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -156,29 +156,40 @@ def _parse_lines(block: list[bytes], first_lineno: int, path: str, opts: ReadOpt
     return texts, ids, lines
 
 
+def split_lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """The lines of a byte stream (without their newlines, blank ones included), one list per chunk; a
+    last line without a newline comes last. An error of the stream ends it before that partial line."""
+    rest = b""
+    for chunk in chunks:
+        parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+        rest = parts.pop()
+        if parts:
+            yield parts
+    if rest:
+        yield [rest]
+
+
 def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats,
                  byte_range: tuple[int, int] | None = None) -> Iterator[tuple[int, list[bytes]]]:
     """The lines of each decoded chunk (blank ones included, so numbering stays right), with the number
     of the block's first line."""
     lineno = 1
-    rest = b""
     try:
-        for chunk in iter_decoded_chunks(path, opts.compression, byte_range):
-            stats.bytes += len(chunk)
-            parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
-            rest = parts.pop()
-            if parts:
-                yield lineno, parts
-                lineno += len(parts)
+        for parts in split_lines(_counted(iter_decoded_chunks(path, opts.compression, byte_range), stats)):
+            yield lineno, parts
+            lineno += len(parts)
     except InputError as exc:
         if opts.on_bad_record == "fail" or "truncated" not in exc.reason:
             raise
         # Under skip, a truncated stream keeps the complete lines before the break and counts the loss.
         print(f"Warning: {exc.message}; kept the {lineno - 1} complete lines before it", file=sys.stderr)
         stats.skipped["truncated_stream"] += 1
-        return
-    if rest.strip():
-        yield lineno, [rest]
+
+
+def _counted(chunks: Iterable[bytes], stats: ShardStats) -> Iterator[bytes]:
+    for chunk in chunks:
+        stats.bytes += len(chunk)
+        yield chunk
 
 
 def _json_default(value: Any) -> Any:
@@ -212,7 +223,7 @@ class JsonlWriter:
             records = batch.records()
             lines = []
             for i in picked:
-                rec = records[i]
+                rec = dict(records[i])  # a copy: the batch keeps its parsed records for other readers
                 for name, values in (extra or {}).items():
                     rec[name] = values[i]
                 lines.append(dumps(rec))
