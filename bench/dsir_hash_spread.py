@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import sievekit.selectors.ngrams as ngrams
-from sievekit import sampling
+from sievekit.rules import sampling
 from sievekit.selectors.dsir import DsirConfig, DsirSelector
 from sievekit.selectors.kl import hashed_counts, kl_reduction
 

@@ -143,7 +143,7 @@ report(wall)
 SIEVEKIT = USAGE + """
 from sievekit import pipeline
 from sievekit.io import ReadOptions
-from sievekit.pipeline import Rule, ScoreSource
+from sievekit.commands.pipeline import Rule, ScoreSource
 from sievekit.scoring import MethodSpec
 pool, target, out, k, options, jobs = json.loads(sys.argv[1])
 t0 = time.perf_counter()
@@ -201,7 +201,7 @@ def main() -> None:
           f"target: {len(target_texts)} held-out python chunks; k = {args.k}")
 
 
-    from sievekit import sampling
+    from sievekit.rules import sampling
     from sievekit.selectors.dsir import DsirSelector, reference_gumbel_top_k
     from sievekit.selectors.kl import hashed_counts, kl_reduction
     from sievekit.selectors.ngrams import NgramFeaturizer

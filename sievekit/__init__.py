@@ -1,27 +1,32 @@
 """sievekit: select the documents of a raw text pool that match a target, and drop the duplicates.
 
-The library mirrors the CLI: ``pipeline.select``/``pipeline.score``/``reporting.report`` do what the
-commands of the same names do; ``io`` streams shards; ``selectors`` holds the scoring methods.
+The library mirrors the CLI: ``select``, ``score``, ``dedupe`` and ``report`` do what the commands of the
+same names do, with typed options (``Rule``, ``ScoreSource``, ``DedupeConfig``, ``ReadOptions``,
+``RunOptions``); ``io`` streams shards; ``selectors`` holds the scoring methods.
 """
 
-__version__ = "0.1.0"
-
-from sievekit.errors import ConfigError, InputError, SievekitError  # noqa: E402
-from sievekit.io import ReadOptions, Shard, iter_batches, resolve_inputs  # noqa: E402
-from sievekit.pipeline import Rule, ScoreSource, dedupe, score, select  # noqa: E402
-from sievekit.records import Batch, Doc  # noqa: E402
-from sievekit.reporting import report  # noqa: E402
-from sievekit.scoring import MethodSpec  # noqa: E402
-from sievekit.selectors import Selector, available, get_selector, register  # noqa: E402
+from sievekit.commands import RunResult, dedupe, report, score, select
+from sievekit.duplicates.options import DedupeConfig
+from sievekit.errors import ConfigError, InputError, SievekitError
+from sievekit.io import ReadOptions, Shard, iter_batches, resolve_inputs
+from sievekit.io.batch import Batch, Doc
+from sievekit.rules import Rule
+from sievekit.run import RunOptions
+from sievekit.scoring import MethodSpec, ScoreSource
+from sievekit.selectors import Selector, available, get_selector, register
+from sievekit.version import __version__
 
 __all__ = [
     "Batch",
     "ConfigError",
+    "DedupeConfig",
     "Doc",
     "InputError",
     "MethodSpec",
     "ReadOptions",
     "Rule",
+    "RunOptions",
+    "RunResult",
     "ScoreSource",
     "Selector",
     "Shard",

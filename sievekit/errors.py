@@ -13,6 +13,23 @@ The CLI boundary (cli/_common.py) prints ``Error: <message>`` and ``Hint: <hint>
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+_MARK = "\x1f"
+
+
+def option(name: str) -> str:
+    """An option named inside an error message, by its library field name (``top_k``).
+
+    The library shows it as the field name; the CLI boundary shows the flag that sets it (``--top-k``).
+    """
+    return f"{_MARK}{name}{_MARK}"
+
+
+def _render(text: str, name: Callable[[str], str]) -> str:
+    parts = text.split(_MARK)
+    return "".join(name(p) if i % 2 else p for i, p in enumerate(parts))
+
 
 class SievekitError(Exception):
     """Base class: a failure we expected and can explain."""
@@ -23,6 +40,14 @@ class SievekitError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+    def render(self, name: Callable[[str], str] = str) -> tuple[str, str | None]:
+        """The message and hint, with each named option spelled by ``name`` (field names by default)."""
+        return _render(self.message, name), None if self.hint is None else _render(self.hint, name)
+
+    def __str__(self) -> str:
+        message, hint = self.render()
+        return message if hint is None else f"{message} ({hint})"
 
     def __reduce__(self) -> tuple[object, ...]:
         # Errors raised in worker processes travel back pickled; the subclasses' constructors take other

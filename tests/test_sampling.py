@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sievekit import sampling
+from sievekit.rules import sampling
 
 
 def test_top_k_ties_break_by_position():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sievekit.stratify import length_bins, stratified_top_k
+from sievekit.rules.stratify import length_bins, stratified_top_k
 
 
 def test_bands_are_equal_frequency_with_ties_by_position():

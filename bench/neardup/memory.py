@@ -12,7 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 from sievekit import pipeline
-from sievekit.dedupe import DedupeConfig
+from sievekit.duplicates import DedupeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

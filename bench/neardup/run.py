@@ -49,7 +49,7 @@ def timed_rss(cmd: list[str]) -> tuple[float, float, str, float]:
 def sievekit_worker(pool: str, out: str, threshold: float, jobs: int, verify: str) -> None:
     """In-process timing of one end-to-end run (imports done first, as for the baselines)."""
     from sievekit import pipeline
-    from sievekit.dedupe import DedupeConfig
+    from sievekit.duplicates import DedupeConfig
     from sievekit.io import ReadOptions
 
     t = time.perf_counter()

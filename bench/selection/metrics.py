@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sievekit.stats import rank_average
-from sievekit.stats import spearman as _spearman
-from sievekit.stratify import stratified_top_k
+from sievekit.reporting.stats import rank_average
+from sievekit.reporting.stats import spearman as _spearman
+from sievekit.rules.stratify import stratified_top_k
 
 
 def _finite_floor(scores: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ are skipped with a note. Target-free methods are scored once per pool.
 
 Per task, R = the number of relevant pool documents; precision@R and recall@R are over the R best
 (finite) scores and coincide unless a method leaves fewer than R documents selectable. "P@R strat" is
-precision@R when the R are taken with sievekit.stratify.stratified_top_k (10 equal-frequency length bins).
+precision@R when the R are taken with sievekit.rules.stratify.stratified_top_k (10 equal-frequency length bins).
 
 Usage:
   python bench/selection/build_pool.py
@@ -37,7 +37,7 @@ from metrics import precision_recall_at_r, roc_auc, spearman, stratified_precisi
 from naive_zipfit import timed  # noqa: E402
 
 from sievekit.io import ReadOptions, iter_batches, resolve_inputs  # noqa: E402
-from sievekit.pipeline import sidecar_name  # noqa: E402
+from sievekit.commands.pipeline import sidecar_name  # noqa: E402
 from sievekit.selectors import available, get_selector  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """What every command shares: option types, config-file resolution, the error boundary, progress, output.
 
-The CLI parses and renders; the work is in ``sievekit.pipeline``. Exit codes: 0 success, 1 data or
+The CLI parses and renders; the work is in ``sievekit.commands``. Exit codes: 0 success, 1 data or
 runtime error, 2 usage error (bad option, config file or combination).
 """
 
@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from sievekit.cli.options import flag
 from sievekit.errors import ConfigError, SievekitError
-from sievekit.io import ReadOptions
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,10 +28,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)  # stdout: data and listings only
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES = "Exit codes: 0 success, 1 data or runtime error, 2 usage error."
-METHOD_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+METHOD_HELP = ("Method options (e.g. --level 3, or --zstd-ml.level 3) follow the command's own; "
+               "`sievekit methods NAME` lists them.")
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+METHOD_CONTEXT = {**CONTEXT, "allow_extra_args": True, "ignore_unknown_options": True}
 
 Inputs = Annotated[
     list[str] | None,
@@ -40,37 +44,6 @@ Inputs = Annotated[
 ]
 Output = Annotated[str, typer.Option("-o", "--output", help="Output directory (one shard per input), a single "
                                      ".jsonl[.gz|.zst] file, or - for stdout.")]
-TextField = Annotated[str, typer.Option("--text-field", help="Field holding the document text.")]
-IdField = Annotated[str, typer.Option("--id-field", help="Field holding the document id (optional in records).")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per batch; bounds memory.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for every random choice; same seed, same output.")]
-Jobs = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Worker processes (shards run in parallel).")]
-ExecutorKind = Annotated[str, typer.Option("--executor", help="Where tasks run: local (worker processes on this "
-                                           "machine) or ray (pip install 'sievekit[ray]').")]
-RayAddress = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, "
-                                                "else a local Ray with -j CPUs).")]
-SplitMB = Annotated[float, typer.Option("--split-mb", min=0, help="Score a shard larger than this many MB as "
-                                       "several tasks (plain JSONL by byte ranges, Parquet by row groups); 0: "
-                                       "one task per shard.")]
-Compression = Annotated[str, typer.Option("--compression", help="Input codec: infer (from the suffix), none, gzip, "
-                                          "zstd.", case_sensitive=False)]
-OnBad = Annotated[str, typer.Option("--on-bad-record", help="fail: stop at a bad record; skip: count it and go on.")]
-ConfigFile = Annotated[Path | None, typer.Option("--config", exists=True, dir_okay=False,
-                                                 help="TOML file of options; flags given on the line win.")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")]
-Verbose = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr.")]
-Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")]
-
-COMMON_READ = ("text_field", "id_field", "batch_size", "compression", "on_bad_record")
-
-
-def read_options(cfg: Mapping[str, Any]) -> ReadOptions:
-    if cfg["compression"] not in ("infer", "none", "gzip", "zstd"):
-        raise ConfigError(f"--compression must be infer, none, gzip or zstd, not {cfg['compression']!r}")
-    if cfg["on_bad_record"] not in ("fail", "skip"):
-        raise ConfigError(f"--on-bad-record must be fail or skip, not {cfg['on_bad_record']!r}")
-    return ReadOptions(text_field=cfg["text_field"], id_field=cfg["id_field"] or None, batch_size=cfg["batch_size"],
-                       compression=cfg["compression"], on_bad_record=cfg["on_bad_record"])
 
 
 def resolve_config(ctx: typer.Context, values: dict[str, Any], config: Path | None,
@@ -114,7 +87,7 @@ def method_config(ctx: typer.Context, config: Path | None) -> dict[str, Any]:
     """Resolve a scoring command's options. A method's own options come from the config file's table named
     after it (``[dsir]``) and from the command line (``--buckets 1000``, or ``--dsir.buckets 1000`` when
     several methods are chosen); ``cfg["method_options"]`` maps each chosen method to its options."""
-    from sievekit.scoring import route_options
+    from sievekit.scoring.methods import route_options
     from sievekit.selectors import available
     from sievekit.selectors.params import split_method_args
 
@@ -123,7 +96,7 @@ def method_config(ctx: typer.Context, config: Path | None) -> dict[str, Any]:
     cfg, tables = resolve_config(ctx, {**ctx.params, "inputs": inputs}, config, tables=tuple(available()))
     if not methods_of(cfg) and cfg.get("target") and not cfg.get("scores") and not cfg.get("score_field") \
             and not cfg.get("state"):
-        from sievekit.scoring import default_method
+        from sievekit.scoring.methods import default_method
 
         name, why = default_method()
         cfg["method"] = [name] if ctx.command.name == "score" else name  # score takes several methods
@@ -159,9 +132,10 @@ def boundary(fn: F) -> F:
             return fn(*args, **kwargs)
         except SievekitError as exc:
             # Messages hold brackets ("sievekit[classifier]", paths): escape them, or rich reads them as markup.
-            err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, highlight=False)
-            if exc.hint:
-                err.print(f"[yellow]Hint:[/] {escape(exc.hint)}", markup=True, highlight=False)
+            message, hint = exc.render(flag)
+            err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
+            if hint:
+                err.print(f"[yellow]Hint:[/] {escape(hint)}", markup=True, highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except NotImplementedError as exc:
             err.print(f"Error: {exc}", markup=False)

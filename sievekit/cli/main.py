@@ -9,13 +9,14 @@ from typing import Annotated
 
 import typer
 
-from sievekit import __version__
 from sievekit.allocator import tune_allocator
-from sievekit.cli._common import EXIT_CODES, METHOD_CONTEXT
+from sievekit.cli._common import CONTEXT, EXIT_CODES, METHOD_CONTEXT, METHOD_HELP
 from sievekit.cli.dedupe import dedupe_cmd
+from sievekit.cli.methods import methods_cmd
 from sievekit.cli.report import report_cmd
 from sievekit.cli.score import score_cmd
 from sievekit.cli.select import select_cmd
+from sievekit.version import __version__
 
 app = typer.Typer(
     name="sievekit",
@@ -24,11 +25,13 @@ app = typer.Typer(
     add_completion=False,
     help="Pick the documents of a raw pool that match a target, and drop the duplicates.",
     epilog=EXIT_CODES,
+    context_settings=CONTEXT,
 )
-app.command("score", context_settings=METHOD_CONTEXT, epilog=EXIT_CODES)(score_cmd)
-app.command("select", context_settings=METHOD_CONTEXT, epilog=EXIT_CODES)(select_cmd)
-app.command("dedupe", epilog=EXIT_CODES)(dedupe_cmd)
-app.command("report", epilog=EXIT_CODES)(report_cmd)
+app.command("score", context_settings=METHOD_CONTEXT, epilog=f"{METHOD_HELP} {EXIT_CODES}")(score_cmd)
+app.command("select", context_settings=METHOD_CONTEXT, epilog=f"{METHOD_HELP} {EXIT_CODES}")(select_cmd)
+app.command("dedupe", context_settings=CONTEXT, epilog=EXIT_CODES)(dedupe_cmd)
+app.command("report", context_settings=CONTEXT, epilog=EXIT_CODES)(report_cmd)
+app.command("methods", context_settings=CONTEXT, epilog=EXIT_CODES)(methods_cmd)
 
 
 def _version(value: bool) -> None:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from sievekit import reporting
+from sievekit import commands
 from sievekit.cli import _common as c
-from sievekit.io import fs
-from sievekit.io.streams import atomic_output
-from sievekit.render import fmt, sections, to_html, to_markdown
+from sievekit.cli import options as o
+from sievekit.cli.select import cfg_file
+from sievekit.reporting.render import fmt, sections, to_markdown
 
 
-@c.boundary
+@o.command(o.READ, o.COMMON, boundary=c.boundary)
 def report_cmd(
     ctx: typer.Context,
     inputs: c.Inputs = None,
@@ -31,16 +30,8 @@ def report_cmd(
                                                   "reduction (default: the pool of the run that wrote them).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the report as Markdown on stdout.")] = False,
-    html_file: Annotated[Path | None, typer.Option("--html", dir_okay=False, help="Write the report as one "
-                                                   "self-contained HTML page with charts.")] = None,
-    text_field: c.TextField = "text",
-    id_field: c.IdField = "id",
-    batch_size: c.BatchSize = 1024,
-    compression: c.Compression = "infer",
-    on_bad_record: c.OnBad = "fail",
-    config: c.ConfigFile = None,
-    dry_run: c.DryRun = False,
-    quiet: c.Quiet = False,
+    html_file: Annotated[str | None, typer.Option("--html", help="Write the report as one self-contained HTML "
+                                                  "page with charts.")] = None,
 ) -> None:
     """Report on a set of shards: rows, bytes, fields, text lengths; what the run that wrote them did;
     score distributions; the mix of a field; lengths against a target.
@@ -49,12 +40,12 @@ def report_cmd(
 
     Example:  sievekit report picked/ --by domain --target target.jsonl --html report.html
     """
-    cfg, _ = c.resolve_config(ctx, dict(ctx.params), config)
-    if dry_run:
+    cfg, _ = c.resolve_config(ctx, dict(ctx.params), cfg_file(ctx))
+    if cfg["dry_run"]:
         c.dry_run(cfg)
-    data = reporting.report(c.require_inputs(cfg), c.read_options(cfg), scores=cfg["scores"],
-                            score_fields=cfg["score_field"] or (), by=cfg["by"], target=cfg["target"] or None,
-                            raw=cfg["raw"] or None)
+    data = commands.report(c.require_inputs(cfg), read=o.read_options(cfg), scores=cfg["scores"],
+                           score_fields=cfg["score_field"] or (), by=cfg["by"], target=cfg["target"] or None,
+                           raw=cfg["raw"] or None, html=cfg["html_file"])
     if not cfg["quiet"]:
         for table in render_tables(data):
             c.err.print(table)
@@ -63,8 +54,6 @@ def report_cmd(
     if cfg["markdown"]:
         typer.echo(to_markdown(data), nl=False)
     if cfg["html_file"]:
-        with atomic_output(str(cfg["html_file"])) as tmp:
-            fs.write_text(tmp, to_html(data))
         c.note(f"report: wrote {cfg['html_file']}", cfg["quiet"])
 
 

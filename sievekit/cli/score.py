@@ -6,14 +6,15 @@ from typing import Annotated, Any
 
 import typer
 
-from sievekit import pipeline
+from sievekit import commands
 from sievekit.cli import _common as c
-from sievekit.cli.select import Overwrite, State, Target
+from sievekit.cli import options as o
+from sievekit.cli.select import State, Target, cfg_file
 from sievekit.errors import ConfigError
 from sievekit.scoring import MethodSpec
 
 
-@c.boundary
+@o.command(o.READ, o.SEED, o.WORKERS, o.SPLIT, o.OVERWRITE, o.COMMON, boundary=c.boundary)
 def score_cmd(
     ctx: typer.Context,
     inputs: c.Inputs = None,
@@ -24,25 +25,10 @@ def score_cmd(
     state: State = None,
     inline: Annotated[bool, typer.Option("--inline", help="Write the records with one score column per method, "
                                          "instead of sidecars.")] = False,
-    overwrite: Overwrite = False,
     shard_index: Annotated[int | None, typer.Option("--shard-index", min=0, help="This array task's number: with "
                                                     "--num-shards N, score every N-th shard from the I-th.")] = None,
     num_shards: Annotated[int | None, typer.Option("--num-shards", min=1, help="How many array tasks share the "
                                                    "shards (Slurm arrays, xargs -P; no engine needed).")] = None,
-    text_field: c.TextField = "text",
-    id_field: c.IdField = "id",
-    batch_size: c.BatchSize = 1024,
-    compression: c.Compression = "infer",
-    on_bad_record: c.OnBad = "fail",
-    seed: c.Seed = 0,
-    jobs: c.Jobs = 1,
-    executor: c.ExecutorKind = "local",
-    ray_address: c.RayAddress = None,
-    split_mb: c.SplitMB = 256,
-    config: c.ConfigFile = None,
-    dry_run: c.DryRun = False,
-    verbose: c.Verbose = 0,
-    quiet: c.Quiet = False,
 ) -> None:
     """Score every document of the input shards with one or more methods.
 
@@ -53,19 +39,17 @@ def score_cmd(
 
     Example:  sievekit score pool/ --method length --method random -o scores/
     """
-    cfg = c.method_config(ctx, config)
+    cfg = c.method_config(ctx, cfg_file(ctx))
     if not cfg["method"] and not cfg["state"]:
         raise ConfigError("no method given", hint="pass --method NAME (or --state from an earlier run)")
-    methods = [MethodSpec(n, o) for n, o in cfg["method_options"].items()]
-    if dry_run:
+    methods = [MethodSpec(n, opts) for n, opts in cfg["method_options"].items()]
+    if cfg["dry_run"]:
         c.dry_run(cfg)
     with c.progress_bar("scoring", not cfg["quiet"]) as progress:
-        result = pipeline.score(
-            c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None,
-            state=cfg["state"], inline=cfg["inline"], opts=c.read_options(cfg), seed=cfg["seed"], jobs=cfg["jobs"],
-            config=cfg, overwrite=cfg["overwrite"], progress=progress, executor=cfg["executor"],
-            ray_address=cfg["ray_address"], part=_part(cfg), split_mb=cfg["split_mb"],
-        )
+        result = commands.score(
+            c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None, state=cfg["state"],
+            inline=cfg["inline"], read=o.read_options(cfg), run=o.run_options(cfg, progress), seed=cfg["seed"],
+            part=_part(cfg))
     if result.up_to_date:
         c.note(f"score: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])
         return

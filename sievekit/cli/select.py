@@ -6,19 +6,20 @@ from typing import Annotated, Any
 
 import typer
 
-from sievekit import pipeline
+from sievekit import commands
 from sievekit.cli import _common as c
+from sievekit.cli import options as o
 from sievekit.errors import ConfigError
-from sievekit.scoring import MethodSpec
+from sievekit.rules import Rule
+from sievekit.scoring import MethodSpec, ScoreSource
 
 Target = Annotated[list[str] | None, typer.Option("-t", "--target", help="Target set: file, directory or glob.")]
 State = Annotated[str | None, typer.Option("--state", help="Reuse a fitted state (a state file, or the output "
                                            "directory of an earlier `sievekit score`) instead of fitting.")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the results of a different earlier run in "
-                                         "the output directory.")]
+OutputCodec = o.choices("OutputCodec", ("none", "gzip", "zstd"))
 
 
-@c.boundary
+@o.command(o.READ, o.SEED, o.WORKERS, o.SPLIT, o.OVERWRITE, o.COMMON, boundary=c.boundary)
 def select_cmd(
     ctx: typer.Context,
     inputs: c.Inputs = None,
@@ -42,23 +43,8 @@ def select_cmd(
                                                  "name (one stratum per value).")] = None,
     bins: Annotated[int, typer.Option("--bins", min=1, help="Length bands for --stratify length.")] = 10,
     annotate: Annotated[bool, typer.Option("--annotate", help="Add score and rank fields to kept records.")] = False,
-    output_compression: Annotated[str | None, typer.Option("--output-compression",
-                                                           help="Codec for stdout: none, gzip, zstd.")] = None,
-    overwrite: Overwrite = False,
-    text_field: c.TextField = "text",
-    id_field: c.IdField = "id",
-    batch_size: c.BatchSize = 1024,
-    compression: c.Compression = "infer",
-    on_bad_record: c.OnBad = "fail",
-    seed: c.Seed = 0,
-    jobs: c.Jobs = 1,
-    executor: c.ExecutorKind = "local",
-    ray_address: c.RayAddress = None,
-    split_mb: c.SplitMB = 256,
-    config: c.ConfigFile = None,
-    dry_run: c.DryRun = False,
-    verbose: c.Verbose = 0,
-    quiet: c.Quiet = False,
+    output_compression: Annotated[OutputCodec | None, typer.Option(  # type: ignore[valid-type]
+        "--output-compression", help="Codec for stdout: none, gzip, zstd.")] = None,
 ) -> None:
     """Keep the documents ranked best across all input shards.
 
@@ -70,20 +56,18 @@ def select_cmd(
 
     Example:  sievekit select pool/ --method random --fraction 0.1 --seed 1 -o picked/
     """
-    cfg = c.method_config(ctx, config)
+    cfg = c.method_config(ctx, cfg_file(ctx))
     rule = _rule(cfg)
-    source = pipeline.ScoreSource(
-        methods=[MethodSpec(n, o) for n, o in cfg["method_options"].items()], target=cfg["target"] or None,
-        state=cfg["state"], sidecars=cfg["scores"], field=cfg["score_field"])
-    if dry_run:
+    source = ScoreSource(methods=[MethodSpec(n, opts) for n, opts in cfg["method_options"].items()],
+                         target=cfg["target"] or None, state=cfg["state"], sidecars=cfg["scores"],
+                         field=cfg["score_field"])
+    if cfg["dry_run"]:
         c.dry_run(cfg)
     with c.progress_bar("scoring", not cfg["quiet"]) as progress:
-        result = pipeline.select(
-            c.require_inputs(cfg), cfg["output"], rule=rule, source=source, opts=c.read_options(cfg),
-            seed=cfg["seed"], jobs=cfg["jobs"], annotate=cfg["annotate"], overwrite=cfg["overwrite"],
-            executor=cfg["executor"], ray_address=cfg["ray_address"], split_mb=cfg["split_mb"],
-            output_compression=cfg["output_compression"], config=cfg, progress=progress,
-        )
+        result = commands.select(
+            c.require_inputs(cfg), cfg["output"], rule=rule, source=source, read=o.read_options(cfg),
+            run=o.run_options(cfg, progress), seed=cfg["seed"], annotate=cfg["annotate"],
+            output_compression=o.plain(cfg["output_compression"]))
     if result.up_to_date:
         c.note(f"select: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])
         return
@@ -95,10 +79,14 @@ def select_cmd(
                    cfg["quiet"])
 
 
-def _rule(cfg: dict[str, Any]) -> pipeline.Rule:
+def cfg_file(ctx: typer.Context) -> Any:
+    return ctx.params.get("config")
+
+
+def _rule(cfg: dict[str, Any]) -> Rule:
     given = [(k, cfg[k]) for k in ("top_k", "fraction", "threshold", "sample") if cfg.get(k) is not None]
     if len(given) != 1:
         names = ", ".join("--" + k.replace("_", "-") for k, _ in given) or "none"
         raise ConfigError(f"give exactly one of --top-k, --fraction, --threshold, --sample (got {names})")
     kind, value = given[0]
-    return pipeline.Rule(kind, float(value), stratify=cfg.get("stratify"), bins=cfg.get("bins", 10))
+    return Rule(kind, value, stratify=cfg.get("stratify"), bins=cfg.get("bins", 10))

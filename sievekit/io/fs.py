@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import glob as _glob
+import hashlib
 import os
 import posixpath
 from typing import IO, Any
@@ -83,7 +84,20 @@ def split(path: str) -> tuple[str, str]:
 
 
 def realpath(path: str) -> str:
-    return path if is_url(path) else os.path.realpath(path)
+    """The canonical spelling of a path: symlinks resolved, ``.``/``..`` and trailing slashes gone (URLs too)."""
+    if is_url(path):
+        scheme, rest = path.split("://", 1)
+        return f"{scheme}://{posixpath.normpath(rest) if rest else rest}"
+    return os.path.realpath(path)
+
+
+def sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes (for inputs with no stable stamp, such as spooled stdin)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def listdir(path: str) -> list[str]:

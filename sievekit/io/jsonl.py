@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from sievekit.errors import BadRecordError, InputError
+from sievekit.io.batch import Batch
 from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.streams import _Encoder, iter_decoded_chunks
-from sievekit.records import Batch
 
 try:  # orjson parses ~2.8x faster than json (bench/io_throughput.py); json stays the arbiter of validity
     from orjson import loads as _fast_loads

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 
 from sievekit.errors import BadRecordError, InputError
 from sievekit.io import fs
+from sievekit.io.batch import Batch
 from sievekit.io.options import ReadOptions, ShardStats
-from sievekit.records import Batch
 
 
 def open_parquet(path: str) -> pq.ParquetFile:

@@ -14,12 +14,12 @@ from typing import Any, Protocol
 
 from sievekit.errors import ConfigError, InputError, ShardError
 from sievekit.io import fs
+from sievekit.io.batch import Batch
 from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
 from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_layout, parquet_schema
 from sievekit.io.spans import Span
 from sievekit.io.streams import STDIO, atomic_output, codec_from_suffix, open_output
-from sievekit.records import Batch
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 COMPRESSED = ("", ".gz", ".zst", ".zstd")
@@ -40,16 +40,23 @@ class Shard:
         name: the output name, relative to the output directory (the path below an input directory,
             else the file name).
         format: ``jsonl`` or ``parquet``.
+        origin: what the user called it, where that is not ``path`` (``<stdin>`` for spooled stdin).
     """
 
     index: int
     path: str
     name: str
     format: str
+    origin: str | None = None
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.path == STDIO or self.origin == "<stdin>"
 
     @property
     def label(self) -> str:
-        return "<stdin>" if self.path == STDIO else self.path
+        """The shard as error messages name it."""
+        return "<stdin>" if self.is_stdin else self.origin or self.path
 
 
 def shard_format(path: str) -> str | None:
@@ -186,3 +193,14 @@ def open_writer(target: str, source: Shard, compression: str | None = None) -> I
         return
     with open_output(target, compression) as enc:
         yield JsonlWriter(enc)
+
+
+def count_rows(path: str) -> int:
+    """Records in a finished output file (a JSONL line count, or Parquet's row count)."""
+    if shard_format(path) == "parquet":
+        from sievekit.io.parquet import open_parquet
+
+        return int(open_parquet(path).metadata.num_rows)
+    from sievekit.io.streams import iter_decoded_chunks
+
+    return sum(chunk.count(b"\n") for chunk in iter_decoded_chunks(path))

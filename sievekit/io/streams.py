@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import shutil
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -246,3 +247,9 @@ def open_output(path: str, codec: str | None = None, level: int | None = None) -
             enc.close()
     except OSError as exc:
         raise ShardError(f"{path}: cannot write: {exc.strerror or exc}", hint="check the output directory") from exc
+
+
+def copy_file(src: str, dest: str) -> None:
+    """Copy ``src`` to ``dest`` (a local path or a URL), which appears whole or not at all."""
+    with atomic_output(dest) as tmp, fs.open(src, "rb") as fin, fs.open(tmp, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)

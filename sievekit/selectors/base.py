@@ -85,7 +85,7 @@ class Selector(ABC):
         """Restore what ``fitted_state`` returned."""
 
     def state_dict(self) -> dict[str, Any]:
-        from sievekit import __version__
+        from sievekit.version import __version__
 
         return {
             "name": self.name,
@@ -97,7 +97,7 @@ class Selector(ABC):
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> Self:
-        from sievekit import __version__
+        from sievekit.version import __version__
 
         if state.get("algorithm") != cls.algorithm:
             raise ConfigError(

@@ -5,7 +5,7 @@ same over the pool, read in manifest order until the count passes the budget (th
 ``num_tokens_to_fit``: ``auto`` = 100,000 x buckets, ``all``, or a number). ``log_diff = log(p_target + 1e-8)
 - log(p_raw + 1e-8)``. Score: a document's log importance weight ``log_diff · counts(doc)``, or ``-inf`` when
 its length ``(sum(counts) + n(n-1)/2) // n`` is below ``min_length``. Selection is left to
-``sievekit.sampling`` (``--sample k``: Gumbel top-k, DSIR's resampling, with a seeded generator).
+``sievekit.rules.sampling`` (``--sample k``: Gumbel top-k, DSIR's resampling, with a seeded generator).
 
 Where sievekit deliberately differs from the reference: the raw budget is counted over the whole pool in
 manifest order (the reference counts per virtual shard, so its raw fit depends on ``num_proc``), and the
@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from sievekit import sampling
 from sievekit.errors import ConfigError
+from sievekit.rules import sampling
 from sievekit.selectors.base import Selector, decode_array, encode_array
 from sievekit.selectors.kl import SMOOTHING, kl_reduction
 from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, NgramFeaturizer

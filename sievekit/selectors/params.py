@@ -114,6 +114,7 @@ def split_method_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
                 key, value = key[3:], "false"
             else:
                 value = "true"
-        options[key.replace("-", "_")] = value
+        method, dot, name = key.rpartition(".")  # a qualified option keeps its method's own spelling
+        options[method + dot + name.replace("-", "_")] = value
         i += 1
     return inputs, options

@@ -64,7 +64,7 @@ def test_stages_through_the_cli(invoke, tmp_path):
     assert [json.loads(x)["id"] for x in (out / "pool.jsonl").read_text().splitlines()] == ["a", "c"]
     res = invoke("dedupe", pool, "--work-dir", work, "-o", out, "--threshold", "0.5")
     assert res.exit_code == 2
-    assert "different parameters" in res.stderr and "Hint:" in res.stderr
+    assert "threshold: 0.8 then, 0.5 now" in res.stderr and "--overwrite" in res.stderr
 
 
 @pytest.mark.parametrize("args", [

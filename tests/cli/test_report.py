@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from sievekit import stats
+from sievekit.reporting import stats
 from tests.conftest import pool_records
 
 

@@ -146,7 +146,7 @@ def test_stratify_needs_a_count(invoke, data_dir):
 
 
 def test_target_without_method_uses_the_default(invoke, data_dir, monkeypatch):
-    import sievekit.scoring as scoring
+    import sievekit.scoring.methods as scoring
 
     monkeypatch.setattr(scoring, "default_method", lambda: ("length", "because the test says so"))
     res = invoke("select", data_dir / "pool.jsonl", "--target", data_dir / "target.jsonl", "--top-k", "2",
@@ -161,7 +161,7 @@ def test_target_without_method_uses_the_default(invoke, data_dir, monkeypatch):
 def test_default_method_is_the_classifier_when_scikit_learn_is_there(monkeypatch):
     import importlib.util
 
-    from sievekit.scoring import default_method
+    from sievekit.scoring.methods import default_method
 
     real = importlib.util.find_spec
     assert default_method()[0] == ("classifier" if real("sklearn") else "zstd-ml")

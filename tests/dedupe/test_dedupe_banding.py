@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sievekit.dedupe.banding import band_keys, bucket_groups, catch_probability, choose_bands
-from sievekit.dedupe.cluster import components, peel, size_histogram, survivors
+from sievekit.duplicates.banding import band_keys, bucket_groups, catch_probability, choose_bands
+from sievekit.duplicates.cluster import components, peel, size_histogram, survivors
 from sievekit.errors import ConfigError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sievekit.dedupe.hashing import mix64
-from sievekit.dedupe.minhash import Signer, datasketch_signatures, jaccard_estimate, oph_signatures
+from sievekit.duplicates.hashing import mix64
+from sievekit.duplicates.minhash import Signer, datasketch_signatures, jaccard_estimate, oph_signatures
 
 K = 128
 

@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 from dedupe_corpus import EXPECTED_KEPT, read_records, write_jsonl
 
-from sievekit import pipeline
-from sievekit.dedupe import DedupeConfig
+import sievekit
+from sievekit import RunOptions
+from sievekit.duplicates import DedupeConfig
 from sievekit.errors import ConfigError
 from sievekit.io import ReadOptions
 
 
 def run(pool: Path, out: Path, **kwargs):
     cfg = kwargs.pop("cfg", DedupeConfig())
-    return pipeline.dedupe([str(pool)], str(out), dedupe_config=cfg, opts=kwargs.pop("opts", ReadOptions()), **kwargs)
+    run_opts = RunOptions(jobs=kwargs.pop("jobs", 1))
+    return sievekit.dedupe([str(pool)], str(out), config=cfg, read=kwargs.pop("opts", ReadOptions()), run=run_opts,
+                           **kwargs)
 
 
 def ids(path: Path) -> list[str]:
@@ -84,7 +87,7 @@ def test_single_file_output_and_parquet_input(dup_pool, tmp_path, data_dir):
     run(dup_pool, tmp_path / "one.jsonl")
     assert ids(tmp_path / "one.jsonl") == EXPECTED_KEPT
     pytest.importorskip("pyarrow")
-    res = pipeline.dedupe([str(data_dir / "pool.parquet")], str(tmp_path / "pq"), dedupe_config=DedupeConfig())
+    res = sievekit.dedupe([str(data_dir / "pool.parquet")], str(tmp_path / "pq"), config=DedupeConfig())
     assert os.path.exists(tmp_path / "pq" / "pool.parquet") and res.rows_in == 20
 
 
@@ -124,7 +127,7 @@ def test_artefacts_made_with_other_parameters_are_refused(dup_pool, tmp_path):
     with pytest.raises(ConfigError, match="bands: 16 then, 21 now"):
         run(dup_pool, tmp_path / "out2", work_dir=work, cfg=DedupeConfig(threshold=0.7))
     with pytest.raises(ConfigError, match="other sign parameters"):
-        run(dup_pool, tmp_path / "out2", work_dir=work, cfg=DedupeConfig(num_perm=64))
+        run(dup_pool, tmp_path / "out3", work_dir=work, cfg=DedupeConfig(num_perm=64))
 
 
 def test_against_a_previous_run_drops_what_it_saw(dup_pool, tmp_path):
@@ -149,11 +152,11 @@ def test_against_with_other_sign_parameters_is_refused(dup_pool, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"stage": "sign"}, "needs --work-dir"),
-    ({"stage": "bucket", "work_dir": "W", "shard": 0}, "--shard goes with"),
+    ({"stage": "sign"}, "needs work_dir"),
+    ({"stage": "bucket", "work_dir": "W", "shard": 0}, "shard goes with"),
     ({"stage": "sign", "work_dir": "W", "shard": 5}, "out of range"),
     ({"stage": "bucket", "work_dir": "W", "band": 99}, "out of range"),
-    ({"stage": "nope", "work_dir": "W"}, "--stage must be"),
+    ({"stage": "nope", "work_dir": "W"}, "stage must be"),
 ])
 def test_bad_stage_selections(dup_pool, tmp_path, kwargs, match):
     if kwargs.get("work_dir"):
@@ -170,7 +173,7 @@ def test_config_validation(kwargs):
 
 
 def test_streaming_deduper_agrees_with_the_staged_run_and_with_itself_across_batches(dup_pool):
-    from sievekit.dedupe import MinHashDeduper
+    from sievekit.duplicates import MinHashDeduper
 
     recs = read_records(dup_pool / "a.jsonl") + read_records(dup_pool / "b.jsonl")
     texts = [r["text"] for r in recs]

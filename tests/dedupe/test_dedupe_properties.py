@@ -11,9 +11,9 @@ from dedupe_corpus import write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sievekit import pipeline
-from sievekit.dedupe import DedupeConfig
-from sievekit.dedupe.normalize import normalise
+import sievekit
+from sievekit.duplicates import DedupeConfig
+from sievekit.duplicates.normalize import normalise
 from sievekit.io import ReadOptions
 
 WORDS = st.sampled_from(["alpha", "beta", "Gamma", "delta", "eps", "zeta", "eta", "theta", "Ünï", "東京"])
@@ -29,8 +29,8 @@ def _run(texts: list[str], root: Path, batch_size: int, split: int) -> tuple[lis
     write_jsonl(pool / "a.jsonl", recs[:split])
     write_jsonl(pool / "b.jsonl", recs[split:])
     out = root / "out"
-    pipeline.dedupe([str(pool)], str(out), dedupe_config=DedupeConfig(threshold=0.6, ngram=2),
-                    opts=ReadOptions(batch_size=batch_size))
+    sievekit.dedupe([str(pool)], str(out), config=DedupeConfig(threshold=0.6, ngram=2),
+                    read=ReadOptions(batch_size=batch_size))
     lines = [ln for name in ("a.jsonl", "b.jsonl") for ln in (out / name).read_text().splitlines()]
     clusters = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
     return [json.loads(x)["id"] for x in lines], "\n".join(lines).encode(), clusters

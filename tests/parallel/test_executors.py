@@ -12,7 +12,7 @@ import time
 import pytest
 
 from sievekit.errors import InputError, MissingDependencyError
-from sievekit.executor import Executor
+from sievekit.run.executor import Executor
 from tests.conftest import DATA
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sievekit import sampling
+from sievekit.rules import sampling
 from sievekit.errors import ConfigError
 from sievekit.selectors import get_selector
 from sievekit.selectors.dsir import DsirConfig, DsirSelector, reference_gumbel_top_k

@@ -1,4 +1,4 @@
-"""Fitting selectors and scoring whole shards, in this process or in a pool of worker processes.
+"""Scoring whole shards, in this process or as tasks on an executor (worker processes or Ray).
 
 Workers receive the selectors as their JSON-safe ``state_dict``s and return one float64 array per method
 and shard, so the result is the same whatever the number of workers. The scoring pass can also write,
@@ -7,10 +7,9 @@ in the same read of each shard, its sidecar of score lines or its records with s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -18,151 +17,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.errors import ConfigError, InputError
-from sievekit.executor import Executor
-from sievekit.io import (
-    ReadOptions,
-    Shard,
-    ShardStats,
-    fs,
-    iter_batches,
-    iter_decoded_chunks,
-    iter_texts,
-    open_output,
-    open_writer,
-    resolve_inputs,
-)
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_decoded_chunks, open_output, open_writer
+from sievekit.io.batch import Batch
 from sievekit.io.jsonl import split_lines
 from sievekit.io.spans import Span, plan_spans
-from sievekit.io.streams import atomic_output
-from sievekit.records import Batch
+from sievekit.run.executor import Executor
+from sievekit.run.layout import span_part
+from sievekit.run.options import Progress
 from sievekit.selectors import Selector, get_selector
-from sievekit.selectors.params import build_config
 
-Progress = Callable[[int], None]
 Scores = npt.NDArray[np.float64]
 ShardScores = dict[str, Scores]
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    """A selector by name with its parameters (strings from the CLI or typed values from TOML)."""
-
-    name: str
-    params: Mapping[str, Any]
-
-
-def route_options(names: Sequence[str], options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Give each method its options: ``method.option`` goes to that method, a plain ``option`` to every
-    method that has it.
-
-    Raises:
-        ConfigError: an option no chosen method has (the message lists what each method takes).
-    """
-    routed: dict[str, dict[str, Any]] = {name: {} for name in names}
-    fields = {name: {f.name for f in dataclasses.fields(get_selector(name).Config)} for name in names}
-    for key, value in options.items():
-        method, dot, option = key.rpartition(".")
-        option = option.replace("-", "_")
-        targets = [method] if dot else [n for n in names if option in fields[n]]
-        if dot and method not in routed:
-            raise ConfigError(f"--{key}: {method!r} is not one of the chosen methods ({', '.join(names)})")
-        if not targets or option not in fields[targets[0]]:
-            takes = "; ".join(f"{n}: {', '.join('--' + o.replace('_', '-') for o in sorted(fields[n])) or 'none'}"
-                              for n in names)
-            raise ConfigError(f"no chosen method has an option --{option.replace('_', '-')} (options: {takes})")
-        for target in targets:
-            routed[target][option] = value
-    return routed
-
-
-def default_method() -> tuple[str, str | None]:
-    """The method used with a target when none is named, and why, if it is not the first choice.
-
-    ``classifier`` ranked best on every task of bench/selection and bench/classifier_vs_selectors.py; it
-    needs scikit-learn to fit, so without it the default is ``zstd-ml``, the best method with no extra.
-    """
-    import importlib.util
-
-    if importlib.util.find_spec("sklearn") is not None:
-        return "classifier", None
-    return "zstd-ml", "the classifier method needs scikit-learn (pip install 'sievekit[classifier]'); using zstd-ml"
-
-
-def make_selectors(specs: Sequence[MethodSpec], seed: int) -> list[Selector]:
-    """Build each named selector; the run's ``--seed`` fills a ``seed`` parameter that was not given."""
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"a method is named twice: {', '.join(names)}")
-    selectors = []
-    for spec in specs:
-        cls = get_selector(spec.name)
-        params = dict(spec.params)
-        if "seed" in {f.name for f in dataclasses.fields(cls.Config)} and "seed" not in params:
-            params["seed"] = seed
-        selectors.append(cls(build_config(cls.Config, params, spec.name)))
-    return selectors
-
-
-def read_target(specs: Sequence[str], opts: ReadOptions) -> list[str]:
-    """All target texts (a target set is small: it is held in memory)."""
-    texts = list(iter_texts(resolve_inputs(specs), opts))
-    if not texts:
-        raise InputError(", ".join(specs), "the target set holds no documents", hint="pass a non-empty --target")
-    return texts
-
-
-def fit_all(selectors: Sequence[Selector], target: Sequence[str] | None, pool: Sequence[Shard],
-            opts: ReadOptions) -> None:
-    """Fit each selector on the target and, where it needs one, a stream over the pool (read as far as used)."""
-    for selector in selectors:
-        if selector.needs_target and target is None:
-            raise ConfigError(f"method {selector.name!r} needs a target set", hint="pass --target FILE|DIR|GLOB")
-        raw: Iterator[str] | None = iter_texts(pool, opts) if selector.needs_raw else None
-        selector.fit(target or [], raw)
-
-
-# -- fitted state on disk ---------------------------------------------------------------------------------
-def save_states(selectors: Sequence[Selector], directory: str) -> list[str]:
-    """Write each fitted selector to ``directory/state/<name>.json`` (JSON only, never pickle)."""
-    paths = []
-    for selector in selectors:
-        path = fs.join(directory, "state", f"{selector.name}.json")
-        with atomic_output(path) as tmp:
-            fs.write_text(tmp, json.dumps(selector.state_dict(), indent=1) + "\n")
-        paths.append(path)
-    return paths
-
-
-def load_states(source: str, names: Sequence[str] | None = None) -> list[Selector]:
-    """Selectors restored from a state file, or from the ``state/`` folder of an earlier ``score`` output.
-
-    Raises:
-        ConfigError: the path holds no state, or not the state of a requested method.
-    """
-    folder = fs.join(source, "state") if fs.isdir(fs.join(source, "state")) else source
-    if fs.isdir(folder):
-        files = [fs.join(folder, f) for f in fs.listdir(folder) if f.endswith(".json")]
-    elif fs.isfile(folder):
-        files = [folder]
-    else:
-        raise ConfigError(f"--state {source}: no such file or directory")
-    states = {}
-    for path in files:
-        try:
-            state = json.loads(fs.read_text(path))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"--state {path}: not a sievekit state file ({exc})") from exc
-        states[state.get("name")] = state
-    wanted = list(names) if names else sorted(states)
-    missing = [n for n in wanted if n not in states]
-    if missing or not wanted:
-        raise ConfigError(f"--state {source}: no saved state for {', '.join(missing) or 'any method'} "
-                          f"(found: {', '.join(sorted(states)) or 'none'})")
-    return [get_selector(n).from_state_dict(states[n]) for n in wanted]
-
-
-# -- scoring ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Sinks:
     """Where the scoring pass writes besides returning scores: a sidecar of score lines, or the records
@@ -236,7 +103,7 @@ def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: R
     for i, (shard, sink) in enumerate(zip(shards, all_sinks)):
         spans = [None] if sink.inline else plan_spans(shard.path, shard.format, opts, span_bytes)
         for j, span in enumerate(spans):
-            part = Sinks(sidecar=_part_path(sink.sidecar, j)) if sink.sidecar and span is not None else sink
+            part = Sinks(sidecar=span_part(sink.sidecar, j)) if sink.sidecar and span is not None else sink
             tasks.append((i, shard, part, span))
     if executor is None or (executor.kind == "local" and (executor.jobs <= 1 or len(tasks) <= 1)):
         results = [score_shard(selectors, shard, opts, progress, sink, span) for _, shard, sink, span in tasks]
@@ -248,11 +115,6 @@ def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: R
             if progress:
                 progress(len(next(iter(result[0].values()), [])))
     return _join_spans(selectors, shards, all_sinks, tasks, results)
-
-
-def _part_path(sidecar: str, index: int) -> str:
-    head, name = fs.split(sidecar)
-    return fs.join(head, f".{name}.span-{index:05d}")
 
 
 def _join_spans(selectors: Sequence[Selector], shards: Sequence[Shard], sinks: Sequence[Sinks],

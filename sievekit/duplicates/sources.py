@@ -7,7 +7,6 @@ manifest order), then this run's. Signatures are read through memory maps, never
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.dedupe.workdir import WorkDir, raw_array, read_json
+from sievekit.duplicates.workdir import WorkDir, raw_array, read_json
 from sievekit.errors import ConfigError, InputError
-from sievekit.io import ReadOptions, Shard, iter_batches
+from sievekit.io import ReadOptions, Shard, fs, iter_batches
 
 
 @dataclass(frozen=True)
@@ -36,9 +35,9 @@ class Source:
 
 
 def fingerprint(shard: Shard) -> dict[str, Any]:
-    st = os.stat(shard.path)
-    return {"name": shard.name, "path": os.path.realpath(shard.path), "format": shard.format, "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns}
+    size, stamp = fs.stat_key(shard.path)
+    return {"name": shard.name, "path": fs.realpath(shard.path), "format": shard.format, "size": size,
+            "mtime_ns": stamp}
 
 
 def record_run(work: WorkDir, shards: Sequence[Shard], sign: Mapping[str, Any], opts: ReadOptions,
@@ -170,7 +169,7 @@ def read_opts(source: Source) -> ReadOptions:
 
 def texts_at(source: Source, rows: npt.NDArray[np.int64]) -> Iterator[tuple[int, str]]:
     """``(row, text)`` of the given rows of one source shard (sorted), read from the input again."""
-    if not os.path.exists(source.shard.path):
+    if not fs.exists(source.shard.path):
         raise InputError(source.shard.path, "input shard needed for --verify exact is gone",
                          hint="keep the inputs of --against runs, or use --verify sig")
     wanted = set(rows.tolist())

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.dedupe.cluster import I64, Verifier
-from sievekit.dedupe.minhash import Signer, jaccard_estimate
-from sievekit.dedupe.sources import SigStore, Source, texts_at
+from sievekit.duplicates.cluster import I64, Verifier
+from sievekit.duplicates.minhash import Signer, jaccard_estimate
+from sievekit.duplicates.sources import SigStore, Source, texts_at
 
 
 def true_jaccard(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> float:

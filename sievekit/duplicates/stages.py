@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from sievekit.dedupe.banding import band_keys, bucket_groups
-from sievekit.dedupe.cluster import components, peel, size_histogram, survivors
-from sievekit.dedupe.minhash import Signer
-from sievekit.dedupe.options import DedupeConfig
-from sievekit.dedupe.sources import SigStore, Source, ids_at
-from sievekit.dedupe.verify import ShingleSets, estimate_pairs, make_verifier
-from sievekit.dedupe.workdir import WorkDir, digest
+from sievekit.duplicates.banding import band_keys, bucket_groups
+from sievekit.duplicates.cluster import components, peel, size_histogram, survivors
+from sievekit.duplicates.minhash import Signer
+from sievekit.duplicates.options import DedupeConfig
+from sievekit.duplicates.sources import SigStore, Source, ids_at
+from sievekit.duplicates.verify import ShingleSets, estimate_pairs, make_verifier
+from sievekit.duplicates.workdir import WorkDir, digest
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches
 
 CHUNK_ROWS = 1 << 14

@@ -5,7 +5,7 @@ shares a band with an earlier *kept* document and passes the check (estimated Ja
 unless ``verify="none"``). Kept documents are indexed, dropped ones are not, so the result is greedy,
 first-come (the staged run instead joins chains of near duplicates into clusters). Memory grows with the
 kept documents: a signature (4 bytes a slot) plus one dict entry per band (~100 bytes each in CPython),
-about 2 KB a document with the defaults; use ``sievekit.pipeline.dedupe`` (sorting on disk) beyond that.
+about 2 KB a document with the defaults; use ``sievekit.commands.pipeline.dedupe`` (sorting on disk) beyond that.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sievekit.dedupe.banding import band_keys
-from sievekit.dedupe.minhash import Signer
-from sievekit.dedupe.options import DedupeConfig
+from sievekit.duplicates.banding import band_keys
+from sievekit.duplicates.minhash import Signer
+from sievekit.duplicates.options import DedupeConfig
 from sievekit.errors import ConfigError
-from sievekit.records import Batch
+from sievekit.io.batch import Batch
 
 
 class MinHashDeduper:
@@ -37,7 +37,7 @@ class MinHashDeduper:
         self.config = config or DedupeConfig()
         if self.config.verify == "exact":
             raise ConfigError("MinHashDeduper keeps no texts, so it cannot verify exactly",
-                              hint="use verify='sig', or the staged sievekit.pipeline.dedupe")
+                              hint="use verify='sig', or the staged sievekit.commands.pipeline.dedupe")
         c = self.config
         self.signer = Signer(c.num_perm, c.ngram, c.seed, c.engine)
         self.banding = c.banding

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from sievekit import runs, stats
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_texts, resolve_inputs
-from sievekit.sidecars import read_sidecar, sidecar_name
+from sievekit.reporting import stats
+from sievekit.run import contract
+from sievekit.run.layout import Layout
+from sievekit.scoring.sidecars import read_sidecars
 
 
 def length_summary(lengths: np.ndarray) -> dict[str, Any]:
@@ -25,7 +27,7 @@ def length_summary(lengths: np.ndarray) -> dict[str, Any]:
     return stats.summary(lengths, integer=True)
 
 
-def report(inputs: Sequence[str], opts: ReadOptions, *, scores: str | None = None,
+def report(inputs: Sequence[str], opts: ReadOptions = ReadOptions(), *, scores: str | None = None,
            score_fields: Sequence[str] = (), by: str | None = None, target: Sequence[str] | None = None,
            raw: Sequence[str] | None = None) -> dict[str, Any]:
     """Stats of every shard and of the whole input set, plus the optional sections above.
@@ -130,7 +132,7 @@ def _total(entries: list[dict[str, Any]], lengths: np.ndarray) -> dict[str, Any]
 def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
     """What the run that wrote an input directory did, from its manifest."""
     for spec in inputs:
-        manifest = runs.load_manifest(spec) if fs.isdir(spec) else None
+        manifest = contract.load_manifest(spec) if fs.isdir(spec) else None
         if manifest:
             keep = ("name", "input", "rows_in", "rows_out", "bytes_in", "skipped")
             run = {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
@@ -147,7 +149,7 @@ def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
 def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
     """Dedupe's counts and cluster sizes, and its S-curve: the chance that a pair of a given Jaccard
     similarity becomes a candidate, 1 - (1 - s^rows)^bands."""
-    from sievekit.dedupe.options import DedupeConfig
+    from sievekit.duplicates.options import DedupeConfig
 
     cfg = summary.get("config", {})
     known = {k: v for k, v in cfg.items() if k in DedupeConfig.__dataclass_fields__}
@@ -163,12 +165,8 @@ def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _sidecar_columns(directory: str, shards: Sequence[Shard]) -> dict[str, np.ndarray]:
     """Every score column of the sidecars in ``directory``, aligned with the input shards."""
-    first = fs.join(directory, sidecar_name(shards[0]))
-    names = _columns_of(first)
-    out = {}
-    for name in names:
-        out[name] = np.concatenate([read_sidecar(fs.join(directory, sidecar_name(s)), name)[1] for s in shards])
-    return out
+    names = _columns_of(Layout(directory).sidecar(shards[0]))
+    return {name: np.concatenate([r[1] for r in read_sidecars(directory, shards, name)]) for name in names}
 
 
 def _columns_of(path: str) -> list[str]:

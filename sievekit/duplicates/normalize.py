@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.dedupe.hashing import U64, PowerTable, mix64, odd_multiplier, seed_key
+from sievekit.duplicates.hashing import U64, PowerTable, mix64, odd_multiplier, seed_key
 
 _NON_WORD = re.compile(r"\W+")
 _SPACE = 0x20

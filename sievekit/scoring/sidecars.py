@@ -7,44 +7,33 @@ wrong document.
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from sievekit.errors import ConfigError, InputError, ShardError
+from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_decoded_chunks
 from sievekit.io.jsonl import loads, split_lines
-from sievekit.io.shards import codec_suffix, format_stem
+from sievekit.run.layout import Layout
+from sievekit.run.writeback import IdDigest
 
 Scores = np.ndarray
 
 
-def sidecar_name(shard: Shard) -> str:
-    """``a/b.jsonl.zst`` scores go to ``a/b.scores.jsonl.zst``; a Parquet shard's to ``a/b.scores.jsonl``."""
-    return f"{format_stem(shard.name)}.scores.jsonl{codec_suffix(shard.name)}"
+def read_sidecars(directory: str, shards: Sequence[Shard], column: str | None) -> list[tuple[str, Scores, str]]:
+    """The sidecar of every shard in ``directory`` (where ``sievekit score -o DIR`` wrote them)."""
+    layout = Layout(directory)
+    return [read_sidecar(layout.sidecar(s), column, s.name) for s in shards]
 
 
-class IdDigest:
-    """An order-sensitive digest of a shard's ids, to compare a sidecar with its shard in O(1) memory."""
-
-    def __init__(self) -> None:
-        self._h = hashlib.blake2b(digest_size=16)
-
-    def update(self, ids: Iterable[str | None]) -> None:
-        for doc_id in ids:
-            self._h.update(b"\x00" if doc_id is None else doc_id.encode("utf-8", "surrogatepass") + b"\x01")
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
-
-
-def read_sidecar(path: str, column: str | None) -> tuple[str, Scores, str]:
+def read_sidecar(path: str, column: str | None, shard: str | None = None) -> tuple[str, Scores, str]:
     """The scores of one column of a sidecar (null -> -inf), the column's name, and the digest of its ids.
 
+    With ``shard`` (a shard's name), every line's ``shard`` field must name it.
+
     Raises:
-        InputError: the sidecar is missing, malformed, out of row order, or lacks the column.
+        InputError: the sidecar is missing, malformed, of another shard, out of row order, or lacks the column.
     """
     if not fs.exists(path):
         raise InputError(path, "no sidecar for this shard", hint="run `sievekit score` on the same inputs first")
@@ -60,12 +49,15 @@ def read_sidecar(path: str, column: str | None) -> tuple[str, Scores, str]:
             rec = _record(line, path, lineno)
             if name is None:
                 name = _only_score_column(rec, path)
+            if shard is not None and rec.get("shard") != shard:
+                raise InputError(path, f"scores of shard {rec.get('shard')!r}, not of {shard!r}", line=lineno,
+                                 hint="the sidecar belongs to another input; re-run `sievekit score` on these inputs")
             if rec.get("row") != len(values):
                 raise InputError(path, f"row {rec.get('row')} where {len(values)} was expected", line=lineno,
                                  hint="the sidecar does not belong to this shard; re-run `sievekit score`")
             if name not in rec:
                 raise InputError(path, f"no score column {name!r} (columns: {', '.join(sorted(rec))})", line=lineno,
-                                 hint="pass --method with one of the scored methods")
+                                 hint=f"pass {option('methods')} with one of the scored methods")
             value = rec[name]
             values.append(-math.inf if value is None else float(value))  # type: ignore[arg-type]
             digest.update([None if rec.get("id") is None else str(rec["id"])])
@@ -85,7 +77,8 @@ def _record(line: bytes, path: str, lineno: int) -> dict[str, object]:
 def _only_score_column(rec: dict[str, object], path: str) -> str:
     columns = sorted(set(rec) - {"shard", "row", "id"})
     if len(columns) != 1:
-        raise ConfigError(f"{path} holds scores of {', '.join(columns)}", hint="pass --method to choose one")
+        raise ConfigError(f"{path} holds scores of {', '.join(columns)}",
+                          hint=f"pass {option('methods')} to choose one")
     return columns[0]
 
 
@@ -109,9 +102,3 @@ def _number(value: object, shard: Shard, field: str) -> float:
         raise InputError(shard.label, f"field {field!r} holds {type(value).__name__} values, not numbers",
                          hint="pass --score-field with a numeric field")
     return float(value)
-
-
-def check_ids(shard: Shard, expected: str, actual: IdDigest) -> None:
-    if actual.hexdigest() != expected:
-        raise ShardError(f"{shard.label}: its sidecar's ids differ from the shard's",
-                         hint="the scores belong to other data; re-run `sievekit score` on these inputs")

@@ -10,13 +10,13 @@ Modules, in the order data flows through them:
 - ``workdir``, ``sources``, ``stages``, ``runner``: the on-disk stages and the run that drives them;
 - ``deduper``: ``MinHashDeduper.keep_mask(batch)``, the in-memory streaming form.
 
-``sievekit.pipeline.dedupe`` is the library entry point; ``sievekit dedupe`` the command.
+``sievekit.commands.pipeline.dedupe`` is the library entry point; ``sievekit dedupe`` the command.
 """
 
-from sievekit.dedupe.banding import Banding, catch_probability, choose_bands
-from sievekit.dedupe.deduper import MinHashDeduper
-from sievekit.dedupe.minhash import Signer, jaccard_estimate
-from sievekit.dedupe.options import DedupeConfig
+from sievekit.duplicates.banding import Banding, catch_probability, choose_bands
+from sievekit.duplicates.deduper import MinHashDeduper
+from sievekit.duplicates.minhash import Signer, jaccard_estimate
+from sievekit.duplicates.options import DedupeConfig
 
 __all__ = ["Banding", "DedupeConfig", "MinHashDeduper", "Signer", "catch_probability", "choose_bands",
            "jaccard_estimate"]

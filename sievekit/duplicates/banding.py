@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.dedupe.hashing import U64, mix64, odd_multiplier, seed_key
+from sievekit.duplicates.hashing import U64, mix64, odd_multiplier, seed_key
 from sievekit.errors import ConfigError
 
 MIN_CATCH = 0.9

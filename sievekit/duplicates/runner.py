@@ -16,23 +16,25 @@ from typing import Any
 
 import numpy as np
 
-from sievekit.dedupe.options import STAGES, DedupeConfig
-from sievekit.dedupe.sources import Source, against_chain, plan_sources, record_run
-from sievekit.dedupe.stages import bucket_band, cluster_stage, exact_pass, filter_marker, filter_params, sign_shard
-from sievekit.dedupe.workdir import EPHEMERAL, WorkDir, digest, read_json
-from sievekit.errors import ConfigError
-from sievekit.executor import Executor
-from sievekit.io import ReadOptions, Shard, ShardStats, atomic_path, output_target
-from sievekit.io.streams import STDIO
+from sievekit.duplicates.options import STAGES, DedupeConfig
+from sievekit.duplicates.sources import Source, against_chain, plan_sources, record_run
+from sievekit.duplicates.stages import bucket_band, cluster_stage, exact_pass, filter_marker, filter_params, sign_shard
+from sievekit.duplicates.workdir import EPHEMERAL, WorkDir, digest, read_json
+from sievekit.errors import ConfigError, option
+from sievekit.io import ReadOptions, Shard, ShardStats, fs
+from sievekit.io.streams import STDIO, copy_file
+from sievekit.run.executor import Executor
+from sievekit.run.layout import Layout
+from sievekit.run.options import RunOptions
+from sievekit.run.writeback import write_kept
 
 Log = Callable[[str], None]
 
 
-def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptions, *, work_dir: str | None = None,
-        stage: str = "all", shard: int | None = None, band: int | None = None, jobs: int = 1,
+def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptions, *, work_dir: str | None = None,
+        stage: str = "all", shard: int | None = None, band: int | None = None, run_opts: RunOptions = RunOptions(),
         against: str | None = None, clusters: str | None = None, output_compression: str | None = None,
-        log: Log | None = None, executor: str = "local",
-        ray_address: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        log: Log | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the stages; returns the filter stage's per-shard entries and the run's ``dedupe`` summary.
 
     Raises:
@@ -44,7 +46,7 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
     if tmp:
         open(os.path.join(tmp, EPHEMERAL), "w").close()
     root = str(work_dir or tmp)
-    workers = Executor(jobs, executor, ray_address)
+    workers = Executor(run_opts.jobs, run_opts.executor, run_opts.ray_address)
     try:
         work = WorkDir(root)
         sign = cfg.sign_params(opts)
@@ -74,9 +76,9 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
                    **cluster_stage(root, sources, cfg, cparams)}
         if stage == "cluster":
             return [], summary
-        entries = _filter(root, sources, shards if shard is None else todo, output, cfg, opts, cparams,
+        entries = _filter(root, sources, shards if shard is None else todo, out, cfg, opts, cparams,
                           output_compression, workers)
-        _place_clusters(work, output, shards, clusters, summary)
+        _place_clusters(work, out, clusters, summary)
         return entries, summary
     finally:
         workers.close(failed=sys.exc_info()[0] is not None)
@@ -87,46 +89,45 @@ def run(shards: Sequence[Shard], output: str, cfg: DedupeConfig, opts: ReadOptio
 def _check_stage(stage: str, shard: int | None, band: int | None, work_dir: str | None, shards: Sequence[Shard],
                  cfg: DedupeConfig) -> None:
     if stage not in STAGES:
-        raise ConfigError(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}")
+        raise ConfigError(f"{option('stage')} must be one of {', '.join(STAGES)}, not {stage!r}")
     if stage != "all" and not work_dir:
-        raise ConfigError(f"--stage {stage} needs --work-dir (the stages share their artefacts there)",
-                          hint="pass --work-dir DIR to every stage of the run")
+        raise ConfigError(f"{option('stage')} {stage} needs {option('work_dir')} (the stages share their "
+                          "artefacts there)",
+                          hint=f"pass {option('work_dir')} DIR to every stage of the run")
     if stage != "all" and shards and shards[0].path == STDIO:
         raise ConfigError("stages cannot be run one at a time on stdin", hint="write the input to a file first")
     if shard is not None and stage not in ("sign", "filter"):
-        raise ConfigError("--shard goes with --stage sign or --stage filter")
+        raise ConfigError(f"{option('shard')} goes with {option('stage')} sign or {option('stage')} filter")
     if shard is not None and not 0 <= shard < len(shards):
-        raise ConfigError(f"--shard {shard} is out of range: the inputs have shards 0..{len(shards) - 1}")
+        raise ConfigError(f"{option('shard')} {shard} is out of range: the inputs have shards 0..{len(shards) - 1}")
     if band is not None and stage != "bucket":
-        raise ConfigError("--band goes with --stage bucket")
+        raise ConfigError(f"{option('band')} goes with {option('stage')} bucket")
     if band is not None and not 0 <= band < cfg.banding.bands:
-        raise ConfigError(f"--band {band} is out of range: this run has bands 0..{cfg.banding.bands - 1}")
+        raise ConfigError(f"{option('band')} {band} is out of range: this run has bands 0..{cfg.banding.bands - 1}")
 
 
-def _filter(root: str, sources: Sequence[Source], shards: Sequence[Shard], output: str, cfg: DedupeConfig,
+def _filter(root: str, sources: Sequence[Source], shards: Sequence[Shard], out: Layout, cfg: DedupeConfig,
             opts: ReadOptions, params: Mapping[str, Any], output_compression: str | None,
             workers: Executor) -> list[dict[str, Any]]:
     fresh = {s.shard.index: s for s in sources if not s.seen}
     start = min((s.offset for s in fresh.values()), default=0)
-    fparams = filter_params(dict(params), output, cfg.annotate)
-    calls = [(root, [s], [fresh[s.index].offset - start], [fresh[s.index].rows], output, cfg.annotate, opts,
+    fparams = filter_params(dict(params), out.output, cfg.annotate)
+    calls = [(root, [s], [fresh[s.index].offset - start], [fresh[s.index].rows], out, cfg.annotate, opts,
               output_compression, fparams) for s in shards]
-    if output_target(output, shards[0]) == output:  # stdout or one file: one writer, shards in order
-        return filter_shards(root, list(shards), [c[2][0] for c in calls], [c[3][0] for c in calls], output,
+    if out.single:  # stdout or one file: one writer, shards in order
+        return filter_shards(root, list(shards), [c[2][0] for c in calls], [c[3][0] for c in calls], out,
                              cfg.annotate, opts, output_compression, None)
     return [e for part in workers.map(filter_shards, calls) for e in part]
 
 
-def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[int], output: str, annotate: bool,
+def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[int], out: Layout, annotate: bool,
                   opts: ReadOptions, output_compression: str | None,
                   params: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Write the kept records of the given shards (or all, annotated), each output atomically."""
-    from sievekit.pipeline import write_kept
-
     work = WorkDir(root)
     if params is not None:
-        info = work.done(filter_marker(work, output, shards[0]), params)
-        if info is not None and os.path.exists(info["entry"]["output"]):  # an output deleted since is rewritten
+        info = work.done(filter_marker(work, out.output, shards[0]), params)
+        if info is not None and fs.exists(info["entry"]["output"]):  # an output deleted since is rewritten
             return [info["entry"]]
     keep = np.asarray(work.load(work.path("cluster", "keep.npy")))
     cluster = np.asarray(work.load(work.path("cluster", "cluster.npy")))
@@ -134,10 +135,9 @@ def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[
     extra = {"dedupe_cluster": cluster[sel], "dedupe_kept": keep[sel]} if annotate else None
     mask = np.ones(len(sel), dtype=bool) if annotate else keep[sel]
     stats = [_shard_stats(work, s) for s in shards]
-    result = write_kept(shards, [np.zeros(r) for r in rows], mask, extra, output, opts, output_compression,
-                              stats)
+    result = write_kept(shards, rows, mask, extra, out, opts, output_compression, stats)
     if params is not None:
-        work.mark(filter_marker(work, output, shards[0]), params, entry=result.shards[0])
+        work.mark(filter_marker(work, out.output, shards[0]), params, entry=result.shards[0])
     return result.shards
 
 
@@ -146,15 +146,11 @@ def _shard_stats(work: WorkDir, shard: Shard) -> ShardStats:
     return ShardStats(st["rows"], st["bytes"], st["text_bytes"], Counter(st["skipped"]))
 
 
-def _place_clusters(work: WorkDir, output: str, shards: Sequence[Shard], clusters: str | None,
-                    summary: dict[str, Any]) -> None:
-    """Copy the clusters file where asked (default: beside the output shards in an output directory)."""
-    dest = clusters
-    if dest is None and output != STDIO and output_target(output, shards[0]) != output:
-        dest = os.path.join(output, "clusters.jsonl")
+def _place_clusters(work: WorkDir, out: Layout, clusters: str | None, summary: dict[str, Any]) -> None:
+    """Copy the clusters file where the layout puts it (where asked, or beside the shards of a directory)."""
+    dest = out.clusters(clusters)
     if dest is None:
         summary["clusters_file"] = str(work.path("cluster", "clusters.jsonl")) if summary.get("work_dir") else None
         return
-    with atomic_path(dest) as tmp:
-        shutil.copyfile(work.path("cluster", "clusters.jsonl"), tmp)
+    copy_file(str(work.path("cluster", "clusters.jsonl")), dest)
     summary["clusters_file"] = dest

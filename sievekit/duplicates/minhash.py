@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.dedupe.hashing import U64, mix64, seed_key
-from sievekit.dedupe.normalize import Tokenizer, Tokens
-from sievekit.dedupe.shingles import Shingler
+from sievekit.duplicates.hashing import U64, mix64, seed_key
+from sievekit.duplicates.normalize import Tokenizer, Tokens
+from sievekit.duplicates.shingles import Shingler
 
 Sig = npt.NDArray[np.uint32]
 ENGINES = ("numpy", "datasketch")

@@ -6,9 +6,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sievekit.dedupe.banding import Banding, choose_bands
-from sievekit.dedupe.minhash import ENGINES
-from sievekit.errors import ConfigError
+from sievekit.duplicates.banding import Banding, choose_bands
+from sievekit.duplicates.minhash import ENGINES
+from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions
 
 VERIFY = ("sig", "exact", "none")
@@ -32,11 +32,11 @@ class DedupeConfig:
     bands: int | None = field(default=None, metadata={"help": "LSH bands (default: derived from the threshold)."})
     rows: int | None = field(default=None, metadata={"help": "Slots per band (default: derived)."})
     verify: str = field(default="sig", metadata={"help": "Check candidates: sig (estimated Jaccard), exact (true "
-                                                         "Jaccard of the shingle sets) or none."})
+                                                         "Jaccard of the shingle sets) or none.", "choices": VERIFY})
     keep: str = field(default="first", metadata={"help": "Survivor: first (manifest order), longest, or "
                                                          "score:FIELD (highest value of FIELD)."})
     engine: str = field(default="numpy", metadata={"help": "MinHash engine: numpy (one-permutation hashing) or "
-                                                           "datasketch (K permutations, slower)."})
+                                                           "datasketch (K permutations, slower).", "choices": ENGINES})
     seed: int = field(default=0, metadata={"help": "Seeds every hash; same seed, same survivors."})
     key_parts: int = field(default=1, metadata={"help": "Split each band's keys into this many ranges (bounds the "
                                                         "bucket stage's memory)."})
@@ -45,26 +45,28 @@ class DedupeConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0 or math.isnan(self.threshold):
-            raise ConfigError(f"--threshold must be in (0, 1], got {self.threshold}")
+            raise ConfigError(f"{option('threshold')} must be in (0, 1], got {self.threshold}")
         if not 1 <= self.num_perm <= 1 << 16:
-            raise ConfigError(f"--num-perm must be in 1..65536, got {self.num_perm}")
+            raise ConfigError(f"{option('num_perm')} must be in 1..65536, got {self.num_perm}")
         if self.ngram < 1:
-            raise ConfigError(f"--ngram must be >= 1, got {self.ngram}")
+            raise ConfigError(f"{option('ngram')} must be >= 1, got {self.ngram}")
         if self.verify not in VERIFY:
-            raise ConfigError(f"--verify must be one of {', '.join(VERIFY)}, not {self.verify!r}")
+            raise ConfigError(f"{option('verify')} must be one of {', '.join(VERIFY)}, not {self.verify!r}")
         if self.engine not in ENGINES:
-            raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+            raise ConfigError(f"{option('engine')} must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.keep not in ("first", "longest") and not (self.keep.startswith("score:") and len(self.keep) > 6):
-            raise ConfigError(f"--keep must be one of {', '.join(KEEP)}, not {self.keep!r}",
-                              hint="e.g. --keep score:quality to keep the best-scored copy")
+            raise ConfigError(f"{option('keep')} must be one of {', '.join(KEEP)}, not {self.keep!r}",
+                              hint=f"e.g. {option('keep')} score:quality to keep the best-scored copy")
         if (self.bands is None) != (self.rows is None):
-            raise ConfigError("give both --bands and --rows, or neither (then the threshold picks them)")
+            raise ConfigError(f"give both {option('bands')} and {option('rows')}, or neither (then the threshold "
+                              "picks them)")
         if self.bands is not None and self.rows is not None and (self.bands < 1 or self.rows < 1
                                                                   or self.bands * self.rows > self.num_perm):
-            raise ConfigError(f"--bands x --rows must be at most --num-perm ({self.num_perm}), got "
+            raise ConfigError(f"{option('bands')} x {option('rows')} must be at most {option('num_perm')} "
+                              f"({self.num_perm}), got "
                               f"{self.bands} x {self.rows}")
         if self.key_parts < 1:
-            raise ConfigError(f"--key-parts must be >= 1, got {self.key_parts}")
+            raise ConfigError(f"{option('key_parts')} must be >= 1, got {self.key_parts}")
 
     @property
     def banding(self) -> Banding:

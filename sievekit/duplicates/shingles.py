@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.dedupe.hashing import U64, mix64, odd_multiplier, seed_key
-from sievekit.dedupe.normalize import Tokens
+from sievekit.duplicates.hashing import U64, mix64, odd_multiplier, seed_key
+from sievekit.duplicates.normalize import Tokens
 
 
 class Shingler:

@@ -1,0 +1,61 @@
+"""``dedupe``: remove exact and near duplicates across all shards; the stages are in ``sievekit.duplicates``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+
+from sievekit.allocator import tune_allocator
+from sievekit.commands.jobs import manifest, path_job, read_job
+from sievekit.duplicates.options import DedupeConfig
+from sievekit.duplicates.runner import run as run_stages
+from sievekit.io import ReadOptions, fs
+from sievekit.io.spool import readable_twice
+from sievekit.run import RunOptions, contract, layout
+from sievekit.run.layout import Layout
+from sievekit.run.writeback import RunResult
+
+RESULT_KEYS = ("dedupe",)
+
+
+def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeConfig(),
+           read: ReadOptions = ReadOptions(), run: RunOptions = RunOptions(), work_dir: str | None = None,
+           stage: str = "all", shard: int | None = None, band: int | None = None, against: str | None = None,
+           clusters: str | None = None, output_compression: str | None = None,
+           log: Callable[[str], None] | None = None) -> RunResult:
+    """Remove exact and near duplicates across all shards, keeping one survivor per cluster.
+
+    ``config`` says what a duplicate is and which copy survives. With a ``work_dir`` the stages keep their
+    artefacts there and a re-run resumes; ``stage`` runs one of them (``shard``/``band``: one task of it).
+    Into a directory ``output`` the run contract holds as for ``select``: the same job again does nothing, a
+    changed one is refused unless ``run.overwrite``. Returns the written shards; ``extra["dedupe"]`` holds the
+    counts, the cluster-size histogram and the clusters file's path.
+    """
+    tune_allocator()
+    out = Layout(output)
+    writes_output = stage in ("all", "filter")
+    with readable_twice(inputs, read) as shards:
+        job = {"command": "dedupe", "inputs": contract.describe_inputs(shards), "config": dataclasses.asdict(config),
+               "read": read_job(read), "against": path_job(against), "output_compression": output_compression,
+               "clusters": fs.realpath(clusters) if clusters else None}
+        writes = [("the work directory", work_dir)] if work_dir else []
+        if writes_output:
+            writes += out.outputs(shards) + [("the clusters file", out.clusters(clusters) or "")]
+            writes += out.record() + ([("the output directory", output)] if out.kind == "dir" else [])
+        reads = layout.reads_of(shards) + [("the input directory " + d, d) for d in layout.input_dirs(inputs)]
+        layout.check(writes, reads + ([("the earlier run", against)] if against else []),
+                     layout.input_dirs(inputs), output if writes_output and out.kind == "dir" else None)
+        contracted = writes_output and out.kind == "dir"
+        with contract.claimed(output, job, run.overwrite) if contracted else nullcontext("new") as status:
+            if status == "done":
+                return RunResult.from_manifest(contract.load_manifest(output) or {}, RESULT_KEYS)
+            entries, summary = run_stages(shards, out, config, read, work_dir=work_dir, stage=stage, shard=shard,
+                                          band=band, run_opts=run, against=against, clusters=clusters,
+                                          output_compression=output_compression, log=log)
+            result = RunResult(shards=entries, outputs=list(dict.fromkeys(e["output"] for e in entries)),
+                               extra={"dedupe": summary})
+            if contracted and len(entries) == len(shards):
+                files = [summary["clusters_file"]] if summary.get("clusters_file") and clusters is None else []
+                contract.finish(output, job, manifest("dedupe", shards, result, files=files))
+            return result

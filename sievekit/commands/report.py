@@ -1,0 +1,28 @@
+"""``report``: what a set of shards holds and what a run did to it; optionally one HTML page with charts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sievekit.io import ReadOptions, fs, resolve_inputs
+from sievekit.io.streams import atomic_output
+from sievekit.reporting.build import report as build_report
+from sievekit.reporting.render import to_html
+from sievekit.run import layout
+
+
+def report(inputs: Sequence[str], *, read: ReadOptions = ReadOptions(), scores: str | None = None,
+           score_fields: Sequence[str] = (), by: str | None = None, target: Sequence[str] | None = None,
+           raw: Sequence[str] | None = None, html: str | None = None) -> dict[str, Any]:
+    """The report's data (see ``sievekit.reporting.build.report``); with ``html``, also written there as one
+    self-contained page, which must not be any of the files the report reads."""
+    if html is not None:
+        reads = [(f"input {s.label}", s.path) for spec in (inputs, target or (), raw or ())
+                 for s in (resolve_inputs(list(spec)) if spec and "-" not in spec else [])]
+        layout.check([("the HTML report", html)], reads)
+    data = build_report(inputs, read, scores=scores, score_fields=score_fields, by=by, target=target, raw=raw)
+    if html is not None:
+        with atomic_output(html) as tmp:
+            fs.write_text(tmp, to_html(data))
+    return data

@@ -1,0 +1,123 @@
+"""Every path a run writes, decided in one place and checked before anything is written.
+
+``Layout`` names the outputs of a run (output shards, sidecars, states, manifests, span parts, the
+clusters file); ``check`` compares every path a run will write with every path it reads and with each
+other, so no run overwrites its own input and no two outputs land on one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sievekit.errors import ConfigError, option
+from sievekit.io import Shard, fs
+from sievekit.io.shards import codec_suffix, format_stem, shard_format
+from sievekit.io.streams import STDIO
+from sievekit.run.contract import MANIFEST, marker_name
+
+Paths = Iterable[tuple[str, str]]  # (what, path): what names the path in an error message
+
+
+def sidecar_name(shard: Shard) -> str:
+    """``a/b.jsonl.zst`` scores go to ``a/b.scores.jsonl.zst``; a Parquet shard's to ``a/b.scores.jsonl``."""
+    return f"{format_stem(shard.name)}.scores.jsonl{codec_suffix(shard.name)}"
+
+
+def span_part(path: str, index: int) -> str:
+    """The hidden file that holds span ``index`` of a sidecar until the spans are joined."""
+    head, name = fs.split(path)
+    return fs.join(head, f".{name}.span-{index:05d}")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one run writes: stdout, one file, or a directory of one output per input shard."""
+
+    output: str
+
+    @property
+    def kind(self) -> str:
+        if self.output == STDIO:
+            return "stdout"
+        if shard_format(self.output) == "jsonl" and not fs.isdir(self.output):
+            return "file"
+        return "dir"
+
+    @property
+    def single(self) -> bool:
+        """One stream for every shard (stdout or one file), in manifest order."""
+        return self.kind != "dir"
+
+    def shard_output(self, shard: Shard) -> str:
+        return self.output if self.single else fs.join(self.output, shard.name)
+
+    def sidecar(self, shard: Shard) -> str:
+        return fs.join(self.output, sidecar_name(shard))
+
+    def state(self, method: str) -> str:
+        return fs.join(self.output, "state", f"{method}.json")
+
+    def state_dir(self) -> str:
+        return fs.join(self.output, "state")
+
+    def record(self, name: str = MANIFEST) -> list[tuple[str, str]]:
+        """The run's bookkeeping files: its manifest and its run marker."""
+        return [("the run manifest", fs.join(self.output, name)),
+                ("the run marker", fs.join(self.output, marker_name(name)))]
+
+    def clusters(self, given: str | None) -> str | None:
+        """Where dedupe's clusters file goes: where asked, else beside the shards of a directory output."""
+        if given is not None:
+            return given
+        return fs.join(self.output, "clusters.jsonl") if self.kind == "dir" else None
+
+    def outputs(self, shards: Sequence[Shard]) -> list[tuple[str, str]]:
+        if self.kind == "stdout":
+            return []
+        if self.single:
+            return [("the output", self.output)]
+        return [(f"the output of {s.label}", self.shard_output(s)) for s in shards]
+
+
+def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_dir: str | None = None) -> None:
+    """Refuse a run that would write over what it reads, or write two things to one path.
+
+    ``writes`` and ``reads`` are (what, path) pairs; ``input_dirs`` are the directories given as inputs,
+    which must not hold ``output_dir`` (its shards would be read back as inputs by the next run).
+
+    Raises:
+        ConfigError: naming both sides of the clash.
+    """
+    read: dict[str, tuple[str, str]] = {}
+    for what, path in reads:
+        if path and path != STDIO:
+            read.setdefault(fs.realpath(path), (what, path))
+    written: dict[str, str] = {}
+    for what, path in writes:
+        if not path or path == STDIO:
+            continue
+        key = fs.realpath(path)
+        if key in read:
+            raise ConfigError(f"{what} would overwrite {read[key][0]}: {path}", hint="choose another output path")
+        if key in written:
+            raise ConfigError(f"{written[key]} and {what} would both be written to {path}",
+                              hint="rename one of the inputs, or choose other output paths")
+        written[key] = what
+    if output_dir is not None:
+        out = fs.realpath(output_dir)
+        for spec in input_dirs:
+            root = fs.realpath(spec)
+            if out == root or out.startswith(root.rstrip("/") + "/"):
+                raise ConfigError(f"the output directory {output_dir} is inside the input directory {spec}",
+                                  hint=f"choose an {option('output')} outside the inputs; a later run would read "
+                                  "the outputs as inputs")
+
+
+def input_dirs(specs: Sequence[str]) -> list[str]:
+    """The inputs given as directories."""
+    return [s for s in specs if s != STDIO and fs.isdir(s)]
+
+
+def reads_of(shards: Sequence[Shard], what: str = "an input") -> list[tuple[str, str]]:
+    return [(what, s.path) for s in shards if not s.is_stdin]

@@ -1,0 +1,108 @@
+"""The one writer of kept records: every command that drops documents (select, dedupe) writes through it.
+
+Each shard is re-read with all its fields and its kept records written to the output the ``Layout``
+names for it (one per shard, atomically), or all shards in order to one stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sievekit.errors import ShardError
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer
+from sievekit.run.layout import Layout
+
+
+@dataclass
+class RunResult:
+    """What a command did: per-shard counters, the paths it wrote, and whether it found the work done."""
+
+    shards: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    up_to_date: bool = False
+
+    @property
+    def rows_in(self) -> int:
+        return sum(s["rows_in"] or 0 for s in self.shards)
+
+    @property
+    def rows_out(self) -> int:
+        return sum(s.get("rows_out", 0) for s in self.shards)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any], extra: Sequence[str] = ()) -> RunResult:
+        """The result a finished run recorded (``extra``: the manifest keys to carry over)."""
+        return cls(shards=list(manifest.get("shards", [])), up_to_date=True,
+                   extra={k: manifest[k] for k in extra if k in manifest})
+
+
+class IdDigest:
+    """An order-sensitive digest of a shard's ids, to compare a sidecar with its shard in O(1) memory."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.blake2b(digest_size=16)
+
+    def update(self, ids: Iterable[str | None]) -> None:
+        for doc_id in ids:
+            self._h.update(b"\x00" if doc_id is None else doc_id.encode("utf-8", "surrogatepass") + b"\x01")
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, extra: dict[str, np.ndarray] | None,
+               layout: Layout, opts: ReadOptions, output_compression: str | None, stats: Sequence[ShardStats],
+               digests: Sequence[str | None] | None = None, resume: bool = False) -> RunResult:
+    """Write the kept records of every shard (one output per shard, or one stream), with every field.
+
+    ``rows`` gives each shard's record count; ``keep`` and the ``extra`` columns run over all documents in
+    manifest order. ``digests`` (from sidecars) are checked against the shards' ids.
+    """
+    result = RunResult()
+    digests = digests if digests is not None else [None] * len(shards)
+    offsets = np.cumsum([0, *rows])
+    with ExitStack() as stack:
+        shared = stack.enter_context(open_writer(layout.output, shards[0], output_compression)) \
+            if layout.single else None
+        for shard, lo, hi, st, digest in zip(shards, offsets[:-1], offsets[1:], stats, digests):
+            target = layout.shard_output(shard)
+            if not (resume and not layout.single and fs.exists(target)):  # else written whole by a killed run
+                with nullcontext(shared) if shared else open_writer(target, shard, output_compression) as writer:
+                    _write_shard(writer, shard, opts, keep[lo:hi], extra, int(lo), digest)
+            result.shards.append({"name": shard.name, "input": shard.label, "output": target, "rows_in": int(hi - lo),
+                                  "rows_out": int(keep[lo:hi].sum()), **stat_fields(st)})
+            if target not in result.outputs:
+                result.outputs.append(target)
+    return result
+
+
+def _write_shard(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
+                 extra: dict[str, np.ndarray] | None, offset: int, digest: str | None) -> None:
+    """Re-read one shard with every field and write its kept records; check it still matches its scores."""
+    rows = 0
+    ids = IdDigest()
+    for batch in iter_batches(shard, opts, all_columns=True):
+        sl = slice(batch.start, batch.start + len(batch))
+        cols = {name: values[offset + sl.start:offset + sl.stop].tolist() for name, values in extra.items()} \
+            if extra else None
+        writer.write(batch, keep[sl], cols)
+        rows += len(batch)
+        if digest is not None:
+            ids.update(batch.ids or [None] * len(batch))
+    if rows != len(keep):
+        raise ShardError(f"{shard.label} has {rows} records but {len(keep)} scores",
+                         hint="the scores belong to other data, or the shard changed during the run")
+    if digest is not None and ids.hexdigest() != digest:
+        raise ShardError(f"{shard.label}: its sidecar's ids differ from the shard's",
+                         hint="the scores belong to other data; re-run `sievekit score` on these inputs")
+
+
+def stat_fields(st: ShardStats) -> dict[str, Any]:
+    return {"bytes_in": st.bytes, "text_bytes_in": st.text_bytes, "skipped": dict(st.skipped)}
