@@ -21,6 +21,7 @@ from typing import Any
 
 from sievekit.errors import ConfigError, option
 from sievekit.io import Shard, fs
+from sievekit.io.locks import LOCK, locked
 from sievekit.io.streams import STDIO, atomic_output
 from sievekit.version import __version__
 
@@ -86,16 +87,19 @@ def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANI
 
 
 @contextlib.contextmanager
-def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANIFEST) -> Iterator[str]:
-    """``begin`` for the block's duration: a new run refused by a usage error inside the block (which writes
+def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANIFEST,
+            lock: str | None = None) -> Iterator[str]:
+    """``begin`` for the block's duration, with the directory locked against other runs (a second run gets a
+    one-line "in use by PID" error). A new run refused by a usage error inside the block (which writes
     nothing) leaves no claim behind, so the directory is not taken by a run that never ran."""
-    status = begin(output, job, overwrite, name)
-    try:
-        yield status
-    except ConfigError:
-        if status == "new" and fs.exists(fs.join(output, marker_name(name))):
-            fs.remove(fs.join(output, marker_name(name)))
-        raise
+    with locked(output, lock or (LOCK if name == MANIFEST else f".{name[:-5]}.lock")):
+        status = begin(output, job, overwrite, name)
+        try:
+            yield status
+        except ConfigError:
+            if status == "new" and fs.exists(fs.join(output, marker_name(name))):
+                fs.remove(fs.join(output, marker_name(name)))
+            raise
 
 
 def _missing(manifest: Mapping[str, Any]) -> bool:
