@@ -39,3 +39,12 @@ def test_demo_corpus_ships_with_the_package():
         "part-0000.jsonl.zst", "part-0001.jsonl.zst", "part-0002.jsonl.zst", "part-0003.parquet"]
     assert (demo / "target.jsonl").stat().st_size > 0
     assert (demo / "README.md").exists()
+
+
+def test_the_readme_library_example_runs(tmp_path, monkeypatch, capsys):
+    block = README.split("## Library", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block.replace('"sievekit/demo', f'"{ROOT}/sievekit/demo'), "README.md", "exec"), {})
+    assert capsys.readouterr().out.split()[:2] == ["200", "False"]
+    exec(compile(block.replace('"sievekit/demo', f'"{ROOT}/sievekit/demo'), "README.md", "exec"), {})
+    assert capsys.readouterr().out.split()[:2] == ["200", "True"]  # the same job again: nothing to do
