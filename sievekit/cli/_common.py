@@ -7,7 +7,10 @@ runtime error, 2 usage error (bad option, config file or combination).
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,8 +20,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from sievekit.cli import progress
 from sievekit.cli.options import flag
 from sievekit.errors import ConfigError, SievekitError
 
@@ -76,6 +79,8 @@ def resolve_config(ctx: typer.Context, values: dict[str, Any], config: Path | No
         if source is None or source.name in ("DEFAULT", "DEFAULT_MAP") or (name == "inputs" and not resolved[name]):
             if name in ("inputs", "target") and isinstance(value, str):
                 value = [value]
+            if isinstance(value, bool) and not getattr(params[name], "is_flag", False):  # TOML true is not 1
+                raise ConfigError(f"{config}: {key} takes a value, not {str(value).lower()}")
             try:
                 resolved[name] = params[name].process_value(ctx, tuple(value) if isinstance(value, list) else value)
             except typer.BadParameter as exc:  # click's BadParameter, re-exported by typer
@@ -124,43 +129,83 @@ def dry_run(cfg: Mapping[str, Any]) -> None:
 
 
 def boundary(fn: F) -> F:
-    """Turn a ``SievekitError`` into ``Error:``/``Hint:`` lines on stderr and its exit code; nothing else."""
+    """The error boundary: a ``SievekitError`` becomes ``Error:``/``Hint:`` lines on stderr and its exit code; a
+    closed stdout (``| head``) ends the run quietly with 0; an ``OSError`` that escaped the library's own checks
+    still becomes one line naming the path (exit 1). Untrusted text in messages (file names, field values) is
+    shown inert: no rich markup, no control characters, no line breaks."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except SievekitError as exc:
-            # Messages hold brackets ("sievekit[classifier]", paths): escape them, or rich reads them as markup.
+            if _broken_pipe(exc):
+                _quiet_stdout()
+                raise typer.Exit(0) from None
             message, hint = exc.render(flag)
-            err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
-            if hint:
-                err.print(f"[yellow]Hint:[/] {escape(hint)}", markup=True, highlight=False)
+            _error(message, hint)
             raise typer.Exit(exc.exit_code) from None
-        except NotImplementedError as exc:
-            err.print(f"Error: {exc}", markup=False)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(0) from None
+        except (NotImplementedError, RecursionError, MemoryError) as exc:
+            _error(f"{type(exc).__name__}: {exc}", None)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error(f"{where}{exc.strerror or exc}", "check the path, its permissions and the free space")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def inert(text: str) -> str:
+    """Text safe to print: control characters (ANSI escapes, line breaks) shown as escapes, markup escaped."""
+    return escape(_CONTROL.sub(lambda m: repr(m.group())[1:-1], text))
+
+
+def _error(message: str, hint: str | None) -> None:
+    err.print(f"[bold red]Error:[/] {inert(message)}", markup=True, highlight=False)
+    if hint:
+        err.print(f"[yellow]Hint:[/] {inert(hint)}", markup=True, highlight=False)
+
+
+def _broken_pipe(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, BrokenPipeError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (tests): nothing to flush into a pipe
+
+
 @contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress line on stderr, only when stderr is a terminal (never in pipes, cron or CI logs)."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TextColumn("docs"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(label, total=None)
-        yield lambda n: progress.advance(task, n)
+def progress_bar(command: str, cfg: Mapping[str, Any], resumable: bool) -> Iterator[progress.Watch]:
+    """The run's progress on stderr: rich on a terminal, a timestamped line every ``--progress-interval``
+    seconds off one (cron, pipes, CI logs), nothing with ``-q``; an interrupted run says how far it got and
+    whether re-running resumes (``resumable``) or starts again."""
+    with progress.feedback(command, quiet=bool(cfg.get("quiet")), interval=float(cfg.get("progress_interval", 60)),
+                           resumable=resumable, console=err) as watch:
+        yield watch
 
 
 def note(message: str, quiet: bool) -> None:
-    """A human-facing line on stderr (never stdout, which carries data only)."""
+    """A human-facing line on stderr (never stdout, which carries data only); control characters from file
+    names or data are shown as escapes."""
     if not quiet:
-        err.print(message, markup=False, highlight=False)
+        err.print(_CONTROL.sub(lambda m: repr(m.group())[1:-1], message), markup=False, highlight=False)
 
 
 def require_inputs(cfg: Mapping[str, Any]) -> list[str]:

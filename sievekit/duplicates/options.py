@@ -14,6 +14,7 @@ from sievekit.io import ReadOptions
 VERIFY = ("sig", "exact", "none")
 KEEP = ("first", "longest", "score:FIELD")
 STAGES = ("all", "sign", "bucket", "cluster", "filter")
+MAX_KEY_PARTS = 4096
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ class DedupeConfig:
             raise ConfigError(f"{option('bands')} x {option('rows')} must be at most {option('num_perm')} "
                               f"({self.num_perm}), got "
                               f"{self.bands} x {self.rows}")
-        if self.key_parts < 1:
-            raise ConfigError(f"{option('key_parts')} must be >= 1, got {self.key_parts}")
+        if not 1 <= self.key_parts <= MAX_KEY_PARTS:
+            raise ConfigError(f"{option('key_parts')} must be within 1..{MAX_KEY_PARTS}, got {self.key_parts}",
+                              hint="each part is one task per band; a few parts already bound the bucket memory")
 
     @property
     def banding(self) -> Banding:

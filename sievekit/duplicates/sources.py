@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,7 +70,7 @@ def read_json_like(value: Any) -> Any:
 
 
 def run_shards(work_root: str) -> tuple[list[Shard], dict[str, Any]]:
-    path = WorkDir(work_root).path("run.json")
+    path = Path(work_root) / "run.json"  # not WorkDir(...): looking must not create the directory
     if not path.exists():
         raise ConfigError(f"{work_root} is not a sievekit dedupe work directory (no run.json)",
                           hint="pass the --work-dir of an earlier complete run")

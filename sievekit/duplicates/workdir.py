@@ -91,7 +91,7 @@ class WorkDir:
         """
         if not marker.exists():
             return None
-        info: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+        info: dict[str, Any] = read_json(marker)
         made = info.get("params", {})
         if made != json.loads(json.dumps(params, default=str)):
             keys = sorted(k for k in set(made) | set(params) if made.get(k) != _jsonable(params.get(k)))
@@ -114,7 +114,11 @@ class WorkDir:
         if not path.exists():
             raise InputError(str(path), "missing work-directory artefact",
                              hint="run the earlier stages first (or the whole command without --stage)")
-        array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None)
+        try:
+            array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None)
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(str(path), f"damaged work-directory artefact ({exc})",
+                             hint=f"delete {path.parent} to redo that stage") from exc
         return array
 
 
@@ -126,7 +130,16 @@ def raw_array(path: Path, dtype: type, shape: tuple[int, ...]) -> npt.NDArray[An
 
 
 def read_json(path: Path | str) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A work-directory record; a damaged one names itself and how to start that step over."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"damaged work-directory record ({exc})",
+                         hint=f"delete {Path(path).parent} to redo that stage") from exc
+    if not isinstance(data, dict):
+        raise InputError(str(path), "damaged work-directory record (not a JSON object)",
+                         hint=f"delete {Path(path).parent} to redo that stage")
+    return data
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,8 +1,8 @@
 """An exclusive lock on a directory for the duration of a run, so two runs never write into one place.
 
 The lock is ``flock`` on a hidden file in the directory, holding the owner's PID for the message a second
-run gets. The kernel releases it when the owner exits, however it exits, so the lock of a killed run is
-taken over by the next one without any clean-up. URLs (object stores) have no such lock and are not locked.
+run gets; the owner removes the file when done. The kernel releases the lock when the owner exits, however
+it exits, so the lock file a killed run leaves behind is simply taken over by the next run. URLs (object stores) have no such lock and are not locked.
 """
 
 from __future__ import annotations
@@ -33,22 +33,38 @@ def locked(directory: str, name: str = LOCK) -> Iterator[None]:
     if fs.is_url(directory):
         yield
         return
-    import fcntl
-
     fs.makedirs(directory)
     path = os.path.join(directory, name)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _acquire(path, directory)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
-            raise LockedError(f"{directory} is in use by PID {owner} (another sievekit run)",
-                              hint="wait for it to finish, or choose another output or work directory") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # still holding the lock: a waiting run then finds the file gone and starts over
         os.close(fd)  # closing releases the lock
+
+
+def _acquire(path: str, directory: str) -> int:
+    """Open and lock the lock file; start over if its holder removed it meanwhile (the file we locked is then
+    no longer the one at ``path``, and another run may hold a new one)."""
+    import fcntl
+
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise LockedError(f"{directory} is in use by PID {owner} (another sievekit run)",
+                              hint="wait for it to finish, or choose another output or work directory") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -94,12 +96,40 @@ def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MA
     nothing) leaves no claim behind, so the directory is not taken by a run that never ran."""
     with locked(output, lock or (LOCK if name == MANIFEST else f".{name[:-5]}.lock")):
         status = begin(output, job, overwrite, name)
+        if status == "resume":
+            sweep_temporaries(output)
         try:
             yield status
         except ConfigError:
             if status == "new" and fs.exists(fs.join(output, marker_name(name))):
                 fs.remove(fs.join(output, marker_name(name)))
             raise
+
+
+_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def sweep_temporaries(output: str) -> list[str]:
+    """Remove the temporary files that killed runs left in ``output`` (``.NAME.tmp-PID`` of a dead PID)."""
+    removed = []
+    for path, rel in fs.walk_files(output):
+        match = _TEMPORARY.match(rel.replace(os.sep, "/").rsplit("/", 1)[-1])
+        if match and not _alive(int(match.group(1))):
+            fs.remove(path)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _missing(manifest: Mapping[str, Any]) -> bool:

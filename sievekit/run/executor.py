@@ -34,7 +34,23 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(128 + signum)  # unwinds through the atomic writers, which delete their temporary files
 
 
-def _worker_init() -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGTERM this worker when its parent dies (even by SIGKILL), so no orphan keeps running."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(128 + signal.SIGTERM)
+
+
+def _worker_init(parent: int) -> None:
+    _die_with_parent(parent)
     tune_allocator()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the workers
@@ -87,7 +103,7 @@ class Executor:
         if self._pool is None:
             # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_init)
+                                             initializer=_worker_init, initargs=(os.getpid(),))
         return self._pool
 
     def _ray_imap(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:

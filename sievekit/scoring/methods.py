@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sievekit.errors import ConfigError, InputError
+from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import ReadOptions, Shard, fs, iter_texts, resolve_inputs
 from sievekit.io.streams import atomic_output
 from sievekit.selectors import Selector, get_selector
@@ -128,19 +128,28 @@ def load_states(source: str, names: Sequence[str] | None = None) -> list[Selecto
     elif fs.isfile(folder):
         files = [folder]
     else:
-        raise ConfigError(f"--state {source}: no such file or directory")
-    states = {}
+        raise ConfigError(f"{option('state')} {source}: no such file or directory")
+    states: dict[str, dict[str, Any]] = {}
     for path in files:
         try:
             state = json.loads(fs.read_text(path))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"--state {path}: not a sievekit state file ({exc})") from exc
-        states[state.get("name")] = state
+            raise ConfigError(f"{option('state')} {path}: not a sievekit state file ({exc})") from exc
+        if not isinstance(state, dict):
+            raise ConfigError(f"{option('state')} {path}: not a sievekit state file (not a JSON object)")
+        states[str(state.get("name"))] = state
     wanted = list(names) if names else sorted(states)
     missing = [n for n in wanted if n not in states]
     if missing or not wanted:
-        raise ConfigError(f"--state {source}: no saved state for {', '.join(missing) or 'any method'} "
+        raise ConfigError(f"{option('state')} {source}: no saved state for {', '.join(missing) or 'any method'} "
                           f"(found: {', '.join(sorted(states)) or 'none'})")
-    return [get_selector(n).from_state_dict(states[n]) for n in wanted]
+    selectors = []
+    for name in wanted:
+        try:
+            selectors.append(get_selector(name).from_state_dict(states[name]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{option('state')} {source}: the saved state of {name} is damaged "
+                              f"({type(exc).__name__}: {exc})", hint="re-run `sievekit score` to fit it") from exc
+    return selectors
 
 

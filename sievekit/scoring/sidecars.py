@@ -83,15 +83,30 @@ def _only_score_column(rec: dict[str, object], path: str) -> str:
 
 
 def field_scores(shards: Sequence[Shard], field: str, opts: ReadOptions) -> tuple[list[Scores], list[ShardStats]]:
-    """Scores from a numeric field of the records themselves (null or missing -> -inf)."""
+    """Scores from a numeric field of the records themselves (null or missing -> -inf).
+
+    Raises:
+        ConfigError: no record has the field (a misspelt name), naming the fields the records have.
+        InputError: a value is not a number, or too large for a float.
+    """
     per_shard, all_stats = [], []
+    seen = False
+    fields: set[str] = set()
     for shard in shards:
         stats = ShardStats()
         parts = []
         for batch in iter_batches(shard, opts, stats, all_columns=True):
-            parts.append(np.asarray([_number(v, shard, field) for v in batch.column(field)], dtype=np.float64))
+            values = batch.column(field)
+            if not seen:  # every value so far was null or missing: is the name right?
+                seen = any(v is not None for v in values) or any(field in rec for rec in batch.records())
+                if len(fields) < 100:
+                    fields.update(k for rec in batch.records()[:100] for k in rec)
+            parts.append(np.asarray([_number(v, shard, field) for v in values], dtype=np.float64))
         per_shard.append(np.concatenate(parts) if parts else np.empty(0))
         all_stats.append(stats)
+    if not seen and any(len(p) for p in per_shard):
+        raise ConfigError(f"no record has a field {field!r} for {option('field')}",
+                          hint=f"fields found: {', '.join(sorted(fields)[:20]) or 'none'}")
     return per_shard, all_stats
 
 
@@ -100,5 +115,9 @@ def _number(value: object, shard: Shard, field: str) -> float:
         return -math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(shard.label, f"field {field!r} holds {type(value).__name__} values, not numbers",
-                         hint="pass --score-field with a numeric field")
-    return float(value)
+                         hint=f"pass {option('field')} with a numeric field")
+    try:
+        return float(value)
+    except OverflowError:
+        raise InputError(shard.label, f"field {field!r} holds a number too large for a float ({str(value)[:20]}…)",
+                         hint=f"pass {option('field')} with a numeric field of ordinary range") from None
