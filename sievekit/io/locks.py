@@ -2,7 +2,8 @@
 
 The lock is ``flock`` on a hidden file in the directory, holding the owner's PID for the message a second
 run gets; the owner removes the file when done. The kernel releases the lock when the owner exits, however
-it exits, so the lock file a killed run leaves behind is simply taken over by the next run. URLs (object stores) have no such lock and are not locked.
+it exits, so the lock file a killed run leaves behind is simply taken over by the next run. URLs (object
+stores) have no such lock and are not locked.
 """
 
 from __future__ import annotations
