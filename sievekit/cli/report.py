@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from sievekit import commands
 from sievekit.cli import _common as c
 from sievekit.cli import options as o
 from sievekit.cli.select import cfg_file
 from sievekit.reporting.render import fmt, sections, to_markdown
+from sievekit.reporting.untrusted import clean
 
 
 @o.command(o.READ, o.COMMON, boundary=c.boundary)
@@ -54,16 +56,19 @@ def report_cmd(
     if cfg["markdown"]:
         typer.echo(to_markdown(data), nl=False)
     if cfg["html_file"]:
-        c.note(f"report: wrote {cfg['html_file']}", cfg["quiet"])
+        c.note(f"report: wrote {clean(cfg['html_file'])}", cfg["quiet"])
 
 
 def render_tables(data: dict[str, Any]) -> list[Table]:
+    """The report's tables for the terminal. Titles, headers and cells hold values from the data, so each is
+    a ``Text`` (rich never reads it as markup: ``[/]`` or ``[link=…]`` stay text) cleaned of control
+    characters by ``fmt``/``clean``."""
     tables = []
     for title, header, rows in sections(data):
-        table = Table(title=title, title_justify="left")
+        table = Table(title=Text(clean(title)), title_justify="left")
         for i, col in enumerate(header):
-            table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+            table.add_column(Text(fmt(col)), justify="left" if i == 0 else "right", no_wrap=i == 0)
         for row in rows:
-            table.add_row(*(fmt(v) for v in row))
+            table.add_row(*(Text(fmt(v)) for v in row))
         tables.append(table)
     return tables

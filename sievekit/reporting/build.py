@@ -1,10 +1,36 @@
 """``report``: what a set of shards holds and what a run did to it.
 
 Always: rows, bytes, fields and text lengths per shard and in total. With an output directory of
-``select``/``score``: the run's counts in and out per shard (from its manifest). With scores (sidecars
-of ``score``, or a numeric field): per method, quantiles, a histogram and Spearman(score, length).
-With ``--by FIELD``: the mix of that field's values. With a target: the length distribution of the
-inputs next to the target's. Memory: a few numbers per document (length, scores), never text.
+``select``/``score``/``dedupe``: the run's counts in and out per shard (from its manifest). With scores
+(sidecars of ``score``, a numeric field, or the method of the run that wrote the inputs): per score,
+quantiles, a histogram and Spearman(score, length). With ``--by FIELD``: the mix of that field's values.
+With a target: the length distribution of the inputs next to the target's. With a pool (the inputs of the
+run that wrote them, or ``raw``): the pool's mix beside the inputs', and each score's histogram over the
+pool split into selected and not, with the selection's cut-off. Memory: a few numbers per document
+(length, scores, a digest of the inputs' texts), never text.
+
+The report as JSON (``sievekit report --json``), format version 1; keys in brackets appear when asked
+for or found::
+
+    format_version  1 (a change that breaks readers bumps it)
+    shards          [{name, path, format, rows, bytes, text_bytes, skipped{reason: n}, fields{name: n},
+                      text_length{count, mean, p0, p10, p25, p50, p75, p90, p99, p100}}]
+    total           {shards, rows, bytes, text_bytes, skipped, fields, text_length, [length_histogram]}
+    [run]           {command, sievekit_version, inputs[{path, name, rows}], rows_in, rows_out,
+                     shards[{name, input, rows_in, rows_out, bytes_in, skipped}], [rule{kind, value, stratify}],
+                     [score{kind: method|field|sidecars, name}], [method], [dedupe{counts, threshold, bands,
+                     rows, verify, cluster_sizes{size: n}, s_curve{jaccard[], p_candidate[]}}]}
+    [scores]        {name: {summary{count, [non_finite], mean, p0 … p100}, spearman_length,
+                     histogram{scale: linear|symlog, edges[], counts[], [linthresh]}}}
+    [by]            {field, counts{value: n}, [pool{rows, counts{value: n}}]}
+    [pool]          {inputs[], rows, selected (pool documents found among the inputs), [unavailable{name: why}]}
+    [selection]     {name: {histogram{scale, edges[], selected[], not_selected[], non_finite, [linthresh]},
+                     cutoff (null when the rule has none), run_score (bool: the score the run selected by)}}
+    [target]        {text_length{...}, length_histogram{edges[] (log10(1 + characters)), counts[], log10}}
+    [kl]            {kl_target_pool, kl_target_selected, kl_reduction, buckets, pool[]}
+
+Histogram edges are in the values' own units; ``symlog`` bins are equal-width on
+sign(x)·log10(1 + |x|/linthresh), chosen when the values are heavy-tailed (``stats.tail_scale``).
 """
 
 from __future__ import annotations
@@ -15,11 +41,16 @@ from typing import Any
 
 import numpy as np
 
+from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_texts, resolve_inputs
+from sievekit.reporting import pool as pools
 from sievekit.reporting import stats
+from sievekit.reporting.untrusted import clean
 from sievekit.run import contract
 from sievekit.run.layout import Layout
 from sievekit.scoring.sidecars import read_sidecars
+
+FORMAT_VERSION = 1
 
 
 def length_summary(lengths: np.ndarray) -> dict[str, Any]:
@@ -33,37 +64,68 @@ def report(inputs: Sequence[str], opts: ReadOptions = ReadOptions(), *, scores: 
     """Stats of every shard and of the whole input set, plus the optional sections above.
 
     Returns:
-        ``{"shards": [...], "total": {...}}`` and, where asked or found, ``"run"``, ``"scores"``, ``"by"``,
-        ``"target"`` and ``"kl"`` (DSIR's KL reduction of the inputs, as a selection from ``raw`` or from the
-        pool their run read, toward the target).
+        The report as a JSON-safe dict (the schema is in this module's docstring).
+
+    Raises:
+        ConfigError: ``by`` or a ``score_fields`` entry names a field no record has (the message lists the
+            fields there are), ``raw`` or ``scores`` does not exist.
 
     Example:
         >>> report(["tests/data/pool.jsonl"], ReadOptions())["total"]["rows"]  # doctest: +SKIP
         20
     """
     shards = resolve_inputs(inputs)
-    entries, lengths, mix, field_values = _scan(shards, opts, by, score_fields)
-    out: dict[str, Any] = {"shards": entries, "total": _total(entries, lengths)}
+    _check_paths(scores, raw)
     run = _run_section(inputs)
+    specs = pools.pool_specs(raw, run)
+    entries, lengths, mix, field_values, digests = _scan(shards, opts, by, score_fields, bool(specs))
+    out: dict[str, Any] = {"format_version": FORMAT_VERSION, "shards": entries, "total": _total(entries, lengths)}
+    _check_fields(out["total"], by, score_fields)
     if run:
-        out["run"] = run
+        out["run"] = {k: v for k, v in run.items() if k != "selector_state"}
+    scan = _pool_scan(specs, opts, digests, by, score_fields, run) if specs else None
     columns = dict(field_values)
     if scores:
-        columns.update(_sidecar_columns(scores, shards))
-    if columns:
-        out["scores"] = {name: _score_section(values, lengths) for name, values in columns.items()}
+        columns.update(_sidecar_columns(scores, shards, len(lengths), scan))
+    _score_sections(out, columns, lengths, scan, run)
     if by:
         out["by"] = {"field": by, "counts": dict(mix.most_common())}
+        if scan is not None:
+            out["by"]["pool"] = {"rows": scan.rows, "counts": dict(scan.mix.most_common())}
     if target:
         target_lengths = np.fromiter((len(t) for t in iter_texts(resolve_inputs(target), opts)), dtype=np.int64)
         edges = stats.shared_log_edges(lengths.astype(float), target_lengths.astype(float))
         out["target"] = {"text_length": length_summary(target_lengths),
                          "length_histogram": stats.histogram(target_lengths.astype(float), edges, log=True)}
         out["total"]["length_histogram"] = stats.histogram(lengths.astype(float), edges, log=True)
-        pool = list(raw) if raw else [i["path"] for i in (run or {}).get("inputs", []) if fs.exists(i["path"])]
-        if pool:
-            out["kl"] = kl_section(target, pool, inputs, opts)
+        if specs:
+            out["kl"] = kl_section(target, specs, inputs, opts)
     return out
+
+
+def _check_paths(scores: str | None, raw: Sequence[str] | None) -> None:
+    if scores and not fs.isdir(scores):
+        raise ConfigError(f"{option('sidecars')} {clean(scores)}: no such directory",
+                          hint="pass the output directory of `sievekit score`")
+    if raw:
+        try:
+            resolve_inputs(list(raw))
+        except InputError as exc:
+            raise ConfigError(f"{option('raw')}: {clean(exc.message)}", hint=exc.hint) from exc
+
+
+def _check_fields(total: dict[str, Any], by: str | None, score_fields: Sequence[str]) -> None:
+    """A named field that no record has is a typo, not an empty mix (there must be records to tell)."""
+    fields = total["fields"]
+    if not total["rows"]:
+        return
+    for opt, name in [("by", by), *(("score_field", f) for f in score_fields)]:
+        if name is not None and name not in fields:
+            names = sorted(fields)
+            listed = ", ".join(clean(f) for f in names[:40]) + (f", … ({len(names) - 40} more)" if len(names) > 40
+                                                                 else "")
+            raise ConfigError(f'{option(opt)} "{clean(name)}": no record has this field',
+                              hint=f"fields of the inputs: {listed}")
 
 
 def kl_section(target: Sequence[str], pool: Sequence[str], selected: Sequence[str], opts: ReadOptions,
@@ -81,11 +143,14 @@ def kl_section(target: Sequence[str], pool: Sequence[str], selected: Sequence[st
             "kl_reduction": round(before - after, 6), "buckets": buckets, "pool": list(pool)}
 
 
-def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fields: Sequence[str]) -> tuple[
-        list[dict[str, Any]], np.ndarray, Counter[str], dict[str, np.ndarray]]:
-    """One pass over every shard: per-shard stats, every length, the --by mix and numeric score fields."""
+def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fields: Sequence[str],
+          want_digests: bool) -> tuple[list[dict[str, Any]], np.ndarray, Counter[str], dict[str, np.ndarray],
+                                       np.ndarray]:
+    """One pass over every shard: per-shard stats, every length, the --by mix, numeric score fields and (for
+    a comparison with the pool) a digest of every text."""
     entries = []
     all_lengths = []
+    all_digests = []
     mix: Counter[str] = Counter()
     numbers: dict[str, list[np.ndarray]] = {f: [] for f in score_fields}
     for shard in shards:
@@ -94,6 +159,8 @@ def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fiel
         lens = []
         for batch in iter_batches(shard, opts, shard_stats, all_columns=True):
             lens.append(np.fromiter(map(len, batch.texts), dtype=np.int64, count=len(batch)))
+            if want_digests:
+                all_digests.append(pools.digests(batch.texts))
             if isinstance(batch.payload, list):
                 for rec in batch.records():
                     fields.update(rec.keys())
@@ -102,20 +169,55 @@ def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fiel
             if by:
                 mix.update("(missing)" if v is None else str(v) for v in batch.column(by))
             for name in score_fields:
-                numbers[name].append(np.array([_as_float(v) for v in batch.column(name)], dtype=np.float64))
+                numbers[name].append(np.array([pools.as_float(v) for v in batch.column(name)], dtype=np.float64))
         shard_lengths = np.concatenate(lens) if lens else np.empty(0, dtype=np.int64)
         all_lengths.append(shard_lengths)
         entries.append({"name": shard.name, "path": shard.label, "format": shard.format, **shard_stats.as_dict(),
                         "fields": dict(sorted(fields.items())), "text_length": length_summary(shard_lengths)})
     lengths = np.concatenate(all_lengths) if all_lengths else np.empty(0, dtype=np.int64)
     columns = {name: np.concatenate(parts) if parts else np.empty(0) for name, parts in numbers.items()}
-    return entries, lengths, mix, columns
+    digests = np.concatenate(all_digests) if all_digests else np.empty(0, dtype=np.uint64)
+    return entries, lengths, mix, columns, digests
 
 
-def _as_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return float("nan")
-    return float(value)
+def _pool_scan(specs: list[str], opts: ReadOptions, digests: np.ndarray, by: str | None,
+               score_fields: Sequence[str], run: dict[str, Any] | None) -> pools.PoolScan:
+    """The pool's pass, with the run's own score: its field, or its method re-scored from the saved state."""
+    score = (run or {}).get("score", {})
+    fields = list(score_fields) + ([score["name"]] if score.get("kind") == "field" else [])
+    selector, why = pools.run_selector(run)
+    scan = pools.scan_pool(specs, opts, digests, by=by, fields=list(dict.fromkeys(fields)), selector=selector)
+    if why:
+        scan.unavailable[score.get("name", "run")] = why
+    if score.get("kind") == "sidecars" and score.get("directory") and fs.isdir(score["directory"]):
+        try:
+            pools.add_sidecars(scan, _read_columns(score["directory"], resolve_inputs(specs), [score["name"]]))
+        except InputError as exc:
+            scan.unavailable[score["name"]] = clean(exc.message)
+    return scan
+
+
+def _score_sections(out: dict[str, Any], columns: dict[str, np.ndarray], lengths: np.ndarray,
+                    scan: pools.PoolScan | None, run: dict[str, Any] | None) -> None:
+    """``scores`` of the inputs and, with a pool, ``pool`` and the ``selection`` histograms."""
+    sections = {name: _score_section(values, lengths) for name, values in columns.items()
+                if len(values) == len(lengths)}
+    if scan is not None:
+        run_score = (run or {}).get("score", {}).get("name")
+        rule = (run or {}).get("rule")
+        out["pool"] = {"inputs": scan.specs, "rows": scan.rows, "selected": int(scan.selected.sum()),
+                       **({"unavailable": scan.unavailable} if scan.unavailable else {})}
+        selection = {}
+        for name, values in scan.columns.items():
+            if name not in sections:
+                sections[name] = _score_section(values[scan.selected], scan.lengths[scan.selected])
+            selection[name] = {"histogram": stats.split_histogram(values, scan.selected),
+                               "cutoff": pools.cutoff(values, scan.selected, rule) if name == run_score else None,
+                               "run_score": name == run_score}
+        if selection:
+            out["selection"] = selection
+    if sections:
+        out["scores"] = sections
 
 
 def _total(entries: list[dict[str, Any]], lengths: np.ndarray) -> dict[str, Any]:
@@ -130,7 +232,8 @@ def _total(entries: list[dict[str, Any]], lengths: np.ndarray) -> dict[str, Any]
 
 
 def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
-    """What the run that wrote an input directory did, from its manifest."""
+    """What the run that wrote an input directory did, from its manifest (``selector_state``, the fitted
+    state to re-score the pool with, stays out of the report)."""
     for spec in inputs:
         manifest = contract.load_manifest(spec) if fs.isdir(spec) else None
         if manifest:
@@ -140,10 +243,28 @@ def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
                    "rows_in": manifest.get("rows_in"), "rows_out": manifest.get("rows_out"),
                    "shards": [{k: s.get(k) for k in keep if k in s} for s in manifest.get("shards", [])],
                    **({"method": manifest["method"]} if "method" in manifest else {})}
+            job = manifest.get("job")
+            rule = job.get("rule") if isinstance(job, dict) else None
+            if isinstance(rule, dict):
+                run["rule"] = {k: rule.get(k) for k in ("kind", "value", "stratify")}
+            run.update(_run_score(manifest))
             if "dedupe" in manifest:
                 run["dedupe"] = _dedupe_section(manifest["dedupe"])
             return run
     return None
+
+
+def _run_score(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The score a ``select`` run ranked by: a method (with its fitted state), a field, or sidecars."""
+    state = manifest.get("selector")
+    if isinstance(state, dict) and state.get("name"):
+        return {"score": {"kind": "method", "name": str(state["name"])}, "selector_state": state}
+    if manifest.get("score_field"):
+        return {"score": {"kind": "field", "name": str(manifest["score_field"])}}
+    if manifest.get("scores_from") and manifest.get("method"):
+        return {"score": {"kind": "sidecars", "name": str(manifest["method"]),
+                          "directory": str(manifest["scores_from"])}}
+    return {}
 
 
 def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
@@ -163,9 +284,35 @@ def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
             "s_curve": {"jaccard": grid.tolist(), "p_candidate": [round(float(p), 4) for p in curve]}}
 
 
-def _sidecar_columns(directory: str, shards: Sequence[Shard]) -> dict[str, np.ndarray]:
-    """Every score column of the sidecars in ``directory``, aligned with the input shards."""
-    names = _columns_of(Layout(directory).sidecar(shards[0]))
+def _sidecar_columns(directory: str, shards: Sequence[Shard], rows: int,
+                     scan: pools.PoolScan | None) -> dict[str, np.ndarray]:
+    """Every score column of the sidecars in ``directory``, aligned with the input shards. Sidecars of the
+    pool instead (a selection keeps the names of the pool's shards) go to ``scan``.
+
+    Raises:
+        InputError: the sidecars align with neither the inputs nor the pool.
+    """
+    try:
+        columns = _read_columns(directory, shards)
+    except InputError:
+        if scan is None:
+            raise
+        columns = {}
+    counts = {len(v) for v in columns.values()}
+    if columns and counts == {rows}:
+        return columns
+    if scan is not None:
+        if counts != {scan.rows}:
+            columns = _read_columns(directory, resolve_inputs(scan.specs))
+        pools.add_sidecars(scan, columns)
+        return {}
+    raise InputError(directory, f"the sidecars hold {', '.join(map(str, sorted(counts)))} scores, the inputs "
+                     f"{rows:,} documents", hint="pass the sidecars of `sievekit score` on these inputs")
+
+
+def _read_columns(directory: str, shards: Sequence[Shard],
+                  names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    names = names or _columns_of(Layout(directory).sidecar(shards[0]))
     return {name: np.concatenate([r[1] for r in read_sidecars(directory, shards, name)]) for name in names}
 
 
@@ -173,6 +320,8 @@ def _columns_of(path: str) -> list[str]:
     from sievekit.io import iter_decoded_chunks
     from sievekit.io.jsonl import loads, split_lines
 
+    if not fs.exists(path):
+        raise InputError(path, "no sidecar for this shard", hint="run `sievekit score` on the same inputs first")
     for lines in split_lines(iter_decoded_chunks(path)):
         return sorted(set(loads(lines[0])) - {"shard", "row", "id"})
     return []
@@ -180,5 +329,5 @@ def _columns_of(path: str) -> list[str]:
 
 def _score_section(values: np.ndarray, lengths: np.ndarray) -> dict[str, Any]:
     rho = stats.spearman(values, lengths.astype(np.float64)) if len(values) == len(lengths) else None
-    return {"summary": stats.summary(values), "histogram": stats.histogram(values),
+    return {"summary": stats.summary(values), "histogram": stats.scaled_histogram(values),
             "spearman_length": None if rho is None else round(rho, 4)}
