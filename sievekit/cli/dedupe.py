@@ -53,12 +53,14 @@ def dedupe_cmd(
     dcfg = DedupeConfig(**{f.name: o.plain(cfg[f.name]) for f in dataclasses.fields(DedupeConfig)})
     if cfg["dry_run"]:
         c.dry_run({**cfg, "bands": dcfg.banding.bands, "rows": dcfg.banding.rows})
-    result = commands.dedupe(
-        c.require_inputs(cfg), cfg["output"], config=dcfg, read=o.read_options(cfg), run=o.run_options(cfg),
-        work_dir=cfg["work_dir"], stage=o.plain(cfg["stage"]), shard=cfg["shard"], band=cfg["band"],
-        against=cfg["against"], clusters=cfg["clusters"], output_compression=o.plain(cfg["output_compression"]),
-        log=(lambda m: c.note(m, cfg["quiet"])) if cfg["verbose"] else None,
-    )
+    with c.progress_bar("dedupe", cfg, resumable=bool(cfg["work_dir"])) as progress:  # its stages resume there
+        result = commands.dedupe(
+            c.require_inputs(cfg), cfg["output"], config=dcfg, read=o.read_options(cfg),
+            run=o.run_options(cfg, progress), work_dir=cfg["work_dir"], stage=o.plain(cfg["stage"]),
+            shard=cfg["shard"], band=cfg["band"], against=cfg["against"], clusters=cfg["clusters"],
+            output_compression=o.plain(cfg["output_compression"]),
+            log=(lambda m: c.note(m, cfg["quiet"])) if cfg["verbose"] else None,
+        )
     _summary(result, cfg)
 
 

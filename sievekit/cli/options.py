@@ -19,7 +19,8 @@ import typer
 from sievekit.errors import ConfigError
 from sievekit.io import ReadOptions
 from sievekit.run import RunOptions
-from sievekit.run.options import EXECUTORS, Progress
+from sievekit.run.options import EXECUTORS
+from sievekit.run.progress import ProgressLike
 
 Group = list[inspect.Parameter]
 # Library field names whose flag is not simply --field-name (errors name fields; the CLI shows flags).
@@ -73,6 +74,8 @@ COMMON: Group = [
     _opt("dry_run", bool, False, "Print the resolved config as JSON and exit."),
     _opt("verbose", int, 0, "More detail on stderr.", "-v", "--verbose", count=True),
     _opt("quiet", bool, False, "Only errors on stderr.", "-q", "--quiet"),
+    _opt("progress_interval", float, 60.0, "Off a terminal (cron, pipes, CI logs), print a timestamped progress "
+         "line to stderr every this many seconds; 0: never.", min=0),
 ]
 
 
@@ -85,7 +88,7 @@ def read_options(cfg: Mapping[str, Any]) -> ReadOptions:
                        compression=plain(cfg["compression"]), on_bad_record=plain(cfg["on_bad_record"]))
 
 
-def run_options(cfg: Mapping[str, Any], progress: Progress | None = None) -> RunOptions:
+def run_options(cfg: Mapping[str, Any], progress: ProgressLike = None) -> RunOptions:
     return RunOptions(jobs=cfg["jobs"], executor=plain(cfg["executor"]), ray_address=cfg["ray_address"],
                       split_mb=cfg.get("split_mb", 256), overwrite=cfg.get("overwrite", False), progress=progress)
 

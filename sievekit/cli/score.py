@@ -11,6 +11,7 @@ from sievekit.cli import _common as c
 from sievekit.cli import options as o
 from sievekit.cli.select import State, Target, cfg_file
 from sievekit.errors import ConfigError
+from sievekit.run.layout import Layout
 from sievekit.scoring import MethodSpec
 
 
@@ -45,7 +46,7 @@ def score_cmd(
     methods = [MethodSpec(n, opts) for n, opts in cfg["method_options"].items()]
     if cfg["dry_run"]:
         c.dry_run(cfg)
-    with c.progress_bar("scoring", not cfg["quiet"]) as progress:
+    with c.progress_bar("score", cfg, resumable=Layout(cfg["output"]).kind == "dir") as progress:
         result = commands.score(
             c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None, state=cfg["state"],
             inline=cfg["inline"], read=o.read_options(cfg), run=o.run_options(cfg, progress), seed=cfg["seed"],

@@ -11,6 +11,7 @@ from sievekit.cli import _common as c
 from sievekit.cli import options as o
 from sievekit.errors import ConfigError
 from sievekit.rules import Rule
+from sievekit.run.layout import Layout
 from sievekit.scoring import MethodSpec, ScoreSource
 
 Target = Annotated[list[str] | None, typer.Option("-t", "--target", help="Target set: file, directory or glob.")]
@@ -63,7 +64,7 @@ def select_cmd(
                          field=cfg["score_field"])
     if cfg["dry_run"]:
         c.dry_run(cfg)
-    with c.progress_bar("scoring", not cfg["quiet"]) as progress:
+    with c.progress_bar("select", cfg, resumable=Layout(cfg["output"]).kind == "dir") as progress:
         result = commands.select(
             c.require_inputs(cfg), cfg["output"], rule=rule, source=source, read=o.read_options(cfg),
             run=o.run_options(cfg, progress), seed=cfg["seed"], annotate=cfg["annotate"],

@@ -15,6 +15,7 @@ from sievekit.io.spool import copy_to_stdout, readable_twice, scratch_dir
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
+from sievekit.run.progress import tracker
 from sievekit.run.writeback import RunResult, stat_fields
 from sievekit.scoring.methods import (
     MethodSpec,
@@ -70,7 +71,10 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
             if status == "resume" and not state and all(fs.exists(p) for p in states):
                 selectors = load_states(output, [s.name for s in selectors])  # the fit the killed run saved
             elif not state:
+                fitting = tracker(run.progress)
+                fitting.phase_of("fit", resolve_inputs(list(target)) if target else [])
                 fit_all(selectors, read_target(target, read) if target else None, shards, read)
+                fitting.complete()
             if out.kind == "dir":
                 save_states(selectors, output)
             todo = [i for i, d in enumerate(dests) if not (status == "resume" and fs.exists(d))]

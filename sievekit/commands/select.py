@@ -23,6 +23,7 @@ from sievekit.rules import Rule, stratify
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
+from sievekit.run.progress import tracker
 from sievekit.run.writeback import RunResult, write_kept
 from sievekit.scoring.methods import describe_selectors, fit_all, load_states, make_selectors, read_target
 from sievekit.scoring.passes import score_shards
@@ -65,7 +66,8 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
             keep = np.zeros(len(scores), dtype=bool)
             keep[kept] = True
             columns = _annotations(scores, kept) if annotate else None
-            result = write_kept(shards, [len(s) for s in per_shard], keep, columns, out, read, output_compression,
+            written = tracker(run.progress).track("write", shards)  # reports each shard as it is written
+            result = write_kept(written, [len(s) for s in per_shard], keep, columns, out, read, output_compression,
                                 stats, digests, resume=status == "resume")
             result.extra.update(extra)
             if out.kind == "dir":
@@ -104,8 +106,11 @@ def _source_reads(source: ScoreSource) -> list[tuple[str, str]]:
 def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequence[Shard], opts: ReadOptions,
                     ex: Executor, run: RunOptions) -> tuple[list[np.ndarray], list[ShardStats], list[str | None],
                                                             dict[str, Any]]:
+    progress = tracker(run.progress)
     if source.field:
+        progress.phase_of("score", shards)
         per_shard, stats = field_scores(shards, source.field, opts)
+        progress.complete()
         return per_shard, stats, [None] * len(shards), {"score_field": source.field}
     if source.sidecars:
         column = source.methods[0].name if source.methods else None
@@ -113,7 +118,9 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
         return [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read], {
             "scores_from": source.sidecars, "method": read[0][0] if read else column}
     if not source.state:
+        progress.phase_of("fit", resolve_inputs(list(source.target)) if source.target else [])
         fit_all(selectors, read_target(source.target, opts) if source.target else None, shards, opts)
+        progress.complete()
     per_method, stats = score_shards(selectors, shards, opts, ex, run.progress, span_bytes=run.span_bytes)
     return [s[selectors[0].name] for s in per_method], stats, [None] * len(shards), {
         "selector": selectors[0].state_dict()}

@@ -26,6 +26,7 @@ from sievekit.io.streams import STDIO, copy_file
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
 from sievekit.run.options import RunOptions
+from sievekit.run.progress import Tracker, tracker
 from sievekit.run.writeback import write_kept
 
 Log = Callable[[str], None]
@@ -41,6 +42,7 @@ def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptio
         ConfigError: a bad stage selection, or artefacts made with other parameters.
     """
     say = log or (lambda _msg: None)
+    progress = tracker(run_opts.progress)
     _check_stage(stage, shard, band, work_dir, shards, cfg)
     tmp = None if work_dir else tempfile.mkdtemp(prefix="sievekit-dedupe-")
     if tmp:
@@ -55,29 +57,35 @@ def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptio
         todo = [s for s in shards if shard is None or s.index == shard]
         if stage in ("all", "sign"):
             say(f"sign: {len(todo)} shard(s), {cfg.num_perm} slots, {cfg.ngram}-word shingles ({cfg.engine})")
-            workers.map(sign_shard, [(root, s, cfg, opts) for s in todo])
+            _sign(workers, root, todo, cfg, opts, progress)
             if stage == "sign":
                 return [], {"stage": "sign", "work_dir": root}
         sources = plan_sources(root, shards, chain)
         eparams = {**sign, "sources": digest([(s.work, s.shard.name, s.rows) for s in sources])}
         params = {**eparams, **cfg.bucket_params()}
         if stage in ("all", "bucket"):
+            progress.phase("bucket", 0, (1 if band is not None else cfg.banding.bands) * cfg.key_parts,
+                           "bands" if cfg.key_parts == 1 else "band parts")
             exact_pass(root, sources, eparams)
             b = cfg.banding
             say(f"bucket: {b.bands} bands x {b.rows} rows "
                 f"(P(catch) at J={cfg.threshold}: {b.catch(cfg.threshold):.3f})")
             bands = [band] if band is not None else list(range(b.bands))
-            workers.map(bucket_band, [(root, sources, cfg, i, p, params) for i in bands for p in range(cfg.key_parts)])
+            for _ in workers.imap(bucket_band, [(root, sources, cfg, i, p, params) for i in bands
+                                                for p in range(cfg.key_parts)]):
+                progress.shard_done()
             if stage == "bucket":
                 return [], {"stage": "bucket", "work_dir": root}
         cparams = {**params, **cfg.cluster_params()}
         say(f"cluster: verify {cfg.verify}, keep {cfg.keep}")
+        progress.phase("cluster", 0, 1, "steps")
         summary = {"config": cfg.as_dict(), "work_dir": root if work_dir else None, "against": chain,
                    **cluster_stage(root, sources, cfg, cparams)}
+        progress.shard_done()
         if stage == "cluster":
             return [], summary
         entries = _filter(root, sources, shards if shard is None else todo, out, cfg, opts, cparams,
-                          output_compression, workers)
+                          output_compression, workers, progress)
         _place_clusters(work, out, clusters, summary)
         return entries, summary
     finally:
@@ -106,18 +114,41 @@ def _check_stage(stage: str, shard: int | None, band: int | None, work_dir: str 
         raise ConfigError(f"{option('band')} {band} is out of range: this run has bands 0..{cfg.banding.bands - 1}")
 
 
+def _sign(workers: Executor, root: str, shards: Sequence[Shard], cfg: DedupeConfig, opts: ReadOptions,
+          progress: Tracker) -> None:
+    """Sign every shard; in this process each shard reports as it is read, from workers as each one ends."""
+    sizes = progress.phase_of("sign", shards)
+    if workers.kind == "local" and (workers.jobs <= 1 or len(shards) <= 1):
+        for s, size in zip(shards, sizes):
+            meter = progress.meter(s, opts, size)
+            meter.close(sign_shard(root, s, cfg, opts, meter)["rows"])
+            progress.shard_done()
+        return
+    for s, size, info in zip(shards, sizes, workers.imap(sign_shard, [(root, s, cfg, opts) for s in shards])):
+        progress.meter(s, opts, size).close(info["rows"])
+        progress.shard_done()
+
+
 def _filter(root: str, sources: Sequence[Source], shards: Sequence[Shard], out: Layout, cfg: DedupeConfig,
             opts: ReadOptions, params: Mapping[str, Any], output_compression: str | None,
-            workers: Executor) -> list[dict[str, Any]]:
+            workers: Executor, progress: Tracker) -> list[dict[str, Any]]:
     fresh = {s.shard.index: s for s in sources if not s.seen}
     start = min((s.offset for s in fresh.values()), default=0)
     fparams = filter_params(dict(params), out.output, cfg.annotate)
     calls = [(root, [s], [fresh[s.index].offset - start], [fresh[s.index].rows], out, cfg.annotate, opts,
               output_compression, fparams) for s in shards]
+    sizes = progress.phase_of("filter", shards)
     if out.single:  # stdout or one file: one writer, shards in order
-        return filter_shards(root, list(shards), [c[2][0] for c in calls], [c[3][0] for c in calls], out,
-                             cfg.annotate, opts, output_compression, None)
-    return [e for part in workers.map(filter_shards, calls) for e in part]
+        entries = filter_shards(root, list(shards), [c[2][0] for c in calls], [c[3][0] for c in calls], out,
+                                cfg.annotate, opts, output_compression, None)
+        progress.complete()  # the one writer reports only when it ends
+        return entries
+    parts = []
+    for part, size in zip(workers.imap(filter_shards, calls), sizes):
+        parts.append(part)
+        progress.advance(sum(e["rows_in"] for e in part), size)
+        progress.shard_done()
+    return [e for part in parts for e in part]
 
 
 def filter_shards(root: str, shards: list[Shard], starts: list[int], rows: list[int], out: Layout, annotate: bool,

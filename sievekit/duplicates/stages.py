@@ -27,12 +27,15 @@ from sievekit.duplicates.sources import SigStore, Source, ids_at
 from sievekit.duplicates.verify import ShingleSets, estimate_pairs, make_verifier
 from sievekit.duplicates.workdir import WorkDir, digest
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches
+from sievekit.run.progress import Meter
 
 CHUNK_ROWS = 1 << 14
 
 
-def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOptions) -> dict[str, Any]:
-    """Sign one shard: signatures, exact keys, lengths, scores and ids, then the marker."""
+def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOptions,
+               meter: Meter | None = None) -> dict[str, Any]:
+    """Sign one shard: signatures, exact keys, lengths, scores and ids, then the marker (``meter``: told
+    the documents and bytes as they are read, when run in this process)."""
     work = WorkDir(work_root)
     base = work.sign_base(shard.index)
     marker = base.with_suffix(".json")
@@ -56,6 +59,8 @@ def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOption
             if cfg.score_field:
                 files["score"].write(_scores(batch, cfg.score_field).tobytes())
             rows += len(batch)
+            if meter is not None:
+                meter.update(len(batch), stats)
     work.mark(marker, params, rows=rows, stats=stats.as_dict())
     return {"params": params, "rows": rows, "stats": stats.as_dict()}
 
@@ -195,11 +200,13 @@ def _write_cluster(work: WorkDir, sources: Sequence[Source], nodes: np.ndarray, 
         work.save(work.path("cluster", f"{name}.npy"), arr)
     _write_clusters_file(work, sources, nodes[fresh], label[fresh], surv[fresh], est[fresh], label)
     dropped = fresh & (nodes != surv)
-    exact = dropped & (rep[nodes] == rep[surv])
+    # every copy of an exact group but one goes (all of them when an earlier run saw one), whichever document
+    # of the cluster survives: counting them from the survivor made the count move with the near settings
+    exact = int(np.count_nonzero(rep[start:] != np.arange(start, n)))
     seen = dropped & (label < start)
     fresh_labels = np.unique(label[fresh])
     return {"documents_in": int(n - start), "documents_out": int(keep.sum()), "dropped": int(dropped.sum()),
-            "exact_duplicates": int(exact.sum()), "near_duplicates": int((dropped & ~exact).sum()),
+            "exact_duplicates": exact, "near_duplicates": int(dropped.sum()) - exact,
             "seen_before": int(seen.sum()), "clusters": int(len(fresh_labels)), "candidate_edges": near_edges,
             "cluster_sizes": size_histogram(label[np.isin(label, fresh_labels)])}
 

@@ -6,13 +6,12 @@ writes the same bytes and is the same run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sievekit.errors import ConfigError, option
+from sievekit.run.progress import ProgressLike
 
 EXECUTORS = ("local", "ray")
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,9 @@ class RunOptions:
         ray_address: the Ray cluster to join (default: ``$RAY_ADDRESS``, else a local Ray).
         split_mb: score a shard larger than this as several tasks (0: one task per shard).
         overwrite: replace the results of a different earlier run in the output directory.
-        progress: called with the number of documents done, as they are done.
+        progress: told how the run goes: a ``sievekit.run.progress.Progress`` (phases with their byte and
+            shard totals, then work as it is done), or a plain callable called with the number of
+            documents done. Default: nobody.
     """
 
     jobs: int = 1
@@ -33,7 +34,7 @@ class RunOptions:
     ray_address: str | None = None
     split_mb: float = 256
     overwrite: bool = False
-    progress: Progress | None = None
+    progress: ProgressLike = None
 
     def __post_init__(self) -> None:
         if self.jobs < 1:

@@ -23,7 +23,7 @@ from sievekit.io.jsonl import split_lines
 from sievekit.io.spans import Span, plan_spans
 from sievekit.run.executor import Executor
 from sievekit.run.layout import span_part
-from sievekit.run.options import Progress
+from sievekit.run.progress import ProgressLike, Tracker, sizes_of, tracker
 from sievekit.selectors import Selector, get_selector
 
 Scores = npt.NDArray[np.float64]
@@ -39,11 +39,16 @@ class Sinks:
     inline: str | None = None
 
 
-def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions, progress: Progress | None = None,
-                sinks: Sinks = Sinks(), span: Span | None = None) -> tuple[ShardScores, ShardStats]:
+def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions,
+                progress: ProgressLike | Tracker = None, sinks: Sinks = Sinks(), span: Span | None = None,
+                size: int | None = None) -> tuple[ShardScores, ShardStats]:
     """Score one shard (or one span of it) with every selector, writing its sinks (atomically) in the same
-    pass. A span's sidecar numbers its rows from 0; ``score_shards`` renumbers them when it joins the spans."""
+    pass. A span's sidecar numbers its rows from 0; ``score_shards`` renumbers them when it joins the spans.
+    ``progress`` is told the documents and the ``size`` (default: the shard's) on-disk bytes as they are read."""
     stats = ShardStats()
+    if size is None:
+        size = sizes_of([shard])[0] if progress is not None else 0
+    meter = tracker(progress).meter(shard, opts, size)
     parts: dict[str, list[Scores]] = {s.name: [] for s in selectors}
     with ExitStack() as stack:
         sidecar = stack.enter_context(open_output(sinks.sidecar)) if sinks.sidecar else None
@@ -56,8 +61,8 @@ def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions, 
                 sidecar.write(score_lines(shard, batch, scores))
             if inline is not None:
                 inline.write(batch, None, {name: _json_floats(v) for name, v in scores.items()})
-            if progress:
-                progress(len(batch))
+            meter.update(len(batch), stats)
+    meter.close()
     empty = np.empty(0, dtype=np.float64)
     return {name: np.concatenate(p) if p else empty for name, p in parts.items()}, stats
 
@@ -89,14 +94,14 @@ def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptio
 
 
 def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: ReadOptions,
-                 executor: Executor | None = None, progress: Progress | None = None,
+                 executor: Executor | None = None, progress: ProgressLike | Tracker = None,
                  sinks: Sequence[Sinks] | None = None,
                  span_bytes: int | None = None) -> tuple[list[ShardScores], list[ShardStats]]:
     """Score every shard (writing its sinks, if given): here, or as tasks on ``executor``.
 
     A shard larger than ``span_bytes`` (plain JSONL or Parquet) is scored as several tasks, one per span;
     their scores are joined in order, and their sidecars into the shard's one sidecar. Records with scores
-    (inline sinks) are written by one task per shard.
+    (inline sinks) are written by one task per shard. ``progress`` sees one phase, ``score``.
     """
     all_sinks = list(sinks) if sinks is not None else [Sinks()] * len(shards)
     tasks: list[tuple[int, Shard, Sinks, Span | None]] = []
@@ -105,16 +110,42 @@ def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: R
         for j, span in enumerate(spans):
             part = Sinks(sidecar=span_part(sink.sidecar, j)) if sink.sidecar and span is not None else sink
             tasks.append((i, shard, part, span))
+    t = tracker(progress)
+    sizes = _task_sizes(tasks, t.phase_of("score", shards))
     if executor is None or (executor.kind == "local" and (executor.jobs <= 1 or len(tasks) <= 1)):
-        results = [score_shard(selectors, shard, opts, progress, sink, span) for _, shard, sink, span in tasks]
+        results = []
+        for k, (_, shard, sink, span) in enumerate(tasks):
+            results.append(score_shard(selectors, shard, opts, t, sink, span, sizes[k]))
+            _task_done(t, tasks, k)
     else:
         states = [s.state_dict() for s in selectors]
         results = []
-        for result in executor.imap(_score_in_worker, [(states, sh, opts, sk, sp) for _, sh, sk, sp in tasks]):
+        for k, result in enumerate(executor.imap(_score_in_worker, [(states, sh, opts, sk, sp)
+                                                                   for _, sh, sk, sp in tasks])):
             results.append(result)
-            if progress:
-                progress(len(next(iter(result[0].values()), [])))
+            t.meter(tasks[k][1], opts, sizes[k]).close(len(next(iter(result[0].values()), [])))
+            _task_done(t, tasks, k)
     return _join_spans(selectors, shards, all_sinks, tasks, results)
+
+
+def _task_sizes(tasks: Sequence[tuple[int, Shard, Sinks, Span | None]], shard_sizes: Sequence[int]) -> list[int]:
+    """Each task's share of its shard's size: a JSONL span its byte range, a Parquet span an even share."""
+    count = [0] * len(shard_sizes)
+    for i, *_ in tasks:
+        count[i] += 1
+    sizes, given = [], [0] * len(shard_sizes)
+    for i, shard, _, span in tasks:
+        size = span.stop - span.start if span is not None and shard.format == "jsonl" else shard_sizes[i] // count[i]
+        count[i] -= 1
+        size = shard_sizes[i] - given[i] if count[i] == 0 else size  # the last span takes the rest
+        given[i] += size
+        sizes.append(size)
+    return sizes
+
+
+def _task_done(t: Tracker, tasks: Sequence[tuple[int, Shard, Sinks, Span | None]], k: int) -> None:
+    if k + 1 == len(tasks) or tasks[k + 1][0] != tasks[k][0]:  # the shard's last span
+        t.shard_done()
 
 
 def _join_spans(selectors: Sequence[Selector], shards: Sequence[Shard], sinks: Sequence[Sinks],
