@@ -210,7 +210,8 @@ def main() -> None:
         relevant = sum(task in d["tasks"] for d in pool)
         meta["tasks"][task] = {"rule": what, "relevant": relevant, "share": relevant / len(pool),
                                "targets": len(picked), "target_candidates": len(candidates),
-                               "target_packages": dict(sorted(Counter(candidates[j]["package"] for j in picked).items()))}
+                               "target_packages": dict(sorted(Counter(candidates[j]["package"]
+                                                                  for j in picked).items()))}
     (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(json.dumps({k: v for k, v in meta.items() if k != "tasks"}, indent=1))
     for task, t in meta["tasks"].items():

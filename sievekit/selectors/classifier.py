@@ -1,4 +1,4 @@
-"""A discriminative "target vs pool" selector: L2 logistic regression on hashed n-grams, with one PU re-fit.
+"""A discriminative "target vs pool" selector: logistic regression on hashed n-grams, with one PU re-fit.
 
 Generative scores (DSIR, compression) ask how likely a document is under the target's statistics; this
 one asks what separates target-like text from the rest of the pool, as DCLM's quality classifier does.
@@ -10,10 +10,18 @@ then ``1 + log(tf)`` per bucket and L2-normalised rows.
 Fit: positives = every target document; negatives = a seeded uniform sample of the pool (reservoir
 sampling over the whole stream, ``negatives_ratio`` x the target count). Balanced class weights, L2
 logistic regression with scikit-learn's liblinear solver (dual form, ``C = c``). Then one PU-style
-re-fit: a sampled negative that scores inside the selection's top ``pu_top_fraction`` of the pool is
-probably target-like, so it is dropped and the model fitted again. The sample is uniform, so the top
-fraction of the sample's scores estimates the pool's: the top ``round(pu_top_fraction * n_negatives)``
-sampled negatives are dropped.
+re-fit: a sampled negative that scores inside the share of the pool the run selects is probably
+target-like, so it is dropped and the model fitted again. The sample is uniform, so the top share of the
+sample's scores estimates the pool's: the top ``round(share * n_negatives)`` sampled negatives go.
+
+The share follows the run's budget (:func:`budget_share`): ``budget_docs`` / pool size for ``select
+--top-k N`` (``budget_docs = N``), ``budget_fraction`` for ``--fraction``; ``select`` fills both, as it
+fills ``seed``. A fixed 10% dropped the hard negatives (same domain, other style) of a 0.3% target.
+With no budget (``score``, a threshold rule) the share is estimated from out-of-fold scores
+(:func:`estimate_target_share`). An explicit ``pu_top_fraction`` overrides all of these.
+
+``penalty`` picks the model after the re-fit's drop: ``l2`` (the default), ``l1``, or ``auto``, which
+cross-validates L2 and two L1 models on the training data and keeps the best (:func:`separation`).
 
 Score: the decision function ``w · x + b``. Scoring needs numpy only; scikit-learn and scipy (the
 ``sievekit[classifier]`` extra) are needed to fit. The weights are rounded to float32 when fitted, so a
@@ -30,8 +38,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -50,20 +59,36 @@ T = TypeVar("T")
 FEATURIZE_BATCH = 1024
 SAMPLE_CHUNK = 4096
 MAX_ITER = 1000
+MAX_DROP_SHARE = 0.5  # a budget past half the pool still leaves the re-fit half its negatives
+PENALTIES = ("l2", "l1", "auto")
+AUTO_CANDIDATES = (("l2", None), ("l1", 1.0), ("l1", 10.0))  # None: the config's c
 
 
 @dataclasses.dataclass(frozen=True)
 class ClassifierConfig:
     """The classifier's parameters. ``c``, the negative ratio and the features are the defaults the research
-    behind this method measured; ``pu_top_fraction`` had the best mean precision@R over the tasks of
-    ``bench/classifier_vs_selectors.py --pu-sweep``."""
+    behind this method measured; the re-fit's drop share follows the run's budget (measured on
+    ``bench/realistic``: see its results.md)."""
 
-    c: float = dataclasses.field(default=10.0, metadata={"help": "inverse L2 regularisation strength, > 0 (10)"})
+    c: float = dataclasses.field(default=10.0,
+                                 metadata={"help": "inverse regularisation strength, > 0 (10)"})
+    penalty: str = dataclasses.field(
+        default="l2", metadata={"help": "l2 (many weak features: broad domains), l1 (few markers: styles), or "
+                                        "auto: the one of l2 (C = c), l1 (C = 1) and l1 (C = 10) that best "
+                                        "separates held-out target documents from held-out pool samples in a "
+                                        "2-fold cross-validation on the training data (l2)"})
     negatives_ratio: float = dataclasses.field(
         default=10.0, metadata={"help": "pool documents sampled as negatives per target document, > 0 (10)"})
-    pu_top_fraction: float = dataclasses.field(
-        default=0.1, metadata={"help": "re-fit without the sampled negatives scoring in this top share of the "
-                                       "pool, [0, 1); 0 = no re-fit; best set near the share you select (0.1)"})
+    pu_top_fraction: float | None = dataclasses.field(
+        default=None, metadata={"help": "re-fit without the sampled negatives scoring in this top share of the pool, "
+                                        "[0, 1); 0 = no re-fit; none = the run's budget share, or an estimate "
+                                        "when there is no budget (none)"})
+    budget_docs: int | None = dataclasses.field(
+        default=None, metadata={"help": "documents the run selects (select --top-k / --sample fill it): the re-fit "
+                                        "drops this share of the pool, budget_docs / pool size (none)"})
+    budget_fraction: float | None = dataclasses.field(
+        default=None, metadata={"help": "share of the pool the run selects, (0, 1] (select --fraction fills it): "
+                                        "the re-fit drops this share (none)"})
     buckets: int = dataclasses.field(default=MAX_BUCKETS, metadata={"help": f"hash buckets, 1..{MAX_BUCKETS} "
                                                                             f"({MAX_BUCKETS})"})
     ngrams: int = dataclasses.field(
@@ -74,10 +99,16 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.c) and self.c > 0):
             raise ValueError(f"c must be a finite number > 0, got {self.c}")
+        if self.penalty not in PENALTIES:
+            raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}, got {self.penalty!r}")
         if not (math.isfinite(self.negatives_ratio) and self.negatives_ratio > 0):
             raise ValueError(f"negatives_ratio must be a finite number > 0, got {self.negatives_ratio}")
-        if not 0 <= self.pu_top_fraction < 1:
-            raise ValueError(f"pu_top_fraction must be within [0, 1), got {self.pu_top_fraction}")
+        if self.pu_top_fraction is not None and not 0 <= self.pu_top_fraction < 1:
+            raise ValueError(f"pu_top_fraction must be within [0, 1) or none, got {self.pu_top_fraction}")
+        if self.budget_docs is not None and self.budget_docs < 0:
+            raise ValueError(f"budget_docs must be >= 0 or none, got {self.budget_docs}")
+        if self.budget_fraction is not None and not 0 <= self.budget_fraction <= 1:
+            raise ValueError(f"budget_fraction must be within [0, 1] or none, got {self.budget_fraction}")
         if not 1 <= self.buckets <= MAX_BUCKETS:
             raise ValueError(f"buckets must be within [1, {MAX_BUCKETS}], got {self.buckets}")
         if not 1 <= self.ngrams <= MAX_ORDER:
@@ -195,6 +226,75 @@ def pu_keep_mask(negative_scores: npt.NDArray[np.float64], top_fraction: float) 
     return keep
 
 
+def budget_share(config: ClassifierConfig, pool_docs: int | None) -> tuple[float | None, str]:
+    """The share of the pool the re-fit drops, and what set it; ``None`` when only an estimate can.
+
+    An explicit ``pu_top_fraction`` wins; then the run's budget: ``budget_docs`` over the pool size
+    (``select --top-k/--sample``), or ``budget_fraction`` (``select --fraction``).
+
+    Example:
+        >>> budget_share(ClassifierConfig(budget_docs=50), 10_000)
+        (0.005, 'budget_docs')
+    """
+    if config.pu_top_fraction is not None:
+        return config.pu_top_fraction, "pu_top_fraction"
+    if config.budget_docs is not None and pool_docs:
+        return min(config.budget_docs / pool_docs, 1.0), "budget_docs"
+    if config.budget_fraction is not None:
+        return config.budget_fraction, "budget_fraction"
+    return None, "estimate"
+
+
+def estimate_target_share(x_pos: csr_matrix, x_neg: csr_matrix,
+                          fit: Callable[[csr_matrix, csr_matrix], tuple[npt.NDArray[np.float64], float]]) -> float:
+    """A label-free estimate of the pool's target-like share: the share of the pool sample that a model
+    fitted without it (two folds) puts on the target's side of the balanced decision boundary.
+
+    Target-like documents among the training negatives pull their kind's scores down, and a target set
+    drawn from other sources than the pool's matching documents scores them lower still, so the estimate
+    errs low (bench/realistic: 0.02 for Python at 0.19, 0.006 for async Python at 0.003, 0.0005 for
+    man pages of section 3 at 0.02). Low is the safe side: for a rare target the re-fit then keeps the
+    hard negatives (same domain, other style) the model needs.
+    """
+    _, neg_scores = cross_fitted_scores(x_pos, x_neg, fit)
+    return float(np.mean(neg_scores > 0)) if len(neg_scores) else 0.0
+
+
+def cross_fitted_scores(x_pos: csr_matrix, x_neg: csr_matrix,
+                        fit: Callable[[csr_matrix, csr_matrix], tuple[npt.NDArray[np.float64], float]]
+                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Every row's score by a model fitted on the other of two folds (rows alternate folds); empty arrays
+    when a fold would leave a side without rows."""
+    pos_fold, neg_fold = np.arange(x_pos.shape[0]) % 2, np.arange(x_neg.shape[0]) % 2
+    pos_scores, neg_scores = np.empty(x_pos.shape[0]), np.empty(x_neg.shape[0])
+    for fold in (0, 1):
+        if not ((pos_fold != fold).any() and (neg_fold != fold).any()):
+            return np.empty(0), np.empty(0)
+        weights, intercept = fit(x_pos[pos_fold != fold], x_neg[neg_fold != fold])
+        pos_scores[pos_fold == fold] = x_pos[pos_fold == fold] @ weights + intercept
+        neg_scores[neg_fold == fold] = x_neg[neg_fold == fold] @ weights + intercept
+    return pos_scores, neg_scores
+
+
+def separation(pos: npt.NDArray[np.float64], neg: npt.NDArray[np.float64], share: float) -> dict[str, float]:
+    """How well held-out scores put target documents above pool samples.
+
+    ``auc``: ROC-AUC; ``tpr_at_share``: the share of positives above the pool samples' top ``share``
+    (at least 1%); ``pauc``: the mean of that over false-positive rates up to the same share. ``score``
+    is the figure ``penalty=auto`` maximises.
+    """
+    if not (len(pos) and len(neg)):
+        return {"auc": 0.0, "tpr_at_share": 0.0, "pauc": 0.0, "score": 0.0}
+    neg_sorted = np.sort(neg)
+    above = len(neg) - np.searchsorted(neg_sorted, pos, side="right")  # negatives above each positive
+    fpr = above / len(neg)
+    limit = max(share, 0.01)
+    auc = float(np.mean(1.0 - fpr))
+    tpr = float(np.mean(fpr < limit))
+    pauc = float(np.mean(np.clip(limit - fpr, 0.0, None)) / limit)
+    return {"auc": auc, "tpr_at_share": tpr, "pauc": pauc, "score": pauc}
+
+
 @register
 class ClassifierSelector(Selector):
     """Scores documents by a logistic regression's decision function, target (positive) vs pool sample."""
@@ -213,6 +313,10 @@ class ClassifierSelector(Selector):
         self.intercept = 0.0
         self.fit_stats: dict[str, int] = {}
         self.pu_dropped = np.empty(0, dtype=np.int64)  # rows of the last fit's negatives left out of the re-fit
+        self.pu_share = 0.0  # the share of the pool the re-fit dropped
+        self.model: dict[str, Any] = {"penalty": self.config.penalty, "c": self.config.c}  # the model fitted
+        self.fit_info: dict[str, Any] = {}  # penalty=auto: each candidate's cross-validated separation
+        self.pu_share_source = ""  # what set it: pu_top_fraction, budget_docs, budget_fraction or estimate
 
     def featurize(self, texts: Iterable[str]) -> Features:
         """The model's features of ``texts`` (reusable across fits, e.g. of several targets on one pool)."""
@@ -236,25 +340,55 @@ class ClassifierSelector(Selector):
         sample, seen = reservoir_sample(raw, wanted, np.random.default_rng(self.config.seed))
         if not sample:
             raise ConfigError("the pool holds no documents to sample negatives from")
-        self.fit_features(positives, self.featurize(sample))
+        self.fit_features(positives, self.featurize(sample), pool_docs=seen)
         self.fit_stats["pool_docs_read"] = seen
         return self
 
-    def fit_features(self, positives: Features, negatives: Features) -> ClassifierSelector:
-        """Fit on featurised positives and negatives, then re-fit without the negatives in the top share."""
+    def fit_features(self, positives: Features, negatives: Features, pool_docs: int | None = None
+                     ) -> ClassifierSelector:
+        """Fit on featurised positives and negatives, then re-fit without the negatives in the top share.
+
+        Args:
+            positives: the target documents' features.
+            negatives: the pool sample's features.
+            pool_docs: documents in the whole pool (turns ``budget_docs`` into a share of it).
+        """
         x_pos, x_neg = positives.to_scipy(), negatives.to_scipy()
-        self._fit_logreg(x_pos, x_neg)
-        keep = np.ones(negatives.n_docs, dtype=bool)
-        if self.config.pu_top_fraction > 0:
-            keep = pu_keep_mask(negatives.dot(self._require_weights()) + self.intercept, self.config.pu_top_fraction)
-            if not keep.all():
-                self._fit_logreg(x_pos, x_neg[keep])
+        self.weights, self.intercept = self._logreg(x_pos, x_neg)
+        share, self.pu_share_source = budget_share(self.config, pool_docs)
+        if share is None:
+            share = estimate_target_share(x_pos, x_neg, self._logreg)
+        self.pu_share = min(share, MAX_DROP_SHARE)
+        keep = pu_keep_mask(negatives.dot(self.weights) + self.intercept, self.pu_share)
+        x_kept = x_neg[keep]
+        penalty, c = self.config.penalty, self.config.c
+        if penalty == "auto":
+            penalty, c = self._choose_model(x_pos, x_kept)
+        if not keep.all() or (penalty, c) != ("l2", self.config.c):
+            self.weights, self.intercept = self._logreg(x_pos, x_kept, penalty, c)
+        self.model = {"penalty": penalty, "c": c}
         self.pu_dropped = np.flatnonzero(~keep)
         self.fit_stats = {"positives": positives.n_docs, "negatives": negatives.n_docs,
                           "pu_dropped": len(self.pu_dropped)}
         return self
 
-    def _fit_logreg(self, x_pos: csr_matrix, x_neg: csr_matrix) -> None:
+    def _choose_model(self, x_pos: csr_matrix, x_neg: csr_matrix) -> tuple[str, float]:
+        """The candidate with the best cross-validated separation of target from pool (see ``penalty``)."""
+        best: tuple[float, str, float] | None = None
+        self.fit_info = {}
+        for penalty, c in AUTO_CANDIDATES:
+            c = self.config.c if c is None else c
+            pos, neg = cross_fitted_scores(x_pos, x_neg, functools.partial(self._logreg, penalty=penalty, c=c))
+            metrics = separation(pos, neg, self.pu_share)
+            self.fit_info[f"{penalty}_c{c:g}"] = metrics
+            if best is None or metrics["score"] > best[0]:
+                best = (metrics["score"], penalty, c)
+        assert best is not None
+        return best[1], best[2]
+
+    def _logreg(self, x_pos: csr_matrix, x_neg: csr_matrix, penalty: str = "l2", c: float | None = None
+                ) -> tuple[npt.NDArray[np.float64], float]:
+        """Weights (float32-rounded, one per bucket) and intercept of a balanced logistic regression."""
         from scipy.sparse import csr_matrix, vstack
         from sklearn.linear_model import LogisticRegression
 
@@ -264,16 +398,16 @@ class ClassifierSelector(Selector):
         # liblinear's cost per iteration grows with the width, and 2**20 columns are mostly empty.
         used, x.indices = np.unique(x.indices, return_inverse=True)
         x = csr_matrix((x.data, x.indices, x.indptr), shape=(x.shape[0], len(used)))
-        # The dual solver: with far fewer documents than columns it reaches the same optimum (weights within
-        # 1e-4 relative) 6-8x faster than the primal one on the benchmark's tasks.
-        model = LogisticRegression(C=self.config.c, class_weight="balanced", solver="liblinear", dual=True,
-                                   max_iter=MAX_ITER, random_state=self.config.seed)
+        # L2: the dual solver; with far fewer documents than columns it reaches the same optimum (weights
+        # within 1e-4 relative) 6-8x faster than the primal one. L1 has only the primal form in liblinear.
+        model = LogisticRegression(C=self.config.c if c is None else c, class_weight="balanced", solver="liblinear",
+                                   dual=penalty == "l2", max_iter=MAX_ITER, random_state=self.config.seed,
+                                   **_penalty_args(LogisticRegression, penalty))
         model.fit(x, y)
         weights = np.zeros(self.config.buckets, dtype=np.float64)
         # Rounded to float32 once here, so a saved (float32) state scores exactly as the fitted model.
         weights[used] = model.coef_[0].astype(np.float32)
-        self.weights = weights
-        self.intercept = float(np.float32(model.intercept_[0]))
+        return weights, float(np.float32(model.intercept_[0]))
 
     # -- scoring -----------------------------------------------------------------------------------
     def score_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
@@ -295,6 +429,7 @@ class ClassifierSelector(Selector):
         return {"weight_index": encode_array(nonzero), "weight_value": encode_array(
                     self.weights[nonzero].astype(np.float32)),
                 "intercept": self.intercept, "fit_stats": dict(self.fit_stats),
+                "pu_share": self.pu_share, "pu_share_source": self.pu_share_source, "model": dict(self.model),
                 "features": "wordpunct_regex_classes+fast_hash+1_plus_log_tf+l2"}
 
     def load_fitted_state(self, state: Mapping[str, Any]) -> None:
@@ -310,6 +445,18 @@ class ClassifierSelector(Selector):
         self.weights = weights
         self.intercept = float(state["intercept"])
         self.fit_stats = dict(state.get("fit_stats", {}))
+        self.pu_share = float(state.get("pu_share", 0.0))
+        self.pu_share_source = str(state.get("pu_share_source", ""))
+        self.model = dict(state.get("model", self.model))
+
+
+def _penalty_args(model: Any, penalty: str) -> dict[str, Any]:
+    """``penalty`` as this scikit-learn spells it: ``l1_ratio`` from 1.8 on (``penalty`` is deprecated there)."""
+    import inspect
+
+    if inspect.signature(model).parameters["penalty"].default == "deprecated":
+        return {"l1_ratio": 1.0 if penalty == "l1" else 0.0}
+    return {"penalty": penalty}
 
 
 def _require_sklearn() -> None:

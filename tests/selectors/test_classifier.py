@@ -18,9 +18,11 @@ from sievekit.selectors.classifier import (
     ClassifierConfig,
     ClassifierSelector,
     Features,
+    budget_share,
     featurize,
     pu_keep_mask,
     reservoir_sample,
+    separation,
 )
 from sievekit.selectors.ngrams import NgramFeaturizer
 
@@ -151,13 +153,95 @@ def test_pu_refit_drops_the_target_like_negatives(pool):
     assert off.fit_stats["pu_dropped"] == 0 and not np.array_equal(off.weights, sel.weights)
 
 
+# -- the re-fit follows the run's budget ---------------------------------------------------------------
+def test_budget_share_order_of_precedence():
+    assert budget_share(ClassifierConfig(), 1000) == (None, "estimate")
+    assert budget_share(ClassifierConfig(budget_docs=50), 1000) == (0.05, "budget_docs")  # select --top-k 50
+    assert budget_share(ClassifierConfig(budget_docs=5000), 1000) == (1.0, "budget_docs")
+    assert budget_share(ClassifierConfig(budget_docs=50), None) == (None, "estimate")  # pool size unknown
+    assert budget_share(ClassifierConfig(budget_fraction=0.2), 1000) == (0.2, "budget_fraction")  # --fraction
+    assert budget_share(ClassifierConfig(budget_docs=50, pu_top_fraction=0.3), 1000) == (0.3, "pu_top_fraction")
+    assert budget_share(ClassifierConfig(budget_docs=0), 1000) == (0.0, "budget_docs")
+
+
+def tiny_case(hidden: int) -> tuple[list[str], list[str]]:
+    """20 async-Python targets; 100 negatives: prose, and ``hidden`` async-Python ones at rows 7, 17, 27, ..."""
+    target = [f"async def fetch{i}(url):\n    data = await get(url, retries={i})\n    return await parse(data)"
+              for i in range(20)]
+    negatives = [f"the {w} sat on the mat number {i} and looked at the rain" for i, w in
+                 zip(range(100), ["cat", "dog", "cow", "owl", "fox"] * 20)]
+    for row in range(7, 7 + 10 * hidden, 10):
+        negatives[row] = (f"async def fetch{row}(url):\n    data = await get(url, retries={row})\n"
+                          "    return await parse(data)")
+    return target, negatives
+
+
+def fit_tiny(hidden: int, **config) -> ClassifierSelector:
+    pytest.importorskip("sklearn")
+    target, negatives = tiny_case(hidden)
+    sel = ClassifierSelector(ClassifierConfig(buckets=1 << 16, **config))
+    return sel.fit_features(sel.featurize(target), sel.featurize(negatives), pool_docs=1000)
+
+
+@pytest.mark.parametrize(("config", "dropped"), [
+    ({"budget_docs": 100}, 10),       # select --top-k 100 of 1000 docs: share .1 -> the 10 hidden rows
+    ({"budget_docs": 30}, 3),         # --top-k 30: share .03 -> 3 of 100 negatives
+    ({"budget_fraction": 0.05}, 5),   # --fraction .05
+    ({"budget_docs": 0}, 0),
+    ({"budget_docs": 100, "pu_top_fraction": 0.0}, 0),  # an explicit share wins
+])
+def test_refit_drops_the_budget_share_of_the_best_scoring_negatives(config, dropped):
+    sel = fit_tiny(10, **config)
+    assert sel.fit_stats["pu_dropped"] == dropped
+    assert set(sel.pu_dropped.tolist()) <= set(range(7, 107, 10))  # only hidden async rows go
+    assert sel.pu_share_source == ("pu_top_fraction" if "pu_top_fraction" in config else next(iter(config)))
+
+
+def test_without_a_budget_the_estimate_drops_the_hidden_targets():
+    sel = fit_tiny(10)  # `score`: no budget; 10% of the negatives are target-like
+    assert sel.pu_share_source == "estimate"
+    assert 0.05 <= sel.pu_share <= 0.1
+    assert set(sel.pu_dropped.tolist()) <= set(range(7, 107, 10)) and len(sel.pu_dropped) >= 5
+
+
+def test_without_a_budget_a_rare_target_keeps_every_negative():
+    sel = fit_tiny(0)  # nothing in the pool is like the target: dropping would only remove hard negatives
+    assert sel.pu_share_source == "estimate" and sel.pu_share == 0.0 and sel.fit_stats["pu_dropped"] == 0
+
+
+def test_a_budget_past_half_the_pool_keeps_half_the_negatives():
+    sel = fit_tiny(10, budget_fraction=0.9)
+    assert sel.pu_share == 0.5 and sel.fit_stats["pu_dropped"] == 50
+
+
+def test_separation_on_hand_made_scores():
+    m = separation(np.array([3.0, 2.0, 0.5]), np.array([1.0, 0.0, -1.0, 2.5]), 0.25)
+    # negatives above each positive: 0, 1, 2 of 4 -> false-positive rates 0, .25, .5
+    assert m["auc"] == pytest.approx(1 - 0.75 / 3)
+    assert m["tpr_at_share"] == pytest.approx(1 / 3)
+    assert m["pauc"] == pytest.approx((0.25 / 0.25) / 3)
+
+
+@pytest.mark.parametrize("penalty", ["l1", "auto"])
+def test_sparse_and_chosen_models_separate_the_tiny_case(penalty):
+    sel = fit_tiny(0, penalty=penalty, budget_docs=10)
+    target, negatives = tiny_case(0)
+    assert (sel.score_batch(["async def go(u):\n    x = await get(u)\n    return await parse(x)"])
+            > sel.score_batch(negatives).max())
+    assert sel.model["penalty"] in ("l1", "l2")
+    if penalty == "auto":
+        assert set(sel.fit_info) == {"l2_c10", "l1_c1", "l1_c10"}
+
+
 # -- fitting, scoring, state ---------------------------------------------------------------------------
 def test_selects_the_target_domain(fitted, pool):
     texts, python = pool
     scores = fitted.score_batch(texts)
     top = np.argsort(-scores, kind="stable")[: python.sum()]
     assert python[top].mean() > 0.9
-    assert fitted.fit_stats == {"positives": 72, "negatives": 216, "pu_dropped": 22, "pool_docs_read": len(texts)}
+    # no budget: the out-of-fold estimate of the Python share (34 of 216 sampled, 0.16; the pool holds 25% Python)
+    assert fitted.fit_stats == {"positives": 72, "negatives": 216, "pu_dropped": 34, "pool_docs_read": len(texts)}
+    assert fitted.pu_share_source == "estimate"
 
 
 def test_same_seed_same_model_other_seed_other_sample(fitted, pool):
@@ -203,7 +287,10 @@ def test_empty_sides_are_explained():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"c": 0}, "c must be a finite number > 0, got 0"),
     ({"negatives_ratio": -1}, "negatives_ratio must be"),
-    ({"pu_top_fraction": 1.0}, r"pu_top_fraction must be within \[0, 1\), got 1.0"),
+    ({"pu_top_fraction": 1.0}, r"pu_top_fraction must be within \[0, 1\) or none, got 1.0"),
+    ({"budget_docs": -1}, "budget_docs must be >= 0 or none, got -1"),
+    ({"budget_fraction": 1.5}, r"budget_fraction must be within \[0, 1\] or none, got 1.5"),
+    ({"penalty": "l3"}, "penalty must be one of l2, l1, auto, got 'l3'"),
     ({"buckets": 0}, "buckets must be within"),
     ({"ngrams": 6}, "ngrams must be within"),
 ])
@@ -256,7 +343,7 @@ def test_cli_state_reused_on_new_shards_and_parallel_workers(invoke, tmp_path):
 def test_cli_bad_option_value_is_a_usage_error(invoke, tmp_path):
     res = invoke("select", DEMO / "pool", "--method", "classifier", "--target", DEMO / "target.jsonl",
                  "--top-k", "5", "--pu-top-fraction", "1.5", "-o", tmp_path / "o")
-    assert res.exit_code == 2 and "pu_top_fraction must be within [0, 1), got 1.5" in res.stderr
+    assert res.exit_code == 2 and "pu_top_fraction must be within [0, 1) or none, got 1.5" in res.stderr
 
 
 def test_cli_runs_from_the_shipped_config(invoke, tmp_path):
@@ -267,7 +354,10 @@ def test_cli_runs_from_the_shipped_config(invoke, tmp_path):
                  DEMO / "target.jsonl", "--top-k", "10", "-q", "-o", out, "--negatives-ratio", "2")
     assert res.exit_code == 0, res.stderr
     state = json.loads((out / "manifest.json").read_text())["selector"]
-    assert state["config"] == {**dataclasses.asdict(ClassifierConfig()), "negatives_ratio": 2.0}
+    shipped = {**dataclasses.asdict(ClassifierConfig()), "negatives_ratio": 2.0, "budget_docs": 10}
+    # select fills the budget from --top-k; an explicit pu_top_fraction in the file would override it
+    assert {k: v for k, v in state["config"].items() if k != "pu_top_fraction"} == \
+        {k: v for k, v in shipped.items() if k != "pu_top_fraction"}
     assert state["state"]["fit_stats"]["negatives"] == 144
 
 

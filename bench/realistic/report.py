@@ -1,0 +1,126 @@
+"""Markdown tables from run.py's results: the pool, the tasks, every method per task, the drop-share sweep,
+the classifier's variants, and the zipfit subsample."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tasks import SUB_STYLES  # noqa: E402
+
+DEFAULT = "classifier"
+SWEEP_PREFIX = "classifier:pu_top_fraction="
+
+
+def _group(results: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        out[(r["method"], r["task"])].append(r)
+    return out
+
+
+def _stat(runs: list[dict[str, Any]], key: str) -> tuple[float, float]:
+    vals = [r[key] for r in runs if key in r and r[key] is not None and not math.isnan(r[key])]
+    return (float(np.mean(vals)), float(np.std(vals))) if vals else (float("nan"), float("nan"))
+
+
+def _cell(runs: list[dict[str, Any]], key: str, sd: bool = True) -> str:
+    mean, dev = _stat(runs, key)
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.3f} ± {dev:.3f}" if sd and len(runs) > 1 else f"{mean:.3f}"
+
+
+def pool_section(meta: dict[str, Any]) -> list[str]:
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(meta["kinds"].items(), key=lambda kv: -kv[1]))
+    lines = [f"Pool: **{meta['pool_docs']:,} documents, {meta['pool_bytes'] / 1e6:.1f} MB** of UTF-8 text, "
+             f"{len(meta['kinds'])} kinds ({kinds}), in {len(meta['shards'])} shards "
+             f"({', '.join(meta['shards'])}). Exact duplicates dropped: {meta['stats'].get('exact_duplicates', 0):,}; "
+             f"held-out documents dropped by the leak check: {meta['stats'].get('heldout_leaks_dropped', 0):,}.",
+             "", "| task | rule | R (relevant in pool) | share | targets | target packages (held out) |",
+             "|---|---|---|---|---|---|"]
+    for task, t in meta["tasks"].items():
+        pk = ", ".join(f"{p} {n}" for p, n in t["target_packages"].items())
+        style = " (sub-style)" if task in SUB_STYLES else ""
+        lines.append(f"| {task}{style} | {t['rule']} | {t['relevant']:,} | {100 * t['share']:.2f}% | {t['targets']} "
+                     f"| {pk} |")
+    return lines
+
+
+def methods_section(groups: dict, tasks: list[str], methods: list[str]) -> list[str]:
+    lines = ["| task | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for task in tasks:
+        lines.append(f"| {task} | " + " | ".join(_cell(groups.get((m, task), []), "p_at_r") for m in methods) + " |")
+    means = [np.mean([_stat(groups.get((m, t), []), "p_at_r")[0] for t in tasks]) for m in methods]
+    lines.append("| **mean** | " + " | ".join(f"**{v:.3f}**" for v in means) + " |")
+    lines += ["", "ROC-AUC / Spearman(score, length) / CPU-s per run (fit + scoring the whole pool), means:", "",
+              "| task | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for task in tasks:
+        cells = []
+        for m in methods:
+            runs = groups.get((m, task), [])
+            auc, rho, cpu = (_stat(runs, k)[0] for k in ("auc", "spearman_len", "cpu_s"))
+            cells.append("–" if not runs else f"{auc:.4f} / {rho:+.2f} / {cpu:.1f}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def sweep_section(groups: dict, tasks: list[str]) -> list[str]:
+    shares = sorted({m[len(SWEEP_PREFIX):] for m, _ in groups if m.startswith(SWEEP_PREFIX)}, key=float)
+    if not shares:
+        return []
+    head = ["| task | share | " + " | ".join(shares) + " | best fixed | default (budget) | default − best | "
+            "no budget (estimate) |", "|---|---|" + "---|" * (len(shares) + 4)]
+    for task in tasks:
+        vals = [_stat(groups.get((SWEEP_PREFIX + s, task), []), "p_at_r")[0] for s in shares]
+        best = np.nanmax(vals)
+        default = _stat(groups.get((DEFAULT, task), []), "p_at_r")[0]
+        share = _stat(groups.get((DEFAULT, task), []), "pu_share")[0]
+        none = groups.get((DEFAULT + ":budget=none", task), [])
+        head.append(f"| {task} | {share:.4f} | " + " | ".join(f"{v:.3f}" for v in vals)
+                    + f" | {best:.3f} | {default:.3f} | {default - best:+.3f} | {_cell(none, 'p_at_r', sd=False)}"
+                    f" (drop {_stat(none, 'pu_share')[0]:.4f}) |")
+    return head
+
+
+def zipfit_section(groups: dict, tasks: list[str], methods: list[str], n: int) -> list[str]:
+    lines = [f"precision@R on the seeded {n:,}-document subsample (R = its relevant documents; every method's "
+             "scores are the ones it gave on the whole pool, except zipfit, which scored the subsample only):", "",
+             "| task | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for task in tasks:
+        lines.append(f"| {task} | " + " | ".join(_cell(groups.get((m, task), []), "sub_p_at_r") for m in methods)
+                     + " |")
+    return lines
+
+
+def write_report(results: list[dict[str, Any]], data: Path, out: Path, header: str = "") -> None:
+    meta = json.loads((data / "meta.json").read_text())
+    groups = _group(results)
+    tasks = list(meta["tasks"])
+    all_methods = list(dict.fromkeys(r["method"] for r in results))
+    others = [m for m in all_methods if not m.startswith("classifier")]
+    variants = [m for m in all_methods if m.startswith("classifier") and not m.startswith(SWEEP_PREFIX)]
+    zipdocs = next((r["docs"] for r in results if r["method"] == "zipfit"), 0)
+    lines = [header, "## Pool and tasks", "", *pool_section(meta), "",
+             "## Every target-aware method (precision@R, mean ± sd over seeds 0, 1, 2; "
+             "methods without a seed: one run)",
+             "", *methods_section(groups, tasks, [DEFAULT] + [m for m in others if m != "zipfit"]), "",
+             "## The classifier's re-fit: drop share (precision@R, mean over 3 seeds)", "",
+             *sweep_section(groups, tasks), "",
+             "## The classifier's variants (precision@R, mean ± sd over 3 seeds)", "",
+             *methods_section(groups, tasks, variants), ""]
+    if zipdocs:
+        lines += ["## zipfit, on a subsample", "", *zipfit_section(groups, tasks, [DEFAULT] + others, zipdocs), ""]
+    feat = [r["pool_featurize_cpu_s"] for r in results if r.get("pool_featurize_cpu_s")]
+    if feat:
+        lines += [f"The classifier featurised the pool once per process: {min(feat):.1f}–{max(feat):.1f} CPU-s "
+                  f"({meta['pool_bytes'] / 1e6 / max(feat):.1f}–{meta['pool_bytes'] / 1e6 / min(feat):.1f} MB per "
+                  "CPU-s); its CPU-s above exclude it.", ""]
+    out.write_text("\n".join(lines))

@@ -1,0 +1,174 @@
+"""Run every target-aware selection method on every task of the realistic benchmark; report quality and CPU.
+
+Methods are called through the library (``get_selector(name)``, its ``Config``, ``fit(target, raw)``,
+``score_batch``) in this process on texts held in memory. A method spec is a registry name with options,
+``classifier:penalty=l1,c=1``. The classifier runs as ``select --top-k R`` would run it: its ``budget_docs``
+is R (the task's relevant count) unless the spec sets ``pu_top_fraction`` or ``budget=none`` (what ``score``
+does). For speed the classifier featurises the pool once and fits on the rows ``fit`` would sample
+(``reservoir_sample`` over the pool with the run's seed), which is the same model ``fit`` builds.
+
+Per task, method and seed: precision@R (R = the relevant pool documents), ROC-AUC, Spearman(score, length in
+bytes), CPU-s of fit + scoring the whole pool (the classifier's one-off pool featurisation is reported apart).
+Methods without a ``seed`` option run once. ``zipfit`` compares every document with every target, which
+takes hours on this pool: it runs on a seeded uniform subsample of ``--zipfit-docs`` documents, and the
+report gives every method's precision@R on that same subsample beside it.
+
+Results accumulate in ``--json`` (a run skips what it holds); ``--report FILE`` writes the Markdown tables.
+
+Usage:
+  python bench/realistic/run.py --data bench/data/realistic --json bench/out/realistic.json
+  python bench/realistic/run.py --methods "classifier classifier:pu_top_fraction=0.01,c=3" --tasks py-async
+  python bench/realistic/run.py --json bench/out/realistic.json --report bench/realistic/results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import sys
+import time
+import typing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from metrics import precision_at_r, roc_auc, spearman  # noqa: E402
+from pool import Benchmark, load_benchmark  # noqa: E402
+
+from sievekit.selectors import available, get_selector  # noqa: E402
+from sievekit.selectors.classifier import ClassifierSelector, reservoir_sample  # noqa: E402
+
+BATCH = 2048
+DEFAULT_METHODS = "classifier dsir zstd-ml zstd-ratio zipfit"
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = spec.partition(":")
+    opts = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    return name, opts
+
+
+def _convert(raw: str, tp: Any) -> Any:
+    if raw.lower() == "none":
+        return None
+    args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+    for conv in args:
+        if conv is bool:
+            return raw.lower() in ("1", "true", "yes")
+        try:
+            return conv(raw) if conv in (int, float) else raw
+        except (TypeError, ValueError):
+            continue
+    return raw
+
+
+def build_config(cls: Any, opts: dict[str, str], seed: int) -> Any:
+    hints = typing.get_type_hints(cls.Config)
+    values = {key: _convert(raw, hints[key]) for key, raw in opts.items()}
+    if "seed" in hints and "seed" not in values:
+        values["seed"] = seed
+    return cls.Config(**values)
+
+
+def seeded(name: str, opts: dict[str, str]) -> bool:
+    fields = {f.name for f in dataclasses.fields(get_selector(name).Config)}
+    return "seed" in fields and not (name == "zipfit" and int(opts.get("target_sample", 0)) == 0)
+
+
+def run_classifier(bench: Benchmark, task: str, opts: dict[str, str], seed: int) -> tuple[np.ndarray, float, dict]:
+    opts = dict(opts)
+    no_budget = opts.pop("budget", "") == "none"
+    if not no_budget and "pu_top_fraction" not in opts:
+        opts["budget_docs"] = str(int(bench.relevant(task).sum()))
+    sel = ClassifierSelector(build_config(ClassifierSelector, opts, seed))
+    pool = bench.pool_features(sel)  # once per feature setting; its CPU is reported apart
+    t0 = time.process_time()
+    positives = sel.featurize(bench.targets[task])
+    wanted = max(1, int(np.ceil(sel.config.negatives_ratio * positives.n_docs)))
+    rows, seen = reservoir_sample(range(pool.n_docs), wanted, np.random.default_rng(sel.config.seed))
+    sel.fit_features(positives, pool.take(rows), pool_docs=seen)
+    scores = sel.score_features(pool) if hasattr(sel, "score_features") else pool.dot(sel.weights) + sel.intercept
+    extra = {"pu_share": sel.pu_share, "pu_share_source": sel.pu_share_source, **sel.fit_stats,
+             "pool_featurize_cpu_s": sum(bench.featurize_cpu_s.values())}
+    extra.update(getattr(sel, "fit_info", {}))
+    return scores, time.process_time() - t0, extra
+
+
+def run_generic(bench: Benchmark, task: str, name: str, opts: dict[str, str], seed: int,
+                rows: np.ndarray) -> tuple[np.ndarray, float, dict]:
+    cls = get_selector(name)
+    t0 = time.process_time()
+    sel = cls(build_config(cls, opts, seed))
+    texts = [bench.texts[i] for i in rows.tolist()]
+    sel.fit(bench.targets[task], iter(texts) if cls.needs_raw else None)
+    scores = np.concatenate([sel.score_batch(texts[i:i + BATCH]) for i in range(0, len(texts), BATCH)])
+    return scores, time.process_time() - t0, {}
+
+
+def evaluate(scores: np.ndarray, relevant: np.ndarray, lengths: np.ndarray) -> dict[str, float]:
+    return {"p_at_r": precision_at_r(scores, relevant), "auc": roc_auc(scores, relevant),
+            "spearman_len": spearman(scores, lengths)}
+
+
+def run_one(bench: Benchmark, task: str, spec: str, seed: int, sub: np.ndarray) -> dict[str, Any]:
+    name, opts = parse_spec(spec)
+    if name == "classifier":
+        scores, cpu, extra = run_classifier(bench, task, opts, seed)
+        rows = np.arange(len(bench.texts))
+    else:
+        rows = sub if name == "zipfit" else np.arange(len(bench.texts))
+        scores, cpu, extra = run_generic(bench, task, name, opts, seed, rows)
+    relevant, lengths = bench.relevant(task), bench.lengths
+    full = np.full(len(bench.texts), np.nan)
+    full[rows] = scores
+    out: dict[str, Any] = {"task": task, "method": spec, "seed": seed, "cpu_s": cpu, "docs": len(rows), **extra}
+    if len(rows) == len(bench.texts):
+        out.update(evaluate(scores, relevant, lengths))
+    out["sub_p_at_r"] = precision_at_r(full[sub], relevant[sub])
+    out["sub_auc"] = roc_auc(full[sub], relevant[sub])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("bench/data/realistic"))
+    ap.add_argument("--json", type=Path, default=Path("bench/out/realistic.json"))
+    ap.add_argument("--methods", default=DEFAULT_METHODS, help="specs separated by spaces or semicolons")
+    ap.add_argument("--tasks", default="")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--zipfit-docs", type=int, default=2000)
+    ap.add_argument("--report", type=Path, help="write the Markdown report from --json and exit")
+    args = ap.parse_args()
+    if args.report:
+        from report import write_report
+
+        write_report(json.loads(args.json.read_text()), args.data, args.report)
+        return
+    bench = load_benchmark(args.data)
+    tasks = args.tasks.split(",") if args.tasks else list(bench.targets)
+    sub = np.sort(np.random.default_rng(12345).choice(len(bench.texts), args.zipfit_docs, replace=False))
+    results = json.loads(args.json.read_text()) if args.json.exists() else []
+    done = {(r["task"], r["method"], r["seed"]) for r in results}
+    for spec in re.split(r"[;\s]+", args.methods.strip()):
+        name, opts = parse_spec(spec)
+        if name not in available():
+            print(f"skip {spec}: not registered", file=sys.stderr)
+            continue
+        for task in tasks:
+            for seed in [int(s) for s in args.seeds.split(",")] if seeded(name, opts) else [0]:
+                if (task, spec, seed) in done:
+                    continue
+                r = run_one(bench, task, spec, seed, sub)
+                results.append(r)
+                print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}),
+                      file=sys.stderr, flush=True)
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(results, indent=0) + "\n")
+
+
+if __name__ == "__main__":
+    main()
