@@ -7,6 +7,7 @@ only on its inputs and the parameters, so the survivors are byte-identical for a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -87,6 +88,8 @@ def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptio
         entries = _filter(root, sources, shards if shard is None else todo, out, cfg, opts, cparams,
                           output_compression, workers, progress)
         _place_clusters(work, out, clusters, summary)
+        if summary["clusters_file"] is None:
+            say("clusters: not kept (the output is stdout and there is no --work-dir); pass --clusters FILE")
         return entries, summary
     finally:
         workers.close(failed=sys.exc_info()[0] is not None)
@@ -178,10 +181,17 @@ def _shard_stats(work: WorkDir, shard: Shard) -> ShardStats:
 
 
 def _place_clusters(work: WorkDir, out: Layout, clusters: str | None, summary: dict[str, Any]) -> None:
-    """Copy the clusters file where the layout puts it (where asked, or beside the shards of a directory)."""
-    dest = out.clusters(clusters)
+    """Copy the clusters file where the layout puts it: where asked, beside the shards of a directory, or
+    beside a single output file (``FILE.jsonl`` -> ``FILE.clusters.jsonl``); stdout output keeps it only in
+    the ``--work-dir``."""
+    dest = out.clusters(clusters) or (clusters_beside(out.output) if out.kind == "file" else None)
     if dest is None:
         summary["clusters_file"] = str(work.path("cluster", "clusters.jsonl")) if summary.get("work_dir") else None
         return
     copy_file(str(work.path("cluster", "clusters.jsonl")), dest)
     summary["clusters_file"] = dest
+
+
+def clusters_beside(output: str) -> str:
+    """The clusters file of a single-file output: ``out/kept.jsonl.zst`` -> ``out/kept.clusters.jsonl``."""
+    return re.sub(r"(\.(jsonl|ndjson|json))?(\.(gz|zst|zstd))?$", "", output, count=1) + ".clusters.jsonl"

@@ -200,11 +200,13 @@ def _write_cluster(work: WorkDir, sources: Sequence[Source], nodes: np.ndarray, 
         work.save(work.path("cluster", f"{name}.npy"), arr)
     _write_clusters_file(work, sources, nodes[fresh], label[fresh], surv[fresh], est[fresh], label)
     dropped = fresh & (nodes != surv)
-    exact = dropped & (rep[nodes] == rep[surv])
+    # every copy of an exact group but one goes (all of them when an earlier run saw one), whichever document
+    # of the cluster survives: counting them from the survivor made the count move with the near settings
+    exact = int(np.count_nonzero(rep[start:] != np.arange(start, n)))
     seen = dropped & (label < start)
     fresh_labels = np.unique(label[fresh])
     return {"documents_in": int(n - start), "documents_out": int(keep.sum()), "dropped": int(dropped.sum()),
-            "exact_duplicates": int(exact.sum()), "near_duplicates": int((dropped & ~exact).sum()),
+            "exact_duplicates": exact, "near_duplicates": int(dropped.sum()) - exact,
             "seen_before": int(seen.sum()), "clusters": int(len(fresh_labels)), "candidate_edges": near_edges,
             "cluster_sizes": size_histogram(label[np.isin(label, fresh_labels)])}
 

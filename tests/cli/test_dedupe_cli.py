@@ -40,6 +40,20 @@ def test_dedupe_to_directory_with_clusters_and_manifest(invoke, tmp_path):
     assert "bucket: 16 bands x 8 rows" in res.stderr
 
 
+def test_dedupe_to_one_file_writes_the_clusters_beside_it(invoke, tmp_path):
+    res = invoke("dedupe", _pool(tmp_path), "-o", tmp_path / "kept.jsonl", "-v")
+    assert res.exit_code == 0, res.stderr
+    clusters = tmp_path / "kept.clusters.jsonl"
+    assert len(clusters.read_text().splitlines()) == 3
+    assert f"clusters file {clusters}" in res.stderr
+
+
+def test_dedupe_to_stdout_says_the_clusters_are_not_kept(invoke, tmp_path):
+    res = invoke("dedupe", _pool(tmp_path), "-v")
+    assert res.exit_code == 0, res.stderr
+    assert "pass --clusters FILE" in res.stderr and not list(tmp_path.glob("*clusters*"))
+
+
 def test_dry_run_prints_the_derived_banding(invoke, tmp_path):
     res = invoke("dedupe", _pool(tmp_path), "--threshold", "0.7", "--dry-run")
     assert res.exit_code == 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
-from dedupe_corpus import EXPECTED_KEPT, read_records, write_jsonl
+from dedupe_corpus import EXPECTED_KEPT, edit, make_doc, read_records, write_jsonl
 
 import sievekit
 from sievekit import RunOptions
@@ -84,8 +85,11 @@ def test_datasketch_engine_gives_the_same_survivors(dup_pool, tmp_path):
 
 
 def test_single_file_output_and_parquet_input(dup_pool, tmp_path, data_dir):
-    run(dup_pool, tmp_path / "one.jsonl")
+    res = run(dup_pool, tmp_path / "one.jsonl")
     assert ids(tmp_path / "one.jsonl") == EXPECTED_KEPT
+    beside = tmp_path / "one.clusters.jsonl"  # a single-file output gets its clusters file beside it
+    assert res.extra["dedupe"]["clusters_file"] == str(beside)
+    assert {json.loads(x)["id"] for x in beside.read_text().splitlines()} == {"d0", "d3", "d1", "d4", "d7", "d8"}
     pytest.importorskip("pyarrow")
     res = sievekit.dedupe([str(data_dir / "pool.parquet")], str(tmp_path / "pq"), config=DedupeConfig())
     assert os.path.exists(tmp_path / "pq" / "pool.parquet") and res.rows_in == 20
@@ -192,3 +196,26 @@ def test_key_ranges_split_buckets_without_changing_survivors(dup_pool, tmp_path)
     assert len(list((tmp_path / "w" / "bucket").glob("*.npz"))) == 16 * 3
     for name in ("a.jsonl", "b.jsonl", "clusters.jsonl"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "three" / name).read_bytes()
+
+
+@pytest.mark.parametrize("cfg", [DedupeConfig(threshold=0.99), DedupeConfig(), DedupeConfig(threshold=0.7),
+                                 DedupeConfig(verify="exact", keep="longest"), DedupeConfig(verify="none"),
+                                 DedupeConfig(keep="longest")])
+def test_exact_count_does_not_depend_on_the_near_settings(tmp_path, cfg):
+    """b0 is a near copy of a0 that comes first, a1 an exact copy of a0: at 0.8 the cluster's survivor is b0
+    (first) or a1 (longest), yet a0 and a1 are still one exact group with one copy too many."""
+    rng = random.Random(3)
+    a0 = make_doc(rng, 400)
+    docs = [("b0", edit(a0, 0.01, rng)), ("a0", a0), ("a1", a0.upper() + "!"), ("x", make_doc(rng, 300))]
+    write_jsonl((tmp_path / "pool.jsonl"), [{"id": i, "text": t} for i, t in docs])
+    d = run(tmp_path / "pool.jsonl", tmp_path / "out", cfg=cfg).extra["dedupe"]
+    assert d["exact_duplicates"] == 1
+    assert d["near_duplicates"] == d["dropped"] - 1 == (0 if cfg.threshold == 0.99 else 1)
+
+
+@pytest.mark.parametrize("output, beside", [("o.jsonl", "o.clusters.jsonl"), ("a/o.jsonl.zst", "a/o.clusters.jsonl"),
+                                            ("o.v1.jsonl.gz", "o.v1.clusters.jsonl")])
+def test_clusters_file_name_beside_a_single_output(output, beside):
+    from sievekit.duplicates.runner import clusters_beside
+
+    assert clusters_beside(output) == beside
