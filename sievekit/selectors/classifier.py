@@ -89,6 +89,10 @@ class ClassifierConfig:
     budget_fraction: float | None = dataclasses.field(
         default=None, metadata={"help": "share of the pool the run selects, (0, 1] (select --fraction fills it): "
                                         "the re-fit drops this share (none)"})
+    hard_negative_weight: float = dataclasses.field(
+        default=1.0, metadata={"help": "re-fit weight, >= 1, of the sampled negatives ranked just below the dropped "
+                                       "share (the next 3x that share, at least 1% of the sample): same-domain "
+                                       "documents of another style; 1 = every negative alike (1)"})
     buckets: int = dataclasses.field(default=MAX_BUCKETS, metadata={"help": f"hash buckets, 1..{MAX_BUCKETS} "
                                                                             f"({MAX_BUCKETS})"})
     ngrams: int = dataclasses.field(
@@ -99,6 +103,8 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.c) and self.c > 0):
             raise ValueError(f"c must be a finite number > 0, got {self.c}")
+        if not (math.isfinite(self.hard_negative_weight) and self.hard_negative_weight >= 1):
+            raise ValueError(f"hard_negative_weight must be a finite number >= 1, got {self.hard_negative_weight}")
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}, got {self.penalty!r}")
         if not (math.isfinite(self.negatives_ratio) and self.negatives_ratio > 0):
@@ -260,6 +266,18 @@ def estimate_target_share(x_pos: csr_matrix, x_neg: csr_matrix,
     return float(np.mean(neg_scores > 0)) if len(neg_scores) else 0.0
 
 
+def hard_negative_weights(scores: npt.NDArray[np.float64], share: float, weight: float
+                          ) -> npt.NDArray[np.float64] | None:
+    """Re-fit weights of the kept negatives: ``weight`` for the best-scoring ``max(3 * share, 0.01)`` of
+    them (hard negatives: close to the target, yet outside the selection), 1 for the rest; None if all 1."""
+    if weight == 1 or not len(scores):
+        return None
+    hard = np.argsort(-scores, kind="stable")[:max(1, int(round(max(3 * share, 0.01) * len(scores))))]
+    out = np.ones(len(scores))
+    out[hard] = weight
+    return out
+
+
 def cross_fitted_scores(x_pos: csr_matrix, x_neg: csr_matrix,
                         fit: Callable[[csr_matrix, csr_matrix], tuple[npt.NDArray[np.float64], float]]
                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -359,13 +377,15 @@ class ClassifierSelector(Selector):
         if share is None:
             share = estimate_target_share(x_pos, x_neg, self._logreg)
         self.pu_share = min(share, MAX_DROP_SHARE)
-        keep = pu_keep_mask(negatives.dot(self.weights) + self.intercept, self.pu_share)
+        first = negatives.dot(self.weights) + self.intercept
+        keep = pu_keep_mask(first, self.pu_share)
         x_kept = x_neg[keep]
         penalty, c = self.config.penalty, self.config.c
         if penalty == "auto":
             penalty, c = self._choose_model(x_pos, x_kept)
-        if not keep.all() or (penalty, c) != ("l2", self.config.c):
-            self.weights, self.intercept = self._logreg(x_pos, x_kept, penalty, c)
+        weights = hard_negative_weights(first[keep], self.pu_share, self.config.hard_negative_weight)
+        if not keep.all() or (penalty, c) != ("l2", self.config.c) or weights is not None:
+            self.weights, self.intercept = self._logreg(x_pos, x_kept, penalty, c, weights)
         self.model = {"penalty": penalty, "c": c}
         self.pu_dropped = np.flatnonzero(~keep)
         self.fit_stats = {"positives": positives.n_docs, "negatives": negatives.n_docs,
@@ -386,8 +406,8 @@ class ClassifierSelector(Selector):
         assert best is not None
         return best[1], best[2]
 
-    def _logreg(self, x_pos: csr_matrix, x_neg: csr_matrix, penalty: str = "l2", c: float | None = None
-                ) -> tuple[npt.NDArray[np.float64], float]:
+    def _logreg(self, x_pos: csr_matrix, x_neg: csr_matrix, penalty: str = "l2", c: float | None = None,
+                negative_weights: npt.NDArray[np.float64] | None = None) -> tuple[npt.NDArray[np.float64], float]:
         """Weights (float32-rounded, one per bucket) and intercept of a balanced logistic regression."""
         from scipy.sparse import csr_matrix, vstack
         from sklearn.linear_model import LogisticRegression
@@ -403,7 +423,10 @@ class ClassifierSelector(Selector):
         model = LogisticRegression(C=self.config.c if c is None else c, class_weight="balanced", solver="liblinear",
                                    dual=penalty == "l2", max_iter=MAX_ITER, random_state=self.config.seed,
                                    **_penalty_args(LogisticRegression, penalty))
-        model.fit(x, y)
+        sample_weight = None
+        if negative_weights is not None:
+            sample_weight = np.concatenate([np.ones(x_pos.shape[0]), negative_weights])
+        model.fit(x, y, sample_weight=sample_weight)
         weights = np.zeros(self.config.buckets, dtype=np.float64)
         # Rounded to float32 once here, so a saved (float32) state scores exactly as the fitted model.
         weights[used] = model.coef_[0].astype(np.float32)

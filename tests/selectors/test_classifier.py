@@ -20,6 +20,7 @@ from sievekit.selectors.classifier import (
     Features,
     budget_share,
     featurize,
+    hard_negative_weights,
     pu_keep_mask,
     reservoir_sample,
     separation,
@@ -214,6 +215,14 @@ def test_a_budget_past_half_the_pool_keeps_half_the_negatives():
     assert sel.pu_share == 0.5 and sel.fit_stats["pu_dropped"] == 50
 
 
+def test_hard_negative_weights_mark_the_band_below_the_drop():
+    scores = np.arange(200.0)[::-1]  # row 0 scores best
+    w = hard_negative_weights(scores, 0.01, 4.0)
+    assert np.flatnonzero(w == 4.0).tolist() == list(range(6))  # 3 x 1% of 200 rows
+    assert np.flatnonzero(hard_negative_weights(scores, 0.0, 2.0) == 2.0).tolist() == [0, 1]  # at least 1%
+    assert hard_negative_weights(scores, 0.01, 1.0) is None
+
+
 def test_separation_on_hand_made_scores():
     m = separation(np.array([3.0, 2.0, 0.5]), np.array([1.0, 0.0, -1.0, 2.5]), 0.25)
     # negatives above each positive: 0, 1, 2 of 4 -> false-positive rates 0, .25, .5
@@ -291,6 +300,7 @@ def test_empty_sides_are_explained():
     ({"budget_docs": -1}, "budget_docs must be >= 0 or none, got -1"),
     ({"budget_fraction": 1.5}, r"budget_fraction must be within \[0, 1\] or none, got 1.5"),
     ({"penalty": "l3"}, "penalty must be one of l2, l1, auto, got 'l3'"),
+    ({"hard_negative_weight": 0.5}, "hard_negative_weight must be a finite number >= 1, got 0.5"),
     ({"buckets": 0}, "buckets must be within"),
     ({"ngrams": 6}, "ngrams must be within"),
 ])
