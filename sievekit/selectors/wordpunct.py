@@ -52,9 +52,7 @@ def word_punct_pattern(astral: bool = True) -> re.Pattern[str]:
     above U+FFFF are tried range by range; the tokenizer picks that pattern for texts without such code
     points, which is about twice as fast as stdlib ``\\w`` and many times faster than the full classes.
     """
-    word = _word_codepoints(_LAST_ASSIGNED if astral else 0xFFFF)
-    space = [cp for cp in range(0x3001) if chr(cp).isspace() and cp not in _NOT_SPACE]
-    w, s = _ranges(word), _ranges(space)
+    w, s = _ranges(_word_codepoints(_LAST_ASSIGNED if astral else 0xFFFF)), _ranges(_space_codepoints())
     return re.compile(f"[{w}]+|[^{w}{s}]+")
 
 
@@ -64,6 +62,11 @@ def _word_codepoints(top: int) -> list[int]:
     word = {cp for cp, cat in enumerate(categories) if cat in _WORD_CATEGORIES}
     word.update(cp for lo, hi in _EXTRA_WORD for cp in range(lo, min(hi, top) + 1))
     return sorted(word)
+
+
+@functools.cache
+def _space_codepoints() -> list[int]:
+    return [cp for cp in range(0x3001) if chr(cp).isspace() and cp not in _NOT_SPACE]
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
@@ -82,11 +85,26 @@ def split_words(texts: Sequence[str], lowercase: bool = True) -> list[list[str]]
     return out
 
 
-
 _ASCII_SPACE = b" \t\n\x0b\x0c\r"
-# Byte classes on ASCII: 0 space, 1 word ([A-Za-z0-9_]), 2 punctuation (everything else, \x1c..\x1f too).
-_CLASS = np.array([0 if b in _ASCII_SPACE else 1 if chr(b).isalnum() or b == 0x5F else 2 for b in range(128)]
-                  + [3] * 128, dtype=np.uint8)
+# Byte classes: 0 space, 1 word ([A-Za-z0-9_]), 2 punctuation (every other ASCII byte, \x1c..\x1f too), 3 a byte of
+# a non-ASCII character (classified by code point afterwards). A ``bytes.translate`` table: that C loop classifies a
+# byte several times faster than indexing a numpy table.
+_BYTE_CLASS = bytes([0 if b in _ASCII_SPACE else 1 if chr(b).isalnum() or b == 0x5F else 2 for b in range(128)]
+                    + [3] * 128)
+
+
+@functools.cache
+def codepoint_classes(astral: bool = False) -> npt.NDArray[np.uint8]:
+    """The pattern's class of every code point: 0 space, 1 word, 2 neither (punctuation and the rest).
+
+    Built from the same code point lists as ``word_punct_pattern``, so the two agree by construction. With
+    ``astral=False`` the table stops at U+FFFF (cheap to build); the full one (about half a second, once per
+    process) is built only when a batch holds a code point above U+FFFF.
+    """
+    table = np.full(0x110000 if astral else 0x10000, 2, dtype=np.uint8)
+    table[np.array(_word_codepoints(_LAST_ASSIGNED if astral else 0xFFFF), dtype=np.int64)] = 1
+    table[np.array(_space_codepoints(), dtype=np.int64)] = 0
+    return table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,8 +112,8 @@ class TokenSpans:
     """A batch's tokens as byte ranges of one buffer.
 
     Attributes:
-        buf: the batch's bytes: each text (lowercased if asked) in UTF-8, or for a non-ASCII text its
-            tokens joined by single spaces; texts separated by one space.
+        buf: the batch's bytes: each text (lowercased if asked) in UTF-8 (lone surrogates passed through), texts
+            separated by one space.
         starts, ends: byte range of every token, in order.
         doc_of: the text each token belongs to.
         n_tokens: number of tokens of each text.
@@ -115,36 +133,61 @@ class TokenSpans:
     def ngram_starts(self, k: int) -> npt.NDArray[np.int64]:
         """Index of the first token of every k-gram that stays within one text, in order."""
         n = len(self.doc_of)
+        if k == 1:
+            return np.arange(n, dtype=np.int64)
         if n < k:
             return np.empty(0, dtype=np.int64)
-        return np.flatnonzero(self.doc_of[: n - k + 1] == self.doc_of[k - 1:]).astype(np.int64)
+        return np.flatnonzero(self.doc_of[: n - k + 1] == self.doc_of[k - 1:]).astype(np.int64, copy=False)
+
+    def ngram_docs(self, k: int) -> npt.NDArray[np.int64]:
+        """The text of every k-gram of ``ngram_starts(k)``: ``doc_of[ngram_starts(k)]`` without the gather."""
+        per_doc = np.maximum(self.n_tokens - (k - 1), 0)
+        return np.repeat(np.arange(len(self.n_tokens), dtype=np.int64), per_doc)
 
 
 def token_spans(texts: Sequence[str], lowercase: bool = True) -> TokenSpans:
-    """Tokenise a batch into byte spans (the same tokens as ``split_words``).
+    """Tokenise a batch into byte spans (the same tokens as ``split_words``), with numpy over the whole batch.
+
+    Tokens are the maximal runs of word bytes and of punctuation bytes: the pattern ``\\w+|[^\\w\\s]+`` says
+    exactly that once every character has its class. ASCII bytes get theirs from one table; the characters of
+    non-ASCII texts get theirs by code point (``codepoint_classes``), repeated over their UTF-8 bytes.
 
     Example:
         >>> token_spans(["Hi, you", "x²"]).tokens()
         ['hi', ',', 'you', 'x', '²']
     """
     segments = [t.lower() for t in texts] if lowercase else list(texts)
-    lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))  # bytes, for ASCII
-    normalised = [i for i, text in enumerate(segments) if not text.isascii()]
-    for i in normalised:
-        segments[i] = " ".join(split_words([segments[i]], False)[0])
-        lengths[i] = len(segments[i].encode("utf-8", "surrogatepass"))
-    offsets = np.zeros(len(segments), dtype=np.int64)
-    np.cumsum(lengths[:-1] + 1, out=offsets[1:])
-    buf = np.frombuffer(" ".join(segments).encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    cls = np.zeros(len(buf) + 2, dtype=np.uint8)
-    cls[1:-1] = _CLASS[buf]
-    for i in normalised:  # there, every run of non-space bytes is one token, whatever its bytes
-        view = cls[1 + offsets[i]: 1 + offsets[i] + lengths[i]]
-        view[view != 0] = 3
-    change = cls[1:] != cls[:-1]
-    inside = cls[1:-1] != 0
-    starts = np.flatnonzero(change[:-1] & inside).astype(np.int64)
-    ends = np.flatnonzero(change[1:] & inside).astype(np.int64) + 1
-    doc_of = np.searchsorted(offsets, starts, side="right").astype(np.int64) - 1
-    n_tokens = np.bincount(doc_of, minlength=len(segments)).astype(np.int64)
-    return TokenSpans(buf, starts, ends, doc_of, n_tokens)
+    encoded = [t.encode("utf-8", "surrogatepass") for t in segments]
+    raw = b" ".join(encoded)
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1, out=offsets[1:])
+    # One space class before and after the buffer, so that every token has a boundary on both sides.
+    cls = np.frombuffer(b"\0" + raw.translate(_BYTE_CLASS) + b"\0", dtype=np.uint8)
+    non_ascii = [i for i, text in enumerate(segments) if not text.isascii()]  # isascii() reads a flag
+    if non_ascii:
+        cls = cls.copy()
+        _classify_non_ascii(cls[1:-1], [segments[i] for i in non_ascii], offsets[non_ascii],
+                            offsets[np.array(non_ascii) + 1] - 1)
+    # Boundary p lies between bytes p-1 and p; a token starts where the class after it is not a space and
+    # ends where the class before it is not one.
+    bounds = np.flatnonzero(cls[1:] != cls[:-1])
+    starts = bounds[cls[bounds + 1] != 0]
+    ends = bounds[cls[bounds] != 0]
+    n_tokens = np.diff(np.searchsorted(starts, offsets)).astype(np.int64)
+    doc_of = np.repeat(np.arange(len(segments), dtype=np.int64), n_tokens)
+    return TokenSpans(np.frombuffer(raw, dtype=np.uint8), starts, ends, doc_of, n_tokens)
+
+
+def _classify_non_ascii(cls: npt.NDArray[np.uint8], texts: list[str], starts: npt.NDArray[np.int64],
+                        ends: npt.NDArray[np.int64]) -> None:
+    """Overwrite the byte classes of ``texts`` (bytes ``starts[i]:ends[i]`` of the buffer) with their characters'."""
+    chars = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    per_char = codepoint_classes(bool(chars.max() > 0xFFFF))[chars]
+    width = (chars >= 0x80).view(np.uint8) + np.uint8(1)  # the character's UTF-8 length
+    width += chars >= 0x800
+    width += chars >= 0x10000
+    per_byte = np.repeat(per_char, width)
+    at = 0
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):  # one step per text, not per token
+        cls[lo:hi] = per_byte[at: at + hi - lo]
+        at += hi - lo
