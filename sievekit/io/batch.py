@@ -2,16 +2,40 @@
 
 A batch carries the texts a selector needs plus the format's own payload (the raw JSONL lines, or the
 Arrow record batch), so a kept record is written back byte for byte (JSONL) or value for value (Parquet)
-without ever being rebuilt from the parsed fields.
+without ever being rebuilt from the parsed fields. What the payload means is the business of the batch's
+format (``sievekit.io.formats``); the batch only asks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 JsonlPayload = list[bytes]
+
+
+class PayloadFormat(Protocol):
+    """How a format shows a batch's payload: as records, as one column, as field names, as JSON lines."""
+
+    name: ClassVar[str]
+
+    def records(self, payload: Any) -> list[dict[str, Any]]:
+        """Every record of the payload as a dict."""
+        ...
+
+    def column(self, batch: Batch, name: str) -> list[Any]:
+        """One field of every record, None where a record lacks it."""
+        ...
+
+    def field_counts(self, batch: Batch) -> Counter[str]:
+        """How many records of the batch carry each field."""
+        ...
+
+    def json_lines(self, payload: Any) -> Sequence[bytes] | None:
+        """The records as the JSON lines they were read from, or None for a format that has none."""
+        ...
 
 
 @dataclass(slots=True)
@@ -36,6 +60,7 @@ class Batch:
         ids: the id field of every record, as strings, or None when no id field was asked for.
         payload: the format's own form of the records: raw JSONL lines (without the newline) or a
             ``pyarrow.RecordBatch`` with the columns that were read.
+        format: the format that read the batch, which knows what its payload means.
     """
 
     shard: int
@@ -43,6 +68,7 @@ class Batch:
     texts: list[str]
     ids: list[str | None] | None
     payload: Any
+    format: PayloadFormat
     _parsed: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -54,22 +80,17 @@ class Batch:
 
     def column(self, name: str) -> list[Any]:
         """One field of every record (None where a record lacks it); Parquet reads just that column."""
-        if isinstance(self.payload, list):
-            return [rec.get(name) for rec in self.records()]
-        if name not in self.payload.schema.names:
-            return [None] * len(self)
-        return list(self.payload.column(name).to_pylist())
+        return self.format.column(self, name)
+
+    def field_counts(self) -> Counter[str]:
+        """How many records of the batch carry each field (a Parquet column counts for every row)."""
+        return self.format.field_counts(self)
 
     def records(self) -> list[dict[str, Any]]:
         """The records as dicts (parses JSONL lines; converts Arrow rows), computed once per batch: report
         and the field readers ask for fields, columns and values of the same batch. Do not mutate them."""
         if self._parsed is None:
-            if isinstance(self.payload, list):
-                from sievekit.io.jsonl import loads
-
-                self._parsed = [loads(line) for line in self.payload]
-            else:
-                self._parsed = list(self.payload.to_pylist())
+            self._parsed = self.format.records(self.payload)
         return self._parsed
 
     def docs(self) -> Iterator[Doc]:

@@ -8,13 +8,14 @@ Local paths go straight to ``os``; a path with ``://`` goes through fsspec (``pi
 from __future__ import annotations
 
 import builtins
+import errno
 import glob as _glob
 import hashlib
 import os
 import posixpath
 from typing import IO, Any
 
-from sievekit.errors import MissingDependencyError
+from sievekit.errors import InputError, MissingDependencyError
 
 
 def is_url(path: str) -> bool:
@@ -114,19 +115,65 @@ def glob(pattern: str) -> list[str]:
     return sorted(m for m in _glob.glob(pattern, recursive=True) if os.path.isfile(m))
 
 
-def walk_files(directory: str) -> list[tuple[str, str]]:
-    """Every file below ``directory``, as (path, path relative to the directory), sorted."""
+def walk_files(directory: str, *, skip_hidden: bool = False) -> list[tuple[str, str]]:
+    """Every file below ``directory``, as (path, path relative to the directory), sorted. Symlinks are
+    followed (a file reached along two ways is listed twice); ``skip_hidden`` leaves out names starting
+    with ``.``.
+
+    Raises:
+        InputError: a folder cannot be listed (no permission), or a symlink loops or points nowhere; a
+            walk that skipped it would silently drop shards.
+    """
     if is_url(directory):
         fs, p = _fs(directory)
         found = fs.find(p)
         root = p.rstrip("/") + "/"
         return sorted((_url(directory, f), f[len(root):]) for f in found if f.startswith(root))
-    out = []
-    for dirpath, _, names in os.walk(directory):
-        for name in names:
-            full = os.path.join(dirpath, name)
-            out.append((full, os.path.relpath(full, directory)))
+    out: list[tuple[str, str]] = []
+    _walk(directory, "", out, set(), skip_hidden)
     return sorted(out)
+
+
+def _walk(folder: str, rel: str, out: list[tuple[str, str]], open_now: set[str], skip_hidden: bool) -> None:
+    real = os.path.realpath(folder)
+    if real in open_now:
+        raise InputError(folder, "symlink loop: it leads back to a folder that contains it",
+                         hint="remove the link, or point it elsewhere")
+    open_now.add(real)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise InputError(folder, f"cannot list the folder: {exc.strerror or exc}",
+                         hint="fix its permissions, or move it out of the input folder") from None
+    for entry in entries:
+        if skip_hidden and entry.name.startswith("."):
+            continue
+        path = os.path.join(folder, entry.name)
+        if entry.is_symlink():
+            _check_link(path)
+        try:
+            is_dir = entry.is_dir()
+        except OSError as exc:
+            raise InputError(path, f"cannot read: {exc.strerror or exc}", hint="fix its permissions") from None
+        if is_dir:
+            _walk(path, os.path.join(rel, entry.name), out, open_now, skip_hidden)
+        else:
+            out.append((path, os.path.join(rel, entry.name)))
+    open_now.discard(real)
+
+
+def _check_link(path: str) -> None:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(path, "symlink loop: the link leads back to itself",
+                             hint="remove the link, or point it at a file") from None
+        if exc.errno == errno.ENOENT:
+            raise InputError(path, f"dangling symlink: its target {os.readlink(path)} does not exist",
+                             hint="remove the link, or restore its target") from None
+        raise InputError(path, f"cannot follow the symlink: {exc.strerror or exc}",
+                         hint="check its target and the permissions on the way") from None
 
 
 def open(path: str, mode: str = "rb") -> IO[bytes]:  # noqa: A001 - the file operation of this module

@@ -1,18 +1,31 @@
-"""JSON Lines shards, plain or compressed: a batching reader and a writer that keeps records byte for byte."""
+"""JSON Lines shards, plain or compressed: the format, a batching reader, and a writer that keeps records byte
+for byte."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from sievekit.errors import BadRecordError, InputError
+from sievekit.errors import BadRecordError, InputError, ShardError
+from sievekit.io import fs
 from sievekit.io.batch import Batch
-from sievekit.io.options import ReadOptions, ShardStats
-from sievekit.io.streams import _Encoder, iter_decoded_chunks
+from sievekit.io.options import ReadOptions, ShardStats, Span
+from sievekit.io.streams import (
+    GZIP_MAGIC,
+    STDIO,
+    ZSTD_MAGIC,
+    _Encoder,
+    iter_decoded_chunks,
+    open_output,
+    resolve_codec,
+)
 
 try:  # orjson parses ~2.8x faster than json (bench/io_throughput.py); json stays the arbiter of validity
     from orjson import loads as _fast_loads
@@ -20,12 +33,83 @@ except ImportError:  # pragma: no cover - orjson is a dependency, but the reader
     _fast_loads = json.loads  # type: ignore[assignment]
 
 
-def loads(line: bytes) -> Any:
-    """Parse one JSON value. orjson first; what it refuses (NaN, huge integers) is retried with ``json``."""
+# orjson refuses nesting deeper than this; the fallback parser is held to the same bound, so no record can make
+# Python's json recurse until it fails.
+MAX_DEPTH = 1024
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_SURROGATE = re.compile("[\ud800-\udfff]")
+PARQUET_MAGIC = b"PAR1"
+
+
+class RecordValueError(ValueError):
+    """A JSON value that parses but that we refuse (invalid UTF-8, lone surrogates, too deep), with its kind."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def loads(line: bytes | str) -> Any:
+    """Parse one JSON value. orjson first; what it refuses (NaN, huge integers) is retried with ``json``, held
+    to the same rules: strict UTF-8, no lone surrogates, at most ``MAX_DEPTH`` levels.
+
+    Raises:
+        ValueError: not JSON (``json.JSONDecodeError``), or refused (``RecordValueError``, with a ``kind``).
+    """
     try:
         return _fast_loads(line)
     except ValueError:
-        return json.loads(line)
+        return _careful_loads(line)
+
+
+def _careful_loads(line: bytes | str) -> Any:
+    if isinstance(line, str):
+        text = line
+    else:
+        raw = bytes(line)
+        try:  # json.loads would decode with surrogatepass and let raw ED A0 80 in
+            text = raw.decode(json.detect_encoding(raw))
+        except UnicodeDecodeError as exc:
+            raise RecordValueError(f"invalid UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})",
+                                   "invalid_utf8") from None
+    if _too_deep(text):
+        raise RecordValueError(f"nested deeper than {MAX_DEPTH} levels", "too_deep")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise RecordValueError(f"nested too deeply (limit {MAX_DEPTH} levels)", "too_deep") from None
+    if ("\\u" in text or isinstance(line, str)) and _has_lone_surrogate(value):
+        raise RecordValueError("a lone surrogate escape (\\ud800-\\udfff) is not a character", "invalid_utf8")
+    return value
+
+
+def _too_deep(text: str) -> bool:
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        depth += 1 if token in "[{" else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def parse_record(line: bytes, path: str, lineno: int, opts: ReadOptions) -> tuple[str, str | None]:
@@ -36,11 +120,14 @@ def parse_record(line: bytes, path: str, lineno: int, opts: ReadOptions) -> tupl
     """
     try:
         rec = loads(line)
+    except RecordValueError as exc:
+        raise BadRecordError(path, str(exc), kind=exc.kind, line=lineno,
+                             hint="fix or remove the line, or pass --on-bad-record skip") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise BadRecordError(
-            path, f"malformed JSON ({exc})", kind="malformed_json", line=lineno,
+            path, f"malformed JSON ({' '.join(str(exc).split())})", kind="malformed_json", line=lineno,
             hint="fix or remove the line, or pass --on-bad-record skip",
-        ) from exc
+        ) from None
     if not isinstance(rec, dict):
         raise BadRecordError(
             path, f"a record must be a JSON object, not {type(rec).__name__}", kind="not_an_object", line=lineno,
@@ -79,41 +166,39 @@ def _json_type(value: Any) -> str:
 
 
 def iter_jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: int = 0,
-                       byte_range: tuple[int, int] | None = None) -> Iterator[Batch]:
+                       byte_range: tuple[int, int] | None = None, label: str | None = None) -> Iterator[Batch]:
     """Stream the records of one JSONL shard (or of bytes [start, stop) of a plain one, whose rows then count
-    from 0) in batches of ``opts.batch_size``.
+    from 0) in batches of ``opts.batch_size``. Errors name the file ``label`` (default: ``path``).
 
     Blank lines are ignored. A bad record raises, or is counted in ``stats.skipped`` under ``skip``.
     """
     try:
-        yield from _jsonl_batches(path, opts, stats, shard, byte_range)
+        yield from _jsonl_batches(path, opts, stats, shard, byte_range, label or path)
     except BadRecordError as exc:
         if not byte_range or not byte_range[0]:
             raise
-        from sievekit.io.spans import lines_before
-
         raise exc.shifted(lines_before(path, byte_range[0])) from None
 
 
 def _jsonl_batches(path: str, opts: ReadOptions, stats: ShardStats, shard: int,
-                   byte_range: tuple[int, int] | None) -> Iterator[Batch]:
+                   byte_range: tuple[int, int] | None, name: str) -> Iterator[Batch]:
     texts: list[str] = []
     ids: list[str | None] = []
     lines: list[bytes] = []
     start = 0
-    for first_lineno, block in _line_blocks(path, opts, stats, byte_range):
-        b_texts, b_ids, b_lines = _parse_block(block, first_lineno, path, opts, stats)
+    for first_lineno, block in _line_blocks(path, opts, stats, byte_range, name):
+        b_texts, b_ids, b_lines = _parse_block(block, first_lineno, name, opts, stats)
         texts += b_texts
         ids += b_ids
         lines += b_lines
         while len(texts) >= opts.batch_size:
             n = opts.batch_size
-            yield Batch(shard, start, texts[:n], ids[:n] if opts.id_field else None, lines[:n])
+            yield Batch(shard, start, texts[:n], ids[:n] if opts.id_field else None, lines[:n], JSONL)
             start += n
             texts, ids, lines = texts[n:], ids[n:], lines[n:]
     stats.rows = start + len(texts)
     if texts:
-        yield Batch(shard, start, texts, ids if opts.id_field else None, lines)
+        yield Batch(shard, start, texts, ids if opts.id_field else None, lines, JSONL)
 
 
 def _parse_block(block: list[bytes], first_lineno: int, path: str, opts: ReadOptions,
@@ -169,13 +254,16 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
         yield [rest]
 
 
-def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats,
-                 byte_range: tuple[int, int] | None = None) -> Iterator[tuple[int, list[bytes]]]:
+def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats, byte_range: tuple[int, int] | None,
+                 name: str) -> Iterator[tuple[int, list[bytes]]]:
     """The lines of each decoded chunk (blank ones included, so numbering stays right), with the number
     of the block's first line."""
     lineno = 1
+    chunks = _counted(iter_decoded_chunks(path, opts.compression, byte_range, label=name), stats)
+    if not byte_range or not byte_range[0]:
+        chunks = _sniffed(chunks, name, path, opts)
     try:
-        for parts in split_lines(_counted(iter_decoded_chunks(path, opts.compression, byte_range), stats)):
+        for parts in split_lines(chunks):
             yield lineno, parts
             lineno += len(parts)
     except InputError as exc:
@@ -184,6 +272,37 @@ def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats,
         # Under skip, a truncated stream keeps the complete lines before the break and counts the loss.
         print(f"Warning: {exc.message}; kept the {lineno - 1} complete lines before it", file=sys.stderr)
         stats.skipped["truncated_stream"] += 1
+
+
+def _sniffed(chunks: Iterable[bytes], name: str, path: str, opts: ReadOptions) -> Iterator[bytes]:
+    """The chunks, after a look at the first: data that is plainly not JSON Lines (Parquet, or still
+    compressed under a name that says it is not) is named for what it is rather than as a malformed line."""
+    it = iter(chunks)
+    for chunk in it:
+        if chunk:
+            _check_head(chunk[:4], name, path, opts)
+            yield chunk
+            break
+    yield from it
+
+
+def _check_head(head: bytes, name: str, path: str, opts: ReadOptions) -> None:
+    if head.startswith(PARQUET_MAGIC):
+        if name == "<stdin>" or path == STDIO:
+            raise InputError(name, "holds Parquet data, which cannot be read from stdin (it needs a seekable file)",
+                             hint="save it to a file named *.parquet and pass its path")
+        raise InputError(name, "holds Parquet data, not JSON Lines", hint="name Parquet files *.parquet")
+    for codec, magic in (("gzip", GZIP_MAGIC), ("zstd", ZSTD_MAGIC)):
+        if not head.startswith(magic):
+            continue
+        read_as = resolve_codec(path, opts.compression)
+        if read_as != "none":
+            raise InputError(name, f"holds {codec}-compressed data inside its {read_as} stream (compressed twice?)",
+                             hint="decompress it and write it again")
+        stdin = name == "<stdin>" or path == STDIO
+        raise InputError(name, f"holds {codec}-compressed data but was read as uncompressed",
+                         hint="drop compression none (stdin's codec is detected)" if stdin else
+                         f"name it {name}{'.gz' if codec == 'gzip' else '.zst'}, or pass compression {codec}")
 
 
 def _counted(chunks: Iterable[bytes], stats: ShardStats) -> Iterator[bytes]:
@@ -202,7 +321,18 @@ def _json_default(value: Any) -> Any:
 
 
 def dumps(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, default=_json_default).encode("utf-8")
+    """One record as a JSON line (without the newline).
+
+    Raises:
+        RecordValueError: the record cannot be JSON (nested deeper than Python's json can write, or a string
+            that is not valid Unicode).
+    """
+    try:
+        return json.dumps(record, ensure_ascii=False, default=_json_default).encode("utf-8")
+    except RecursionError:
+        raise RecordValueError("nested too deeply to write as JSON", "too_deep") from None
+    except UnicodeEncodeError as exc:
+        raise RecordValueError(f"not valid Unicode ({exc.reason})", "invalid_utf8") from None
 
 
 class JsonlWriter:
@@ -217,8 +347,9 @@ class JsonlWriter:
         picked = range(len(batch)) if keep is None else np.flatnonzero(np.asarray(keep, dtype=bool)).tolist()
         if not picked:
             return
-        if isinstance(batch.payload, list) and not extra:
-            lines = [batch.payload[i] for i in picked]
+        raw = None if extra else batch.format.json_lines(batch.payload)
+        if raw is not None:
+            lines = [raw[i] for i in picked]
         else:
             records = batch.records()
             lines = []
@@ -226,6 +357,85 @@ class JsonlWriter:
                 rec = dict(records[i])  # a copy: the batch keeps its parsed records for other readers
                 for name, values in (extra or {}).items():
                     rec[name] = values[i]
-                lines.append(dumps(rec))
+                try:
+                    lines.append(dumps(rec))
+                except RecordValueError as exc:
+                    raise ShardError(f"record {batch.start + i} of shard {batch.shard}: {exc}",
+                                     hint="flatten or drop the record in the input") from None
         self.encoder.write(b"\n".join(lines) + b"\n")
         self.rows += len(lines)
+
+
+def lines_before(path: str, offset: int) -> int:
+    """How many lines end before byte ``offset`` (to name the file's line number in a span's error)."""
+    count = 0
+    with fs.open(path, "rb") as fh:
+        while offset > 0:
+            chunk = fh.read(min(offset, 1 << 20))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
+
+
+class JsonlFormat:
+    """JSON Lines, plain or gzip/zstd-compressed: one JSON object per line.
+
+    A batch's payload is its raw lines, so unchanged records are written back byte for byte.
+    """
+
+    name: ClassVar[str] = "jsonl"
+    stems: ClassVar[tuple[str, ...]] = (".jsonl", ".ndjson", ".json")
+    codecs: ClassVar[tuple[str, ...]] = ("", ".gz", ".zst", ".zstd")
+    # Several shards may share one output file (or stdout): a JSONL stream is just its lines one after another.
+    concatenates: ClassVar[bool] = True
+
+    def iter_batches(self, path: str, opts: ReadOptions, stats: ShardStats, shard: int = 0,
+                     all_columns: bool = True, span: Span | None = None, label: str | None = None) -> Iterator[Batch]:
+        return iter_jsonl_batches(path, opts, stats, shard, (span.start, span.stop) if span else None, label)
+
+    @contextlib.contextmanager
+    def open_writer(self, target: str, compression: str | None, *, like: str | None,
+                    source: str) -> Iterator[JsonlWriter]:
+        with open_output(target, compression) as enc:
+            yield JsonlWriter(enc)
+
+    def count_rows(self, path: str) -> int:
+        return sum(chunk.count(b"\n") for chunk in iter_decoded_chunks(path))
+
+    def plan_spans(self, path: str, opts: ReadOptions, span_bytes: int) -> list[Span | None]:
+        """Byte ranges cut just after a newline; compressed files cannot be entered in the middle."""
+        if resolve_codec(path, opts.compression) != "none":
+            return [None]
+        size = fs.getsize(path)
+        if size <= span_bytes:
+            return [None]
+        cuts = [0]
+        with fs.open(path, "rb") as fh:
+            for k in range(1, -(-size // span_bytes)):
+                fh.seek(max(k * span_bytes, cuts[-1]))
+                fh.readline()  # to the end of the line the cut fell in
+                pos = fh.tell()
+                if cuts[-1] < pos < size:
+                    cuts.append(pos)
+        cuts.append(size)
+        return [Span(a, b) for a, b in zip(cuts[:-1], cuts[1:])] if len(cuts) > 2 else [None]
+
+    def records(self, payload: Any) -> list[dict[str, Any]]:
+        return [loads(line) for line in payload]
+
+    def column(self, batch: Batch, name: str) -> list[Any]:
+        return [rec.get(name) for rec in batch.records()]
+
+    def field_counts(self, batch: Batch) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for rec in batch.records():
+            counts.update(rec.keys())
+        return counts
+
+    def json_lines(self, payload: Any) -> Sequence[bytes] | None:
+        return payload  # type: ignore[no-any-return]
+
+
+JSONL = JsonlFormat()

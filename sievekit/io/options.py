@@ -1,4 +1,5 @@
-"""Options every reader shares, and the per-shard counters readers and writers fill in."""
+"""Options every reader shares, the per-shard counters readers and writers fill in, and the span a reader
+may be asked to read."""
 
 from __future__ import annotations
 
@@ -52,3 +53,13 @@ class ShardStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "bytes": self.bytes, "text_bytes": self.text_bytes, "skipped": dict(self.skipped)}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a shard: bytes [start, stop) of a plain JSONL file, or row groups [start, stop) of a
+    Parquet file, whose first row is the shard's row ``first_row`` (known up front for Parquet only)."""
+
+    start: int
+    stop: int
+    first_row: int = 0

@@ -6,25 +6,25 @@ key (shard index, row) is the same on every run. Each shard writes to one output
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from sievekit.errors import ConfigError, InputError, ShardError
-from sievekit.io import fs
+from sievekit.errors import ConfigError, InputError
+from sievekit.io import formats, fs
 from sievekit.io.batch import Batch
-from sievekit.io.jsonl import JsonlWriter, iter_jsonl_batches
-from sievekit.io.options import ReadOptions, ShardStats
-from sievekit.io.parquet import ParquetWriter, iter_parquet_batches, parquet_layout, parquet_schema
-from sievekit.io.spans import Span
-from sievekit.io.streams import STDIO, atomic_output, codec_from_suffix, open_output
+from sievekit.io.formats import BatchWriter
+from sievekit.io.jsonl import JSONL
+from sievekit.io.options import ReadOptions, ShardStats, Span
+from sievekit.io.parquet import PARQUET
+from sievekit.io.streams import STDIO, codec_from_suffix
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-COMPRESSED = ("", ".gz", ".zst", ".zstd")
-PARQUET_SUFFIXES = (".parquet", ".pq")
-_KNOWN = tuple(s + c for s in JSONL_SUFFIXES for c in COMPRESSED) + PARQUET_SUFFIXES
+# The formats' own suffix tables, under their former names.
+JSONL_SUFFIXES = JSONL.stems
+COMPRESSED = JSONL.codecs
+PARQUET_SUFFIXES = PARQUET.stems
+_KNOWN = tuple(suffix for fmt in formats.FORMATS for suffix in formats.suffixes(fmt))
 _GLOB_CHARS = set("*?[")
 # What sievekit itself writes beside the shards of an output directory; never read back as data.
 RUN_ARTEFACTS = frozenset({"manifest.json", "state.json", "clusters.jsonl"})
@@ -64,12 +64,8 @@ def shard_format(path: str) -> str | None:
     base = path.rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
     if base in RUN_ARTEFACTS or base.startswith("manifest.part-") and base.endswith(".json"):
         return None
-    name = path.lower()
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(tuple(s + c for s in JSONL_SUFFIXES for c in COMPRESSED)):
-        return "jsonl"
-    return None
+    fmt = formats.for_path(path)
+    return None if fmt is None else fmt.name
 
 
 def resolve_inputs(specs: Sequence[str]) -> list[Shard]:
@@ -84,26 +80,19 @@ def resolve_inputs(specs: Sequence[str]) -> list[Shard]:
     if STDIO in specs:
         if len(specs) > 1:
             raise ConfigError("'-' (stdin) cannot be combined with other inputs", hint="pass either - or paths")
-        return [Shard(0, STDIO, "stdin.jsonl", "jsonl")]
+        return [Shard(0, STDIO, "stdin.jsonl", formats.DEFAULT.name)]
     found: dict[str, str] = {}  # real path -> output name; the first spelling of a file wins
     for spec in specs:
         for path, name in _expand(spec):
             found.setdefault(fs.realpath(path), _posix(name) + "\0" + path)
     entries = sorted((value.split("\0", 1) for value in found.values()), key=lambda e: (e[1], e[0]))
     _check_names(entries)
-    return [Shard(i, path, name, shard_format(path) or "jsonl") for i, (name, path) in enumerate(entries)]
+    return [Shard(i, path, name, shard_format(path) or formats.DEFAULT.name) for i, (name, path) in enumerate(entries)]
 
 
 def format_stem(name: str) -> str:
     """A shard name without its format and codec suffixes: ``a/b.jsonl.zst`` -> ``a/b``."""
-    stem = name
-    for suffix in (".gz", ".zst", ".zstd"):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-    for suffix in JSONL_SUFFIXES + PARQUET_SUFFIXES:
-        if stem.lower().endswith(suffix):
-            return stem[: -len(suffix)]
-    return stem
+    return formats.stem(name)
 
 
 def codec_suffix(name: str) -> str:
@@ -118,11 +107,14 @@ def _expand(spec: str) -> list[tuple[str, str]]:
         return [(p, fs.split(p)[1]) for p in globbed]
     if fs.isdir(spec):
         # Hidden files and folders (our own temporaries among them) are never shards.
-        found = [(p, rel) for p, rel in fs.walk_files(spec)
+        found = [(p, rel) for p, rel in fs.walk_files(spec, skip_hidden=True)
                  if shard_format(p) and not any(part.startswith(".") for part in _posix(rel).split("/"))]
         if not found:
             raise InputError(spec, "the directory holds no shard", hint="shards end in .jsonl[.gz|.zst] or .parquet")
-        return found
+        # A file reached both directly and through a linked folder keeps its direct name (the first spelling of
+        # a file wins in resolve_inputs).
+        top = fs.realpath(spec)
+        return sorted(found, key=lambda e: fs.is_url(spec) or fs.realpath(e[0]) != os.path.join(top, e[1]))
     if not fs.exists(spec):
         raise InputError(spec, "no such file or directory", hint="check the path")
     if shard_format(spec) is None:
@@ -147,12 +139,10 @@ def _check_names(entries: list[list[str]]) -> None:
 def iter_batches(shard: Shard, opts: ReadOptions, stats: ShardStats | None = None,
                  all_columns: bool = True, span: Span | None = None) -> Iterator[Batch]:
     """Stream one shard's records in batches (Parquet reads only text and id unless ``all_columns``); with a
-    ``span``, only that piece of it, its rows counted from 0."""
+    ``span``, only that piece of it, its rows counted from 0. Errors name the shard by its label."""
     stats = stats if stats is not None else ShardStats()
-    if shard.format == "parquet":
-        groups = (span.start, span.stop, span.first_row) if span else None
-        return iter_parquet_batches(shard.path, opts, stats, shard.index, all_columns, groups)
-    return iter_jsonl_batches(shard.path, opts, stats, shard.index, (span.start, span.stop) if span else None)
+    return formats.by_name(shard.format).iter_batches(shard.path, opts, stats, shard.index, all_columns, span,
+                                                      shard.label)
 
 
 def iter_texts(shards: Sequence[Shard], opts: ReadOptions) -> Iterator[str]:
@@ -162,45 +152,28 @@ def iter_texts(shards: Sequence[Shard], opts: ReadOptions) -> Iterator[str]:
             yield from batch.texts
 
 
-class BatchWriter(Protocol):
-    rows: int
-
-    def write(self, batch: Batch, keep: Any = None, extra: Any = None) -> None: ...
-
-
 def output_target(output: str, shard: Shard) -> str:
     """Where a shard's output goes: ``-`` (stdout), one file, or ``DIR/<shard name>``."""
-    if output == STDIO or shard_format(output) == "jsonl" and not fs.isdir(output):
+    fmt = formats.for_path(output)
+    if output == STDIO or fmt is not None and fmt.concatenates and not fs.isdir(output):
         return output
     return fs.join(output, shard.name)
 
 
-@contextlib.contextmanager
-def open_writer(target: str, source: Shard, compression: str | None = None) -> Iterator[BatchWriter]:
-    """A writer for ``target`` in its own format: Parquet keeps the source's schema and codec.
+def open_writer(target: str, source: Shard, compression: str | None = None) -> AbstractContextManager[BatchWriter]:
+    """A writer for ``target`` in its own format (stdout writes JSON Lines): Parquet keeps the source's schema
+    and codec. Files are written under a temporary name and renamed only when the block completes.
 
-    Files are written under a temporary name and renamed only when the block completes.
+    Raises:
+        ConfigError: the target's name contradicts ``compression`` (gzip bytes under ``x.jsonl``).
+        ShardError: the target cannot be written in its format from this source, or the disk fails.
     """
-    if shard_format(target) == "parquet":
-        if source.format != "parquet":
-            raise ShardError(f"{target}: cannot write Parquet from JSON Lines input {source.label}",
-                             hint="write to a directory (outputs keep their input's format) or to stdout")
-        with atomic_output(target) as tmp, fs.open(tmp, "wb") as sink:
-            codec, group_rows = parquet_layout(source.path)
-            writer = ParquetWriter(sink, parquet_schema(source.path), codec, group_rows)
-            yield writer
-            writer.close()
-        return
-    with open_output(target, compression) as enc:
-        yield JsonlWriter(enc)
+    fmt = (formats.for_path(target) if target != STDIO else None) or formats.DEFAULT
+    return fmt.open_writer(target, compression, like=source.path if source.format == fmt.name else None,
+                           source=source.label)
 
 
 def count_rows(path: str) -> int:
     """Records in a finished output file (a JSONL line count, or Parquet's row count)."""
-    if shard_format(path) == "parquet":
-        from sievekit.io.parquet import open_parquet
+    return (formats.for_path(path) or formats.DEFAULT).count_rows(path)
 
-        return int(open_parquet(path).metadata.num_rows)
-    from sievekit.io.streams import iter_decoded_chunks
-
-    return sum(chunk.count(b"\n") for chunk in iter_decoded_chunks(path))
