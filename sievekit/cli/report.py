@@ -28,8 +28,9 @@ def report_cmd(
     by: Annotated[str | None, typer.Option("--by", help="Report the mix of this field's values.")] = None,
     target: Annotated[list[str] | None, typer.Option("-t", "--target", help="Compare text lengths with this "
                                                      "target set.")] = None,
-    raw: Annotated[list[str] | None, typer.Option("--raw", help="The pool the inputs were selected from, for KL "
-                                                  "reduction (default: the pool of the run that wrote them).")] = None,
+    raw: Annotated[list[str] | None, typer.Option("--raw", help="The pool the inputs were selected from (default: "
+                                                  "the inputs of the run that wrote them): its --by mix and score "
+                                                  "histograms beside the selection's, and KL reduction.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the report as Markdown on stdout.")] = False,
     html_file: Annotated[str | None, typer.Option("--html", help="Write the report as one self-contained HTML "
@@ -38,7 +39,10 @@ def report_cmd(
     """Report on a set of shards: rows, bytes, fields, text lengths; what the run that wrote them did;
     score distributions; the mix of a field; lengths against a target.
 
-    The table goes to stderr; --json or --markdown print to stdout; --html FILE writes a page with charts.
+    On a selection (the output directory of select or dedupe, or with --raw POOL), the pool beside it: each
+    score over the pool split into selected and not, with the cut-off, and the --by mix of both. The table
+    goes to stderr; --json (format_version 1) or --markdown print to stdout; --html FILE writes one
+    self-contained page with charts.
 
     Example:  sievekit report picked/ --by domain --target target.jsonl --html report.html
     """

@@ -105,13 +105,13 @@ def report(inputs: Sequence[str], opts: ReadOptions = ReadOptions(), *, scores: 
 
 def _check_paths(scores: str | None, raw: Sequence[str] | None) -> None:
     if scores and not fs.isdir(scores):
-        raise ConfigError(f"{option('sidecars')} {clean(scores)}: no such directory",
-                          hint="pass the output directory of `sievekit score`")
+        raise ConfigError(f"{option('sidecars')} {clean(scores)}: no such directory (pass the output directory of "
+                          "`sievekit score`)")
     if raw:
         try:
             resolve_inputs(list(raw))
         except InputError as exc:
-            raise ConfigError(f"{option('raw')}: {clean(exc.message)}", hint=exc.hint) from exc
+            raise ConfigError(f"{option('raw')}: {clean(exc.message)}") from exc
 
 
 def _check_fields(total: dict[str, Any], by: str | None, score_fields: Sequence[str]) -> None:
@@ -124,8 +124,7 @@ def _check_fields(total: dict[str, Any], by: str | None, score_fields: Sequence[
             names = sorted(fields)
             listed = ", ".join(clean(f) for f in names[:40]) + (f", … ({len(names) - 40} more)" if len(names) > 40
                                                                  else "")
-            raise ConfigError(f'{option(opt)} "{clean(name)}": no record has this field',
-                              hint=f"fields of the inputs: {listed}")
+            raise ConfigError(f'{option(opt)} "{clean(name)}": no record has this field (fields: {listed})')
 
 
 def kl_section(target: Sequence[str], pool: Sequence[str], selected: Sequence[str], opts: ReadOptions,
@@ -160,7 +159,7 @@ def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fiel
         for batch in iter_batches(shard, opts, shard_stats, all_columns=True):
             lens.append(np.fromiter(map(len, batch.texts), dtype=np.int64, count=len(batch)))
             if want_digests:
-                all_digests.append(pools.digests(batch.texts))
+                all_digests.append(pools.digests(batch.texts, batch.ids))
             if isinstance(batch.payload, list):
                 for rec in batch.records():
                     fields.update(rec.keys())

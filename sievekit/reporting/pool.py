@@ -1,9 +1,10 @@
 """The pool beside a selection: what the run that wrote the inputs read (or ``--raw``), and which of its
 documents the inputs kept.
 
-A pool document counts as selected when its text is among the inputs' texts (matched by a 64-bit
+A pool document counts as selected when its id and text are among the inputs' (matched by a 64-bit
 BLAKE2b digest, 8 bytes per input document in memory), which works whatever rule, method or worker count
-wrote the selection. One pass over the pool collects per document: its length, whether it was selected,
+wrote the selection. Copies (same id and text) are matched as many times as the inputs hold them, the
+first ones in pool order. One pass over the pool collects per document: its length, whether it was selected,
 the ``--by`` field's value and each score there is: numeric fields, sidecars aligned with the pool
 shards, and the run's own method, re-scored with the fitted state its manifest records.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +40,17 @@ class PoolScan:
         return len(self.lengths)
 
 
-def digests(texts: Iterable[str]) -> np.ndarray:
-    """A 64-bit BLAKE2b digest of each text, as uint64 (lone surrogates kept, as the readers keep them)."""
-    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                                       "little") for t in texts), dtype=np.uint64)
+def digests(texts: Sequence[str], ids: Sequence[str | None] | None = None) -> np.ndarray:
+    """A 64-bit BLAKE2b digest of each (id, text), as uint64 (lone surrogates kept, as the readers keep them)."""
+    keys = ids if ids is not None else [None] * len(texts)
+    return np.fromiter((_digest(t, i) for t, i in zip(texts, keys)), dtype=np.uint64, count=len(texts))
+
+
+def _digest(text: str, doc_id: str | None) -> int:
+    h = hashlib.blake2b(digest_size=8)
+    h.update(b"\x00" if doc_id is None else b"\x01" + doc_id.encode("utf-8", "surrogatepass") + b"\x00")
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return int.from_bytes(h.digest(), "little")
 
 
 def pool_specs(raw: Sequence[str] | None, run: dict[str, Any] | None) -> list[str]:
@@ -69,7 +77,7 @@ def scan_pool(specs: Sequence[str], opts: ReadOptions, inputs_digests: np.ndarra
               fields: Sequence[str] = (), selector: Selector | None = None) -> PoolScan:
     """One pass over the pool (see the module docstring); ``inputs_digests`` are the inputs' ``digests``."""
     shards = resolve_inputs(list(specs))
-    chosen = np.sort(inputs_digests)
+    chosen = _Multiset(inputs_digests)
     lengths, selected = [], []
     numbers: dict[str, list[np.ndarray]] = {f: [] for f in fields}
     if selector is not None:
@@ -78,7 +86,7 @@ def scan_pool(specs: Sequence[str], opts: ReadOptions, inputs_digests: np.ndarra
     for shard in shards:
         for batch in iter_batches(shard, opts, all_columns=bool(by or fields)):
             lengths.append(np.fromiter(map(len, batch.texts), dtype=np.int64, count=len(batch)))
-            selected.append(_member(digests(batch.texts), chosen))
+            selected.append(chosen.take(digests(batch.texts, batch.ids)))
             if by:
                 mix.update("(missing)" if v is None else str(v) for v in batch.column(by))
             for name in fields:
@@ -120,11 +128,23 @@ def as_float(value: Any) -> float:
         return float("nan")
 
 
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    if len(sorted_set) == 0:
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return np.asarray(sorted_set[at] == values)
+class _Multiset:
+    """Digests with their counts; ``take`` marks the values found and uses one count of each."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.keys, counts = np.unique(values, return_counts=True)
+        self.left = counts.astype(np.int64)
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(values), dtype=bool)
+        if len(self.keys) == 0:
+            return found
+        at = np.minimum(np.searchsorted(self.keys, values), len(self.keys) - 1)
+        for i in np.flatnonzero(self.keys[at] == values):
+            if self.left[at[i]] > 0:
+                self.left[at[i]] -= 1
+                found[i] = True
+        return found
 
 
 def _join(parts: list[np.ndarray], dtype: Any) -> np.ndarray:

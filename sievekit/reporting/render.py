@@ -225,7 +225,7 @@ def _score_chart(name: str, section: dict[str, Any]) -> str:
                    f"Spearman vs length: {fmt(section['spearman_length'])}")
 
 
-def _mix_chart(by: dict[str, Any]) -> str:
+def _mix_chart(by: dict[str, Any], kept: str = "selection") -> str:
     field, counts = by["field"], by["counts"]
     if "pool" not in by:
         items = list(counts.items())[:MIX_BARS]
@@ -238,8 +238,8 @@ def _mix_chart(by: dict[str, Any]) -> str:
     mine = dict(zip(counts, _share(list(counts.values()))))
     keys = sorted(set(pool) | set(mine), key=lambda k: -max(pool_share.get(k, 0), mine.get(k, 0)))[:MIX_BARS]
     return _figure(svg.bar_chart(keys, [svg.Series("pool", [pool_share.get(k, 0.0) for k in keys]),
-                                        svg.Series("selection", [mine.get(k, 0.0) for k in keys])],
-                                 title=f"Mix by {field}: pool vs selection", x_title=field,
+                                        svg.Series(kept, [mine.get(k, 0.0) for k in keys])],
+                                 title=f"Mix by {field}: pool vs {kept}", x_title=field,
                                  y_title="share of documents (%)"),
                    f"{len(set(pool) | set(mine)):,} values" + (f"; the {MIX_BARS} largest shares shown"
                                                                if len(set(pool) | set(mine)) > MIX_BARS else ""))
@@ -268,7 +268,7 @@ def charts(data: dict[str, Any]) -> list[str]:
         if section["histogram"]["counts"] and name not in selection:
             out.append(_score_chart(name, section))
     if "by" in data:
-        out.append(_mix_chart(data["by"]))
+        out.append(_mix_chart(data["by"], "kept" if data.get("run", {}).get("command") == "dedupe" else "selection"))
     if "target" in data and data["total"].get("length_histogram", {}).get("counts"):
         out.append(_length_chart(data))
     out += data.get("extra_charts", [])

@@ -91,14 +91,16 @@ def axis_ticks(lo: float, hi: float, bins: int, scale: str = "linear", c: float 
                most: int = 8) -> list[tuple[float, str]]:
     """Round x ticks of a histogram from ``lo`` to ``hi`` (its first and last edges, in the values' units) as
     (position in bins, label). ``scale``: ``linear``, ``symlog`` (sign(x)·log10(1 + |x|/c)) or ``log1p``
-    (log10(1 + x)): log scales get 1, 2, 5 times powers of ten (just the powers when they are many)."""
+    (log10(1 + x)): log scales get 0 and 1, 2, 5 times powers of ten from ``c`` (or 1) up, just the powers
+    when they are many."""
     if not hi > lo:
         return [(0.0, number(lo))]
     if scale == "linear":
         step = nice_step(hi - lo)
         values = [round(v * step, 12) for v in range(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1)]
     else:
-        mags = [m * 10.0 ** k for k in range(-8, 16) for m in (1, 2, 5)]
+        floor = c if scale == "symlog" else 1.0  # below it the axis is (nearly) linear: no log ticks there
+        mags = [m * floor * 10.0 ** k for k in range(0, 16) for m in (1, 2, 5)]
         values = sorted(v for v in {0.0, *mags, *(-m for m in mags)} if lo <= v <= hi)
         if len(values) > most:
             values = [v for v in values if v == 0 or math.log10(abs(v)).is_integer()]
@@ -140,6 +142,15 @@ def _x_labels(frame: Frame, labels: Sequence[str], positions: Sequence[float], r
                    f'<title>{html.escape(full)}</title>{html.escape(shown)}</text>')
         out.append(f'<line x1="{x:.1f}" y1="{frame.bottom}" x2="{x:.1f}" y2="{frame.bottom + 4}" stroke="#888"/>')
     return out
+
+
+def _spaced(ticks: Sequence[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The ticks whose centred labels do not overlap the one kept before them (the first always kept)."""
+    kept: list[tuple[float, str]] = []
+    for x, label in ticks:
+        if not kept or x - kept[-1][0] >= CHAR_PX * (len(label) + len(kept[-1][1])) / 2 + 8:
+            kept.append((x, label))
+    return kept
 
 
 def _thin(count: int, most: int) -> list[int]:
@@ -213,7 +224,8 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, x_
                          f'height="{max(y_of(lo) - y_of(hi), 0):.1f}" fill="{s.color}"><title>'
                          f'{_text(label)}: {_text(s.name)} {_text(number(value))}</title></rect>')
     if x_ticks is not None:
-        parts += _x_labels(frame, [t for _, t in x_ticks], [frame.left + p * slot for p, _ in x_ticks], False)
+        spaced = _spaced([(frame.left + p * slot, t) for p, t in x_ticks])
+        parts += _x_labels(frame, [t for _, t in spaced], [x for x, _ in spaced], False)
     else:
         keep = _thin(len(labels), int(frame.width / 14) if rotate else len(labels))  # rotated: 14px apart
         parts += _x_labels(frame, [str(labels[i]) for i in keep], [frame.left + (i + 0.5) * slot for i in keep],
