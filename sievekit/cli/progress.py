@@ -101,7 +101,8 @@ class Watch:
     def interrupted(self, resumable: bool) -> str:
         """The last line of an interrupted run."""
         s = self.snapshot()
-        where = f" after {s.units} of {s.total_units} {s.unit} ({s.name})" if s.name else " before any work began"
+        where = (f" after {s.units} of {s.total_units} {s.unit} ({s.name})" if s.total_units
+                 else f" during {s.name}" if s.name else " before any work began")
         then = "resume" if resumable else "start again"
         return f"{self.command}: interrupted{where}; re-run the same command to {then}"
 
@@ -125,7 +126,7 @@ def duration(seconds: float) -> str:
 
 def describe(command: str, s: PhaseState, now: float) -> str:
     """One progress line (without its timestamp): counts, bytes, rate, ETA."""
-    parts = [f"{command}: {s.name} {s.units}/{s.total_units} {s.unit}"]
+    parts = [f"{command}: {s.name}" + (f" {s.units}/{s.total_units} {s.unit}" if s.total_units else "")]
     if s.docs:
         parts.append(f"{s.docs:,} docs")
     elapsed = max(now - s.started, 1e-9)
@@ -201,17 +202,20 @@ class RichView:
                    TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn())
         self.progress = Progress(*columns, console=console, transient=True)
         self.task: Any = None
+        self.total = 0
 
     def changed(self, state: PhaseState, new_phase: bool) -> None:
         if new_phase:
-            if self.task is not None:
+            if self.task is not None:  # the phase before ended: show it whole, even one with nothing to count
+                self.progress.update(self.task, total=self.total or 1, completed=self.total or 1)
                 self.progress.stop_task(self.task)
+            self.total = state.total_bytes if state.by_bytes else state.total_units
             self.task = self.progress.add_task(f"{self.watch.command} {state.name}", amount="",
-                                               unit="bytes" if state.by_bytes else state.unit,
-                                               total=(state.total_bytes if state.by_bytes else state.total_units))
+                                               total=self.total or None,  # None: a bar that waits, no percent
+                                               unit="bytes" if state.by_bytes else state.unit)
         if self.task is None:
             return
-        amount = f"{state.units}/{state.total_units} {state.unit}"
+        amount = f"{state.units}/{state.total_units} {state.unit}" if state.total_units else ""
         if state.by_bytes:
             amount = f"{size(state.bytes, state.total_bytes)}/{size(state.total_bytes)}, {amount}"
         if state.docs:
