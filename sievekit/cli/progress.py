@@ -169,7 +169,7 @@ class LineView:
             self.write(f"{self.wall().strftime('%Y-%m-%dT%H:%M:%S')} {describe(self.watch.command, state, now)}")
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(min(self.interval, threading.TIMEOUT_MAX)):
             self.tick()
 
     def __enter__(self) -> LineView:
