@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from sievekit.errors import ShardError
+from sievekit.errors import ConfigError, ShardError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer
+from sievekit.io.batch import Batch
 from sievekit.run.layout import Layout
 
 
@@ -89,6 +90,8 @@ def _write_shard(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
     rows = 0
     ids = IdDigest()
     for batch in iter_batches(shard, opts, all_columns=True):
+        if extra:
+            _check_clash(shard, batch, extra)
         sl = slice(batch.start, batch.start + len(batch))
         cols = {name: values[offset + sl.start:offset + sl.stop].tolist() for name, values in extra.items()} \
             if extra else None
@@ -102,6 +105,15 @@ def _write_shard(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
     if digest is not None and ids.hexdigest() != digest:
         raise ShardError(f"{shard.label}: its sidecar's ids differ from the shard's",
                          hint="the scores belong to other data; re-run `sievekit score` on these inputs")
+
+
+def _check_clash(shard: Shard, batch: Batch, extra: dict[str, np.ndarray]) -> None:
+    """Added fields (``--annotate``) never overwrite a record's own."""
+    clash = sorted(set(extra) & set(batch.field_counts()))
+    if clash:
+        raise ConfigError(f"records of {shard.label} already have a field {', '.join(map(repr, clash))}, which "
+                          f"{option('annotate')} would overwrite",
+                          hint="rename that field in the data, or run without annotating")
 
 
 def stat_fields(st: ShardStats) -> dict[str, Any]:

@@ -174,3 +174,21 @@ def test_workers_die_with_a_killed_parent(tmp_path):
             parent.kill()
             parent.wait()
         shutil.rmtree(tmp_path / "s", ignore_errors=True)
+
+
+@pytest.mark.parametrize("name", ["pool.jsonl", "pool.parquet"])
+def test_annotate_never_overwrites_a_records_own_field(invoke, tmp_path, name):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shard = tmp_path / name
+    rows = [{"id": f"r{i}", "text": r["text"], "score": "mine"} for i, r in enumerate(pool_records())]
+    if name.endswith(".parquet"):
+        pq.write_table(pa.Table.from_pylist(rows), shard)
+    else:
+        shard.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = invoke("select", shard, "--method", "length", "--top-k", "3", "--annotate", "-o", tmp_path / "o")
+    assert res.exit_code == 2 and "already have a field 'score'" in res.stderr and "--annotate" in res.stderr
+    _one_error_line(res.stderr)
+    res = invoke("dedupe", shard, "--annotate", "-o", tmp_path / "d")
+    assert res.exit_code == 0, res.stderr  # dedupe adds dedupe_* fields: no clash
