@@ -86,11 +86,10 @@ def _batches(batches: Iterator[pa.RecordBatch], name: str, opts: ReadOptions, st
     start = 0
     for rb in batches:
         raw_rows = rb.num_rows
-        rb = _good_rows(rb, name, row, opts, stats)
+        rb, texts = _good_rows(rb, name, row, opts, stats)
         row += raw_rows
-        if not rb.num_rows:
+        if not texts:
             continue
-        texts = rb.column(opts.text_field).to_pylist()
         ids = _ids(rb, opts, has_id)
         stats.text_bytes += sum(map(len, texts))
         yield Batch(shard, start, texts, ids, rb, PARQUET)
@@ -107,13 +106,15 @@ def _ids(rb: pa.RecordBatch, opts: ReadOptions, has_id: bool) -> list[str | None
 
 
 def _good_rows(rb: pa.RecordBatch, name: str, first_row: int, opts: ReadOptions,
-               stats: ShardStats) -> pa.RecordBatch:
-    """The rows of ``rb`` with a text and only valid values; the others raise or, under skip, are counted."""
-    invalid, why = _invalid_rows(rb, name)
+               stats: ShardStats) -> tuple[pa.RecordBatch, list[str]]:
+    """The rows of ``rb`` with a text and only valid values, and their texts; the other rows raise or, under
+    skip, are counted and dropped."""
+    texts = _texts_if_valid(rb, opts.text_field)
+    invalid, why = ([], "") if texts is not None else _invalid_rows(rb, name)
     text = rb.column(opts.text_field)
     nulls = np.flatnonzero(text.is_null().to_numpy(zero_copy_only=False)).tolist() if text.null_count else []
-    if not invalid and not nulls:
-        return rb
+    if texts is not None and not nulls:
+        return rb, texts
     if opts.on_bad_record == "fail":
         if invalid and (not nulls or invalid[0] < nulls[0]):
             raise BadRecordError(name, f"invalid value ({why})", kind="invalid_utf8", line=first_row + invalid[0],
@@ -125,25 +126,37 @@ def _good_rows(rb: pa.RecordBatch, name: str, first_row: int, opts: ReadOptions,
     stats.skipped["invalid_utf8"] += len(bad)
     stats.skipped["non_string_text"] += len(set(nulls) - bad)
     bad.update(nulls)
-    return rb.filter(pa.array([i not in bad for i in range(rb.num_rows)]))
+    rb = rb.filter(pa.array([i not in bad for i in range(rb.num_rows)]))
+    return rb, rb.column(opts.text_field).to_pylist()
+
+
+def _texts_if_valid(rb: pa.RecordBatch, text_field: str) -> list[str] | None:
+    """The batch's texts if every value is valid, else None. Decoding the texts checks their UTF-8 on the way;
+    the other columns (small, as a rule) are checked by Arrow."""
+    try:
+        for field, column in zip(rb.schema, rb.columns):
+            if field.name != text_field:
+                column.validate(full=True)
+        texts: list[str] = rb.column(text_field).to_pylist()
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    return texts
 
 
 def _invalid_rows(rb: pa.RecordBatch, name: str) -> tuple[list[int], str]:
-    """The rows holding a value Arrow finds invalid (strings that are not UTF-8), found row by row only when
-    the batch as a whole fails: the whole-batch check is one fast pass."""
-    try:
-        rb.validate(full=True)
-        return [], ""
-    except pa.ArrowInvalid as exc:
-        why = describe_error(exc)
-    bad = []
+    """The rows holding a value Arrow finds invalid (strings that are not UTF-8), found row by row: only a
+    batch that failed the fast check comes here."""
+    why = "invalid UTF-8"
+    bad: list[int] = []
     for i in range(rb.num_rows):
         try:
             rb.slice(i, 1).validate(full=True)
-        except pa.ArrowInvalid:
+        except pa.ArrowInvalid as exc:
+            why = why if bad else describe_error(exc)
             bad.append(i)
     if not bad:
-        raise InputError(name, f"damaged data ({why})", hint="re-create or re-copy the file")
+        raise InputError(name, "damaged data (a batch fails to decode, but no single row does)",
+                         hint="re-create or re-copy the file")
     return bad, why
 
 
