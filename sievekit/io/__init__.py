@@ -2,13 +2,14 @@
 
 from sievekit.io.options import ReadOptions, ShardStats
 from sievekit.io.shards import Shard, iter_batches, iter_texts, open_writer, output_target, resolve_inputs
-from sievekit.io.streams import atomic_path, iter_decoded_chunks, open_output
+from sievekit.io.streams import atomic_path, check_output_codec, iter_decoded_chunks, open_output
 
 __all__ = [
     "ReadOptions",
     "Shard",
     "ShardStats",
     "atomic_path",
+    "check_output_codec",
     "iter_batches",
     "iter_decoded_chunks",
     "iter_texts",

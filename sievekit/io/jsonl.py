@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sievekit.errors import BadRecordError, InputError, ShardError
+from sievekit.errors import BadRecordError, InputError, ShardError, option
 from sievekit.io import fs
 from sievekit.io.batch import Batch
 from sievekit.io.jsonvalue import MAX_DEPTH, RecordValueError, dumps, fast_loads, loads
@@ -220,8 +220,9 @@ def _check_head(head: bytes, name: str, path: str, opts: ReadOptions) -> None:
                              hint="decompress it and write it again")
         stdin = name == "<stdin>" or path == STDIO
         raise InputError(name, f"holds {codec}-compressed data but was read as uncompressed",
-                         hint="drop compression none (stdin's codec is detected)" if stdin else
-                         f"name it {name}{'.gz' if codec == 'gzip' else '.zst'}, or pass compression {codec}")
+                         hint=f"drop {option('compression')} none (stdin's codec is detected)" if stdin else
+                         f"name it {name}{'.gz' if codec == 'gzip' else '.zst'}, or pass {option('compression')} "
+                         f"{codec}")
 
 
 def _counted(chunks: Iterable[bytes], stats: ShardStats) -> Iterator[bytes]:
@@ -331,6 +332,9 @@ class JsonlFormat:
 
     def json_lines(self, payload: Any) -> Sequence[bytes] | None:
         return payload  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> str:
+        return "JSONL"  # one format object per process, also in batches that crossed to a worker
 
 
 JSONL = JsonlFormat()

@@ -290,5 +290,8 @@ class ParquetFormat:
     def json_lines(self, payload: Any) -> Sequence[bytes] | None:
         return None
 
+    def __reduce__(self) -> str:
+        return "PARQUET"  # one format object per process, also in batches that crossed to a worker
+
 
 PARQUET = ParquetFormat()

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import zstandard
 
-from sievekit.errors import ConfigError, InputError, ShardError
+from sievekit.errors import ConfigError, InputError, ShardError, option
 from sievekit.io import fs
 
 CODECS = ("none", "gzip", "zstd")
@@ -336,7 +336,8 @@ def check_output_codec(path: str, codec: str | None) -> None:
         stem = path[: -len(_SUFFIX[named])] if named != "none" else path
         raise ConfigError(f"{path}: the name says {named if named != 'none' else 'uncompressed'} but the output "
                           f"compression is {codec}",
-                          hint=f"name it {stem}{_SUFFIX[resolve_codec(path, codec)]}, or drop output_compression")
+                          hint=f"name it {stem}{_SUFFIX[resolve_codec(path, codec)]}, "
+                               f"or drop {option('output_compression')}")
 
 
 @contextlib.contextmanager
