@@ -13,6 +13,7 @@ import glob as _glob
 import hashlib
 import os
 import posixpath
+import re
 from typing import IO, Any
 
 from sievekit.errors import InputError, MissingDependencyError
@@ -27,7 +28,17 @@ def _fs(path: str) -> tuple[Any, str]:
         from fsspec.core import url_to_fs
     except ImportError:
         raise MissingDependencyError("fsspec", "remote", f"reading or writing {path}") from None
-    filesystem, inner = url_to_fs(path)
+    try:
+        filesystem, inner = url_to_fs(path)
+    except ImportError as exc:  # fsspec is there, the filesystem for this scheme (s3fs, gcsfs, ...) is not
+        found = re.search(r"[Ii]nstall (\S+)", str(exc))
+        package = found.group(1) if found else f"the fsspec filesystem for {path.split('://', 1)[0]}://"
+        error = MissingDependencyError(package, "remote", f"reading or writing {path}")
+        error.hint = f"pip install {package}" if found else "see fsspec's list of known implementations"
+        raise error from None
+    except ValueError as exc:  # "Protocol not known"
+        raise InputError(path, f"cannot open this URL ({' '.join(str(exc).split())})",
+                         hint="use a local path, or a URL fsspec knows (s3://, gs://, file://)") from None
     return filesystem, str(inner)
 
 

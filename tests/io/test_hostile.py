@@ -19,7 +19,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sievekit.errors import BadRecordError, ConfigError, InputError, ShardError, SievekitError
+from sievekit.errors import (
+    BadRecordError,
+    ConfigError,
+    InputError,
+    MissingDependencyError,
+    ShardError,
+    SievekitError,
+)
 from sievekit.io import ReadOptions, ShardStats, atomic_path, fs, iter_batches, open_output, open_writer
 from sievekit.io.jsonl import MAX_DEPTH, loads
 from sievekit.io.shards import Shard, resolve_inputs
@@ -473,3 +480,31 @@ def test_an_output_name_agreeing_with_its_codec_is_written(tmp_path, monkeypatch
     written = sink.getvalue() if name == "-" else Path(target).read_bytes()
     used = codec if codec not in (None, "infer") else "gzip" if name.endswith(".gz") else "none"
     assert written.startswith({"gzip": b"\x1f\x8b", "zstd": b"\x28\xb5\x2f\xfd", "none": b"{"}[used])
+
+
+# -- URLs whose filesystem is missing ------------------------------------------------------------------------
+@pytest.mark.parametrize(("url", "package"), [("s3://bucket/pool", "s3fs"), ("gs://bucket/pool", "gcsfs")])
+def test_a_url_without_its_filesystem_package_is_one_error(url, package):
+    pytest.importorskip("fsspec")
+    try:
+        __import__(package)
+        pytest.skip(f"{package} is installed")
+    except ImportError:
+        pass
+    with pytest.raises(MissingDependencyError) as err:
+        resolve_inputs([url])
+    assert one_line(err.value, url, package) and err.value.hint == f"pip install {package}"
+
+
+def test_a_url_of_an_unknown_scheme_is_an_input_error():
+    pytest.importorskip("fsspec")
+    with pytest.raises(InputError) as err:
+        resolve_inputs(["nosuch://bucket/pool"])
+    one_line(err.value, "nosuch://bucket/pool", "Protocol not known")
+
+
+def test_a_bad_line_on_spooled_stdin_names_stdin_and_the_line(monkeypatch):
+    _stdin(monkeypatch, b'{"text": "a"}\n{"text": \n')
+    with readable_twice(["-"], ReadOptions()) as shards, pytest.raises(BadRecordError) as err:
+        list(iter_batches(shards[0], ReadOptions()))
+    assert one_line(err.value, "<stdin>:2").startswith("<stdin>:2:")
