@@ -11,7 +11,7 @@ from sievekit.duplicates.minhash import ENGINES
 from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions
 
-VERIFY = ("sig", "exact", "none")
+VERIFY = ("exact", "sig", "none")
 KEEP = ("first", "longest", "score:FIELD")
 STAGES = ("all", "sign", "bucket", "cluster", "filter")
 MAX_KEY_PARTS = 4096
@@ -32,8 +32,10 @@ class DedupeConfig:
     ngram: int = field(default=5, metadata={"help": "Words per shingle; a shorter document is one shingle."})
     bands: int | None = field(default=None, metadata={"help": "LSH bands (default: derived from the threshold)."})
     rows: int | None = field(default=None, metadata={"help": "Slots per band (default: derived)."})
-    verify: str = field(default="sig", metadata={"help": "Check candidates: sig (estimated Jaccard), exact (true "
-                                                         "Jaccard of the shingle sets) or none.", "choices": VERIFY})
+    verify: str = field(default="exact", metadata={"help": "Check candidates: exact (true Jaccard of the shingle "
+                                                           "sets, which sign writes to the work directory), sig "
+                                                           "(estimated from the signatures) or none.",
+                                                           "choices": VERIFY})
     keep: str = field(default="first", metadata={"help": "Survivor: first (manifest order), longest, or "
                                                          "score:FIELD (highest value of FIELD)."})
     engine: str = field(default="numpy", metadata={"help": "MinHash engine: numpy (one-permutation hashing) or "
@@ -87,7 +89,8 @@ class DedupeConfig:
         """What a shard's signatures depend on."""
         return {"num_perm": self.num_perm, "ngram": self.ngram, "seed": self.seed, "engine": self.engine,
                 "text_field": opts.text_field, "id_field": opts.id_field, "score_field": self.score_field,
-                "compression": opts.compression, "on_bad_record": opts.on_bad_record}
+                "compression": opts.compression, "on_bad_record": opts.on_bad_record,
+                "shingle_sets": self.verify == "exact"}
 
     def bucket_params(self) -> dict[str, Any]:
         b = self.banding

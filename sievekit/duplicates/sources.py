@@ -7,7 +7,7 @@ manifest order), then this run's. Signatures are read through memory maps, never
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from sievekit.duplicates.workdir import WorkDir, raw_array, read_json
 from sievekit.errors import ConfigError, InputError
-from sievekit.io import ReadOptions, Shard, fs, iter_batches
+from sievekit.io import ReadOptions, Shard, fs
 
 
 @dataclass(frozen=True)
@@ -162,22 +162,6 @@ class SigStore:
 def raw_array_of(source: Source, kind: str, dtype: type, width: int) -> npt.NDArray[Any]:
     shape = (source.rows, width) if width > 1 else (source.rows,)
     return raw_array(WorkDir(source.work).sign_base(source.shard.index).with_suffix(f".{kind}"), dtype, shape)
-
-
-def read_opts(source: Source) -> ReadOptions:
-    return ReadOptions(**run_shards(source.work)[1]["read"])
-
-
-def texts_at(source: Source, rows: npt.NDArray[np.int64]) -> Iterator[tuple[int, str]]:
-    """``(row, text)`` of the given rows of one source shard (sorted), read from the input again."""
-    if not fs.exists(source.shard.path):
-        raise InputError(source.shard.path, "input shard needed for --verify exact is gone",
-                         hint="keep the inputs of --against runs, or use --verify sig")
-    wanted = set(rows.tolist())
-    for batch in iter_batches(source.shard, read_opts(source), all_columns=False):
-        for i, text in enumerate(batch.texts):
-            if batch.start + i in wanted:
-                yield batch.start + i, text
 
 
 def ids_at(source: Source, rows: Mapping[int, Any]) -> dict[int, Any]:

@@ -45,12 +45,20 @@ def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOption
         return info
     signer = Signer(cfg.num_perm, cfg.ngram, cfg.seed, cfg.engine)
     stats = ShardStats()
-    kinds = ["sig", "exact", "len", "ids.jsonl"] + (["score"] if cfg.score_field else [])
+    sets = cfg.verify == "exact"
+    kinds = ["sig", "exact", "len", "ids.jsonl"] + (["score"] if cfg.score_field else []) + \
+        (["sets", "setend"] if sets else [])
+    values_written = 0
     with ExitStack() as stack:
         files = {k: stack.enter_context(open(stack.enter_context(work.atomic(f"{base}.{k}")), "wb")) for k in kinds}
         rows = 0
         for batch in iter_batches(shard, opts, stats, all_columns=cfg.score_field is not None):
-            sig, exact = signer.sign(batch.texts)
+            sig, exact, values, counts = signer.sign_with_sets(batch.texts) if sets else (*signer.sign(batch.texts),
+                                                                                             None, None)
+            if values is not None and counts is not None:  # each document's shingle set, for --verify exact
+                files["sets"].write(values.tobytes())
+                files["setend"].write((values_written + np.cumsum(counts)).tobytes())
+                values_written += len(values)
             files["sig"].write(sig.tobytes())
             files["exact"].write(exact.tobytes())
             files["len"].write(np.fromiter(map(len, batch.texts), dtype=np.int64, count=len(batch)).tobytes())
@@ -139,17 +147,10 @@ def cluster_stage(work_root: str, sources: Sequence[Source], cfg: DedupeConfig,
     store = SigStore(sources, cfg.num_perm)
     n = store.total
     rep = np.asarray(work.load(work.path("exact", "rep.npy")))
-    sets = ShingleSets(sources, Signer(cfg.num_perm, cfg.ngram, cfg.seed, cfg.engine)) if cfg.verify == "exact" \
-        else None
+    sets = ShingleSets(sources) if cfg.verify == "exact" else None
     verify = make_verifier(cfg.verify, cfg.threshold, store, sets)
     files = [f"{work.bucket_base(band, part)}.npz" for band in range(cfg.banding.bands)
              for part in range(cfg.key_parts)]
-    if sets is not None:  # read the candidates' texts in one pass over the inputs, not one per band
-        docs = [np.empty(0, np.int64)]
-        for name in files:
-            with np.load(name) as z:
-                docs.append(z["doc"])
-        sets.load(np.unique(np.concatenate(docs)))
     us, vs = [], []
     for name in files:
         with np.load(name) as z:
@@ -162,7 +163,7 @@ def cluster_stage(work_root: str, sources: Sequence[Source], cfg: DedupeConfig,
     v = np.concatenate(vs + [dup]) if vs else dup
     nodes, label = components(u.astype(np.int64), v.astype(np.int64))
     surv = survivors(nodes, label, _priority(store, sources, cfg, nodes))
-    est = estimate_pairs(store, nodes, surv)
+    est = sets.jaccard(nodes, surv) if sets is not None else estimate_pairs(store, nodes, surv)
     stats = _write_cluster(work, sources, nodes, label, surv, est, rep, n, int(near))
     work.mark(marker, params, stats=stats)
     return stats

@@ -58,15 +58,15 @@ def test_dry_run_prints_the_derived_banding(invoke, tmp_path):
     res = invoke("dedupe", _pool(tmp_path), "--threshold", "0.7", "--dry-run")
     assert res.exit_code == 0
     cfg = json.loads(res.stdout)
-    assert (cfg["bands"], cfg["rows"], cfg["verify"]) == (21, 6, "sig")
+    assert (cfg["bands"], cfg["rows"], cfg["verify"]) == (21, 6, "exact")
 
 
 def test_config_file_and_flags(invoke, tmp_path):
     conf = tmp_path / "d.toml"
-    conf.write_text('threshold = 0.9\nverify = "exact"\nnum-perm = 64\n')
+    conf.write_text('threshold = 0.9\nverify = "sig"\nnum-perm = 64\n')
     res = invoke("dedupe", _pool(tmp_path), "--config", conf, "--num-perm", "32", "--dry-run")
     cfg = json.loads(res.stdout)
-    assert (cfg["threshold"], cfg["verify"], cfg["num_perm"]) == (0.9, "exact", 32)
+    assert (cfg["threshold"], cfg["verify"], cfg["num_perm"]) == (0.9, "sig", 32)
 
 
 def test_stages_through_the_cli(invoke, tmp_path):

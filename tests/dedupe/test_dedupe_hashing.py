@@ -51,7 +51,8 @@ def test_exact_key_ignores_case_spacing_and_punctuation_only():
 
 
 def test_hashes_are_stable_across_processes():
-    code = ("from sievekit.duplicates.minhash import Signer; s, e = Signer(num_perm=16, seed=5).sign(['a b c d e f g']);"
+    code = ("from sievekit.duplicates.minhash import Signer; "
+            "s, e = Signer(num_perm=16, seed=5).sign(['a b c d e f g']);"
             "print(s.tolist(), e.tolist())")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": str(i), "PATH": ""}).stdout for i in (1, 2)}

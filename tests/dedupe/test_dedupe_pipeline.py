@@ -186,8 +186,29 @@ def test_streaming_deduper_agrees_with_the_staged_run_and_with_itself_across_bat
     parts = streamed.keep_mask(texts[:3]) + streamed.keep_mask(texts[3:5]) + streamed.keep_mask(texts[5:])
     assert whole == parts
     assert [r["id"] for r, k in zip(recs, whole, strict=True) if k] == EXPECTED_KEPT
-    with pytest.raises(ConfigError):
-        MinHashDeduper(DedupeConfig(verify="exact"))
+    assert MinHashDeduper(DedupeConfig(verify="sig")).keep_mask(texts) == whole
+
+
+def test_exact_verification_keeps_the_threshold_where_the_estimate_wavers():
+    """Pairs a hair above and below t: the true Jaccard decides (one-row bands make every pair a candidate)."""
+    import re
+
+    from sievekit.duplicates import MinHashDeduper
+
+    def shingles(text):
+        w = re.findall(r"\w+", text.lower())
+        return {tuple(w[i:i + 5]) for i in range(len(w) - 4)}
+
+    rng = random.Random(11)
+    for k in (10, 40, 90):
+        base = make_doc(rng, 600)
+        words = base.split()
+        near = " ".join(words[:200] + ["zz" + w for w in words[200:200 + k]] + words[200 + k:])
+        a, b = shingles(base), shingles(near)
+        j = len(a & b) / len(a | b)
+        for t, dropped in ((j - 0.002, True), (j + 0.002, False)):
+            cfg = DedupeConfig(threshold=round(t, 4), bands=32, rows=1, verify="exact")
+            assert MinHashDeduper(cfg).keep_mask([base, near]) == [True, not dropped], (k, j, t)
 
 
 def test_key_ranges_split_buckets_without_changing_survivors(dup_pool, tmp_path):
