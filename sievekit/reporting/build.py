@@ -160,11 +160,7 @@ def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fiel
             lens.append(np.fromiter(map(len, batch.texts), dtype=np.int64, count=len(batch)))
             if want_digests:
                 all_digests.append(pools.digests(batch.texts, batch.ids))
-            if isinstance(batch.payload, list):
-                for rec in batch.records():
-                    fields.update(rec.keys())
-            else:
-                fields.update({name: len(batch) for name in batch.payload.schema.names})
+            fields.update(batch.field_counts())
             if by:
                 mix.update("(missing)" if v is None else str(v) for v in batch.column(by))
             for name in score_fields:
