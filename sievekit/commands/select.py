@@ -66,9 +66,8 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
             keep = np.zeros(len(scores), dtype=bool)
             keep[kept] = True
             columns = _annotations(scores, kept) if annotate else None
-            written = tracker(run.progress).track("write", shards)  # reports each shard as it is written
-            result = write_kept(written, [len(s) for s in per_shard], keep, columns, out, read, output_compression,
-                                stats, digests, resume=status == "resume")
+            result = write_kept(shards, [len(s) for s in per_shard], keep, columns, out, read, output_compression,
+                                stats, digests, resume=status == "resume", executor=ex, progress=tracker(run.progress))
             result.extra.update(extra)
             if out.kind == "dir":
                 contract.finish(output, job, manifest("select", shards, result))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,9 @@ import numpy as np
 from sievekit.errors import ConfigError, ShardError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer
 from sievekit.io.batch import Batch
+from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
+from sievekit.run.progress import Tracker
 
 
 @dataclass
@@ -60,32 +61,65 @@ class IdDigest:
 
 def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, extra: dict[str, np.ndarray] | None,
                layout: Layout, opts: ReadOptions, output_compression: str | None, stats: Sequence[ShardStats],
-               digests: Sequence[str | None] | None = None, resume: bool = False) -> RunResult:
+               digests: Sequence[str | None] | None = None, resume: bool = False,
+               executor: Executor | None = None, progress: Tracker | None = None) -> RunResult:
     """Write the kept records of every shard (one output per shard, or one stream), with every field.
 
     ``rows`` gives each shard's record count; ``keep`` and the ``extra`` columns run over all documents in
-    manifest order. ``digests`` (from sidecars) are checked against the shards' ids.
+    manifest order. ``digests`` (from sidecars) are checked against the shards' ids. Into a directory, each
+    shard is one task on ``executor`` (the bytes are the same for any number of workers). ``progress`` gets
+    a "write" phase, each shard reported as it is done.
     """
     result = RunResult()
     digests = digests if digests is not None else [None] * len(shards)
     offsets = np.cumsum([0, *rows])
-    with ExitStack() as stack:
-        shared = stack.enter_context(open_writer(layout.output, shards[0], output_compression)) \
-            if layout.single else None
-        for shard, lo, hi, st, digest in zip(shards, offsets[:-1], offsets[1:], stats, digests):
-            target = layout.shard_output(shard)
-            if not (resume and not layout.single and fs.exists(target)):  # else written whole by a killed run
-                with nullcontext(shared) if shared else open_writer(target, shard, output_compression) as writer:
-                    _write_shard(writer, shard, opts, keep[lo:hi], extra, int(lo), digest)
-            result.shards.append({"name": shard.name, "input": shard.label, "output": target, "rows_in": int(hi - lo),
-                                  "rows_out": int(keep[lo:hi].sum()), **stat_fields(st)})
-            if target not in result.outputs:
-                result.outputs.append(target)
+    spans = list(zip(shards, offsets[:-1].tolist(), offsets[1:].tolist(), stats, digests))
+    track = progress or Tracker()
+    sizes = dict(zip((s.index for s in shards), track.phase_of("write", shards)))
+
+    def done(shard: Shard) -> None:
+        track.advance(0, sizes[shard.index])
+        track.shard_done()
+
+    if layout.single:
+        with open_writer(layout.output, shards[0], output_compression) as shared:
+            for shard, lo, hi, _, digest in spans:
+                _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest)
+                done(shard)
+    else:
+        todo = [(shard, lo, hi, digest) for shard, lo, hi, _, digest in spans
+                if not (resume and fs.exists(layout.shard_output(shard)))]  # else written whole by a killed run
+        calls = [(shard, keep[lo:hi], _slice(extra, lo, hi), layout.shard_output(shard), opts, output_compression,
+                  digest) for shard, lo, hi, digest in todo]
+        finished = (write_shard_file(*call) for call in calls) if executor is None \
+            else executor.imap(write_shard_file, calls)
+        for (shard, *_), _ in zip(todo, finished):
+            done(shard)
+    track.complete()
+    for shard, lo, hi, st, _ in spans:
+        target = layout.shard_output(shard)
+        result.shards.append({"name": shard.name, "input": shard.label, "output": target, "rows_in": hi - lo,
+                              "rows_out": int(keep[lo:hi].sum()), **stat_fields(st)})
+        if target not in result.outputs:
+            result.outputs.append(target)
     return result
 
 
+def _slice(extra: dict[str, np.ndarray] | None, lo: int, hi: int) -> dict[str, np.ndarray] | None:
+    return {name: values[lo:hi] for name, values in extra.items()} if extra else None
+
+
+def write_shard_file(shard: Shard, keep: np.ndarray, extra: dict[str, np.ndarray] | None, target: str,
+                     opts: ReadOptions, output_compression: str | None, digest: str | None) -> int:
+    """One shard's kept records into its own output file (a task: runs in a worker as well as here); returns
+    the number of records written."""
+    with open_writer(target, shard, output_compression) as writer:
+        _write_shard(writer, shard, opts, keep, extra, digest)
+    return int(keep.sum())
+
+
 def _write_shard(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
-                 extra: dict[str, np.ndarray] | None, offset: int, digest: str | None) -> None:
+                 extra: dict[str, np.ndarray] | None, digest: str | None) -> None:
     """Re-read one shard with every field and write its kept records; check it still matches its scores."""
     rows = 0
     ids = IdDigest()
@@ -93,8 +127,7 @@ def _write_shard(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
         if extra:
             _check_clash(shard, batch, extra)
         sl = slice(batch.start, batch.start + len(batch))
-        cols = {name: values[offset + sl.start:offset + sl.stop].tolist() for name, values in extra.items()} \
-            if extra else None
+        cols = {name: values[sl].tolist() for name, values in extra.items()} if extra else None
         writer.write(batch, keep[sl], cols)
         rows += len(batch)
         if digest is not None:

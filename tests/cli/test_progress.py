@@ -170,10 +170,12 @@ def test_progress_interval_must_not_be_negative(invoke, pool):
 
 # -- interruption --------------------------------------------------------------------------------------------
 def _interrupt_after_one_shard(exc: BaseException):
-    def write_kept(shards, *args, **kwargs):
+    def write_kept(shards, *args, progress, **kwargs):  # the write phase as write_kept reports it
+        progress.phase_of("write", shards)
         for i, _ in enumerate(shards):
             if i == 1:
                 raise exc
+            progress.shard_done()
     return write_kept
 
 
