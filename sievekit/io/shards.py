@@ -154,8 +154,8 @@ def iter_texts(shards: Sequence[Shard], opts: ReadOptions) -> Iterator[str]:
 
 def output_target(output: str, shard: Shard) -> str:
     """Where a shard's output goes: ``-`` (stdout), one file, or ``DIR/<shard name>``."""
-    fmt = formats.for_path(output)
-    if output == STDIO or fmt is not None and fmt.concatenates and not fs.isdir(output):
+    fmt = shard_format(output)
+    if output == STDIO or fmt is not None and formats.by_name(fmt).concatenates and not fs.isdir(output):
         return output
     return fs.join(output, shard.name)
 
