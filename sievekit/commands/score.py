@@ -9,8 +9,7 @@ from contextlib import nullcontext
 from sievekit.allocator import tune_allocator
 from sievekit.commands.jobs import inputs_job, manifest, path_job, read_job
 from sievekit.errors import ConfigError, option
-from sievekit.io import ReadOptions, Shard, ShardStats, fs, resolve_inputs
-from sievekit.io.shards import count_rows
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, resolve_inputs
 from sievekit.io.spool import copy_to_stdout, readable_twice, scratch_dir
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.executor import Executor
@@ -86,14 +85,22 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
             result = RunResult(outputs=[output] if out.kind == "stdout" else dests)
             done = dict(zip(todo, zip(per_shard, stats)))
             for i, shard in enumerate(shards):
-                rows, st = (len(next(iter(done[i][0].values()))), done[i][1]) if i in done else (count_rows(dests[i]),
-                                                                                                 ShardStats())
+                rows, st = (len(next(iter(done[i][0].values()))), done[i][1]) if i in done else \
+                    _reread(shard, read)
                 result.shards.append({"name": shard.name, "input": shard.label, "rows_in": rows,
                                       "output": output if out.kind == "stdout" else dests[i], **stat_fields(st)})
             result.extra["methods"] = [s.name for s in selectors]
             if out.kind == "dir":
                 contract.finish(output, job, manifest("score", shards, result, files=states), name)
             return result
+
+
+def _reread(shard: Shard, read: ReadOptions) -> tuple[int, ShardStats]:
+    """The counters of a shard a killed run already scored (its sidecar is whole; its stats were lost)."""
+    stats = ShardStats()
+    for _ in iter_batches(shard, read, stats, all_columns=False):
+        pass
+    return stats.rows, stats
 
 
 def _dest(out: Layout, tmp: str, shard: Shard, inline: bool) -> str:

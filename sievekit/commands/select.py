@@ -9,6 +9,7 @@ shard with all its fields and writes the kept records through ``run.writeback``;
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from sievekit.allocator import tune_allocator
 from sievekit.commands.jobs import inputs_job, manifest, path_job, read_job
+from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, resolve_inputs
 from sievekit.io.spool import readable_twice
 from sievekit.rules import Rule, stratify
@@ -135,7 +137,15 @@ def _strata(rule: Rule, shards: Sequence[Shard], opts: ReadOptions) -> np.ndarra
         flat = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64)
         return stratify.length_bins(flat, min(rule.bins, max(len(flat), 1)))
     name = rule.stratify or ""
-    values = [v for s in shards for b in iter_batches(s, opts, all_columns=True) for v in b.column(name)]
+    values: list[Any] = []
+    fields: Counter[str] = Counter()
+    for shard in shards:
+        for batch in iter_batches(shard, opts, all_columns=True):
+            values.extend(batch.column(name))
+            fields.update(batch.field_counts())
+    if values and name not in fields:
+        raise ConfigError(f"no record has a field {name!r} for {option('stratify')}",
+                          hint=f"use length, or one of the fields: {', '.join(sorted(fields)[:20])}")
     return stratify.group_codes(values)
 
 

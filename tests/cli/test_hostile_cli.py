@@ -192,3 +192,28 @@ def test_annotate_never_overwrites_a_records_own_field(invoke, tmp_path, name):
     _one_error_line(res.stderr)
     res = invoke("dedupe", shard, "--annotate", "-o", tmp_path / "d")
     assert res.exit_code == 0, res.stderr  # dedupe adds dedupe_* fields: no clash
+
+
+def test_a_misspelt_stratify_field_names_the_fields_there_are(invoke, tmp_path):
+    res = invoke("select", DATA / "pool.jsonl", "--method", "length", "--top-k", "3", "--stratify", "domian",
+                 "-o", tmp_path / "o")
+    assert res.exit_code == 2 and "no record has a field 'domian' for --stratify" in res.stderr
+    _one_error_line(res.stderr)
+
+
+def test_a_resumed_score_keeps_the_counters_of_shards_done_before_the_kill(invoke, tmp_path):
+    args = [DATA / "pool.jsonl", DATA / "pool.jsonl.zst", "--method", "length"]
+    assert invoke("score", *args, "-o", tmp_path / "whole").exit_code == 0
+    out = tmp_path / "s"
+    assert invoke("score", *args, "-o", out).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").unlink()  # killed after the first sidecar: marker back, the second sidecar gone
+    (out / ".sievekit-run.json").write_text(json.dumps({"fingerprint": manifest["fingerprint"],
+                                                        "job": manifest["job"]}))
+    (out / "pool.scores.jsonl.zst").unlink()
+    assert invoke("score", *args, "-o", out).exit_code == 0
+    resumed = json.loads((out / "manifest.json").read_text())["shards"]
+    whole = json.loads((tmp_path / "whole" / "manifest.json").read_text())["shards"]
+    assert [{k: v for k, v in s.items() if k != "output"} for s in resumed] == \
+        [{k: v for k, v in s.items() if k != "output"} for s in whole]
+    assert resumed[0]["bytes_in"] > 0
