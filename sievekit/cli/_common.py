@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -123,8 +123,27 @@ def methods_of(cfg: Mapping[str, Any]) -> list[str]:
     return [method] if isinstance(method, str) else list(method)
 
 
-def dry_run(cfg: Mapping[str, Any]) -> None:
-    typer.echo(json.dumps(cfg, indent=2, default=str))
+def dry_run(cfg: Mapping[str, Any], *, methods: Sequence[Any] = (), budget: Mapping[str, Any] | None = None,
+            derived: Mapping[str, Any] | None = None) -> None:
+    """Validate what a real run would, without writing anything: the inputs and targets resolve to shards,
+    every method builds with its options (defaults filled in); then print it all as JSON and exit 0. Any
+    problem is a usage error (exit 2), as the run was only being checked."""
+    from sievekit.io import resolve_inputs
+    from sievekit.scoring.methods import describe_selectors, make_selectors
+
+    try:
+        inputs = require_inputs(cfg)
+        shards = [] if inputs == ["-"] else resolve_inputs(inputs)
+        if cfg.get("target"):
+            resolve_inputs(list(cfg["target"]))
+        built = describe_selectors(make_selectors(methods, cfg.get("seed", 0), budget)) if methods else []
+    except SievekitError as exc:
+        raise ConfigError(exc.message, exc.hint) from None
+    plan = {"format_version": 1, **cfg, **(derived or {}),
+            "shards": [{"name": s.name, "path": s.label, "format": s.format} for s in shards]}
+    if built:
+        plan["methods"] = built
+    typer.echo(json.dumps(plan, indent=2, default=lambda v: getattr(v, "value", str(v))))
     raise typer.Exit(0)
 
 

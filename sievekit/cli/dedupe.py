@@ -52,7 +52,7 @@ def dedupe_cmd(
     cfg, _ = c.resolve_config(ctx, dict(ctx.params), cfg_file(ctx))
     dcfg = DedupeConfig(**{f.name: o.plain(cfg[f.name]) for f in dataclasses.fields(DedupeConfig)})
     if cfg["dry_run"]:
-        c.dry_run({**cfg, "bands": dcfg.banding.bands, "rows": dcfg.banding.rows})
+        c.dry_run(cfg, derived={"bands": dcfg.banding.bands, "rows": dcfg.banding.rows})
     with c.progress_bar("dedupe", cfg, resumable=bool(cfg["work_dir"])) as progress:  # its stages resume there
         result = commands.dedupe(
             c.require_inputs(cfg), cfg["output"], config=dcfg, read=o.read_options(cfg),

@@ -63,7 +63,7 @@ def select_cmd(
                          target=cfg["target"] or None, state=cfg["state"], sidecars=cfg["scores"],
                          field=cfg["score_field"])
     if cfg["dry_run"]:
-        c.dry_run(cfg)
+        c.dry_run(cfg, methods=source.methods, budget=rule.budget())
     with c.progress_bar("select", cfg, resumable=Layout(cfg["output"]).kind == "dir") as progress:
         result = commands.select(
             c.require_inputs(cfg), cfg["output"], rule=rule, source=source, read=o.read_options(cfg),

@@ -61,7 +61,7 @@ def _convert(name: str, raw: Any, tp: Any) -> Any:
     try:
         return tp(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{option_name(name)} takes a {_type_label(tp)}, got {raw!r}") from None
+        raise ConfigError(f"{option_name(name)} takes a value of type {_type_label(tp)}, got {raw!r}") from None
 
 
 def build_config(config_cls: type[Any], values: Mapping[str, Any], method: str) -> Any:

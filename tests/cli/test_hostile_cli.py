@@ -217,3 +217,18 @@ def test_a_resumed_score_keeps_the_counters_of_shards_done_before_the_kill(invok
     assert [{k: v for k, v in s.items() if k != "output"} for s in resumed] == \
         [{k: v for k, v in s.items() if k != "output"} for s in whole]
     assert resumed[0]["bytes_in"] > 0
+
+
+def test_dry_run_validates_what_a_run_would(invoke, tmp_path):
+    out = tmp_path / "o"
+    res = invoke("select", tmp_path / "missing", "--method", "length", "--top-k", "3", "--dry-run", "-o", out)
+    assert res.exit_code == 2 and "no such file or directory" in res.stderr
+    res = invoke("select", DATA / "pool.jsonl", "--method", "dsir", "--buckets", "abc", "--top-k", "3", "--dry-run")
+    assert res.exit_code == 2 and "--buckets takes a value of type int" in res.stderr
+    res = invoke("select", DATA / "pool.jsonl", "--method", "zstd-ml", "--target", DATA / "target.jsonl", "--top-k",
+                 "3", "--level", "5", "--dry-run", "-o", out)
+    assert res.exit_code == 0, res.stderr
+    plan = json.loads(res.stdout)
+    assert plan["methods"][0]["config"]["level"] == 5 and plan["methods"][0]["config"]["min_bytes"] == 64
+    assert [s["name"] for s in plan["shards"]] == ["pool.jsonl"] and plan["format_version"] == 1
+    assert not out.exists()

@@ -46,7 +46,7 @@ def test_register_and_unregister_a_plugin():
         assert cls(cfg).score_batch(["ab"]).tolist() == [6.0]
         with pytest.raises(ConfigError, match="takes true or false"):
             build_config(cls.Config, {"lower": "maybe"}, "twice-test")
-        with pytest.raises(ConfigError, match="takes a float"):
+        with pytest.raises(ConfigError, match="takes a value of type float"):
             build_config(cls.Config, {"factor": "x"}, "twice-test")
     finally:
         unregister("twice-test")
