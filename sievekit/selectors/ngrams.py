@@ -48,7 +48,7 @@ MAX_MEMO_NGRAMS = 1 << 23
 # Texts are featurised this many characters at a time: the per-byte work arrays stay a few tens of MB.
 CHUNK_CHARS = 1 << 21
 # Tokens are hashed this many bytes of a chunk at a time, so that the prefix sums (8 bytes per byte) stay in cache.
-HASH_BLOCK_BYTES = 1 << 17
+HASH_BLOCK_BYTES = 1 << 16
 
 _U64 = np.uint64
 _Unsigned = TypeVar("_Unsigned", np.uint32, np.uint64)
@@ -190,17 +190,17 @@ def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x
 
 
-def _mod(x: npt.NDArray[_Unsigned], size: int) -> npt.NDArray[_Unsigned]:
-    """``x % size`` for unsigned ``x``, in place. numpy's remainder divides element by element, while its floor
-    division by a scalar is vectorised: ``x - (x // size) * size`` is several times faster, and a mask more so."""
+def _mod(x: npt.NDArray[_Unsigned], size: int, out: npt.NDArray[_Unsigned] | None = None) -> npt.NDArray[_Unsigned]:
+    """``x % size`` for unsigned ``x``, into ``out`` (default: in place). numpy's remainder divides element by
+    element, while its floor division by a scalar is vectorised: ``x - (x // size) * size`` is several times
+    faster, and a mask more so."""
+    out = x if out is None else out
     divisor = x.dtype.type(size)
     if size & (size - 1) == 0:
-        x &= divisor - x.dtype.type(1)
-    else:
-        quotient = x // divisor
-        quotient *= divisor
-        x -= quotient
-    return x
+        return np.bitwise_and(x, divisor - x.dtype.type(1), out=out)
+    quotient = x // divisor
+    quotient *= divisor
+    return np.subtract(x, quotient, out=out)
 
 
 class _PolyHash:
@@ -225,19 +225,26 @@ class _PolyHash:
             np.multiply.accumulate(self.inv_powers, out=self.inv_powers)
 
     def prefix(self, buf: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
-        self._grow(len(buf) + 1)
-        out = np.empty(len(buf) + 1, dtype=np.uint64)
-        out[0] = 0
-        # In place: no temporary as large as the output (8 bytes per byte of text).
-        np.multiply(buf, self.powers[: len(buf)], out=out[1:])
-        np.cumsum(out[1:], out=out[1:])
-        return out
+        """``out[i] = sum(buf[:i] * m**arange(i))``, length ``len(buf) + 1``."""
+        n = len(buf)
+        self._grow(n)
+        # numpy's cumsum is a scalar loop; summing within rows of 4 first (three vectorised column adds)
+        # leaves it a quarter of the elements, and a broadcast add completes the sums.
+        rows = np.empty(-(-(n + 1) // 4) * 4, dtype=np.uint64)
+        rows[0] = 0
+        np.multiply(buf, self.powers[:n], out=rows[1: n + 1])
+        rows[n + 1:] = 0
+        grid = rows.reshape(-1, 4)
+        for j in range(1, 4):
+            grid[:, j] += grid[:, j - 1]
+        grid[1:] += np.cumsum(grid[:-1, 3])[:, None]
+        return rows[: n + 1]
 
     def ranges(self, prefix: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64],
                ends: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
-        raw = prefix[ends]
-        raw -= prefix[starts]
-        raw *= self.inv_powers[starts]
+        raw = prefix.take(ends)
+        raw -= prefix.take(starts)
+        raw *= self.inv_powers.take(starts)
         length = (ends - starts).view(np.uint64)  # never negative
         length *= _U64(0xD6E8FEB86659FD93)
         raw ^= length
@@ -297,28 +304,32 @@ class NgramFeaturizer:
     def featurize(self, texts: Sequence[str]) -> HashedBatch:
         """Hashed n-grams of every text; n-grams never span two documents."""
         cuts = _chunk_bounds(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), CHUNK_CHARS)
-        if len(cuts) == 2:
-            return self._featurize(texts)
-        parts = [self._featurize(texts[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
-        docs = np.concatenate([p.doc_ids + lo for p, lo in zip(parts, cuts, strict=False)])
-        buckets = np.concatenate([p.bucket_ids for p in parts])
-        return HashedBatch(docs.astype(np.int64), buckets, len(texts), self.buckets)
+        parts = [self._featurize(texts[lo:hi], lo) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        if len(parts) == 1:
+            return HashedBatch(*parts[0], len(texts), self.buckets)
+        docs = np.concatenate([docs for docs, _ in parts])
+        return HashedBatch(docs, np.concatenate([buckets for _, buckets in parts]), len(texts), self.buckets)
 
-    def _featurize(self, texts: Sequence[str]) -> HashedBatch:
+    def _featurize(self, texts: Sequence[str], first_doc: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``(doc_ids, bucket_ids)`` of one chunk, its texts numbered from ``first_doc``."""
         spans = token_spans(texts, self.lowercase)
         tokens = _token_hashes(_HASH, spans)
         checks = _token_hashes(_CHECK, spans) if self.hash == "sha256" else None
-        docs, buckets = [], []
-        for k in range(1, self.order + 1):
+        sizes = [int(np.maximum(spans.n_tokens - (k - 1), 0).sum()) for k in range(1, self.order + 1)]
+        # Each order's n-grams are written in place into the chunk's arrays (no concatenation afterwards).
+        doc_ids, bucket_ids = np.empty(sum(sizes), dtype=np.int64), np.empty(sum(sizes), dtype=np.int64)
+        at = 0
+        for k, size in zip(range(1, self.order + 1), sizes, strict=True):
             first = spans.ngram_starts(k)
             keys = _combine(tokens, first, k)
-            docs.append(spans.ngram_docs(k))
+            doc_ids[at: at + size] = spans.ngram_docs(k, first_doc)
+            out = bucket_ids[at: at + size]
             if checks is None:
-                # _combine may hand back ``tokens`` itself (k = 1): the in-place modulo works on a copy then.
-                buckets.append(_mod(keys.copy() if keys is tokens else keys, self.buckets).view(np.int64))
+                _mod(keys, self.buckets, out=out.view(np.uint64))
             else:
-                buckets.append(self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k)))
-        return HashedBatch(np.concatenate(docs), np.concatenate(buckets), len(texts), self.buckets)
+                out[:] = self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k))
+            at += size
+        return doc_ids, bucket_ids
 
     def _sha256_buckets(self, spans: TokenSpans, first: npt.NDArray[np.int64], k: int, keys: npt.NDArray[np.uint64],
                         checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -401,13 +412,21 @@ def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.ND
 
 
 def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.uint64]:
-    """64-bit keys of the k-grams starting at ``first``: token hashes chained through splitmix64."""
-    if k == 1 and len(first) == len(token_hashes):  # every token starts a unigram
-        return token_hashes
-    keys = token_hashes[first]
+    """64-bit keys of the k-grams starting at ``first``: token hashes chained through splitmix64.
+
+    Computed for every window of k tokens (contiguous slices, no gathers), then the windows within one text are
+    taken. For ``k == 1`` that is ``token_hashes`` itself, not a copy.
+    """
+    if k == 1:
+        return token_hashes if len(first) == len(token_hashes) else token_hashes.take(first)
+    n = len(token_hashes) - k + 1
+    if n <= 0:
+        return np.empty(0, dtype=np.uint64)
+    keys = token_hashes[:n] * _U64(0x100000001B3)
     for j in range(1, k):
-        keys *= _U64(0x100000001B3)
-        keys += token_hashes[first + j]
+        if j > 1:
+            keys *= _U64(0x100000001B3)
+        keys += token_hashes[j: j + n]
         keys += _ORDER_SEEDS[k]
         _mix64(keys)
-    return keys
+    return keys.take(first)

@@ -139,10 +139,11 @@ class TokenSpans:
             return np.empty(0, dtype=np.int64)
         return np.flatnonzero(self.doc_of[: n - k + 1] == self.doc_of[k - 1:]).astype(np.int64, copy=False)
 
-    def ngram_docs(self, k: int) -> npt.NDArray[np.int64]:
-        """The text of every k-gram of ``ngram_starts(k)``: ``doc_of[ngram_starts(k)]`` without the gather."""
+    def ngram_docs(self, k: int, first_doc: int = 0) -> npt.NDArray[np.int64]:
+        """The text of every k-gram of ``ngram_starts(k)`` (``doc_of[ngram_starts(k)]`` without the gather), the
+        texts numbered from ``first_doc``."""
         per_doc = np.maximum(self.n_tokens - (k - 1), 0)
-        return np.repeat(np.arange(len(self.n_tokens), dtype=np.int64), per_doc)
+        return np.repeat(np.arange(first_doc, first_doc + len(self.n_tokens), dtype=np.int64), per_doc)
 
 
 def token_spans(texts: Sequence[str], lowercase: bool = True) -> TokenSpans:
@@ -171,8 +172,9 @@ def token_spans(texts: Sequence[str], lowercase: bool = True) -> TokenSpans:
     # Boundary p lies between bytes p-1 and p; a token starts where the class after it is not a space and
     # ends where the class before it is not one.
     bounds = np.flatnonzero(cls[1:] != cls[:-1])
-    starts = bounds[cls[bounds + 1] != 0]
-    ends = bounds[cls[bounds] != 0]
+    # take + compress: about twice as fast as fancy and boolean indexing on these arrays.
+    starts = bounds.compress(cls[1:].take(bounds).astype(bool))
+    ends = bounds.compress(cls.take(bounds).astype(bool))
     n_tokens = np.diff(np.searchsorted(starts, offsets)).astype(np.int64)
     doc_of = np.repeat(np.arange(len(segments), dtype=np.int64), n_tokens)
     return TokenSpans(np.frombuffer(raw, dtype=np.uint8), starts, ends, doc_of, n_tokens)
