@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import select
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -199,6 +200,23 @@ def _broken_pipe(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def delivered(output: str) -> None:
+    """End quietly (exit 0, no summary) when the data went to a stdout whose reader has gone (``| head``):
+    the run cannot claim to have delivered what nobody read, whether or not a write failed first."""
+    if output != "-":
+        return
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return  # not a real file descriptor (tests) or no poll(): nothing to tell
+    if gone:
+        _quiet_stdout()
+        raise typer.Exit(0)
 
 
 def _quiet_stdout() -> None:

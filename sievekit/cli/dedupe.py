@@ -65,6 +65,7 @@ def dedupe_cmd(
 
 
 def _summary(result: RunResult, cfg: dict[str, Any]) -> None:
+    c.delivered(cfg["output"])
     if result.up_to_date:
         c.note(f"dedupe: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])
         return

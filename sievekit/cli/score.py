@@ -51,6 +51,7 @@ def score_cmd(
             c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None, state=cfg["state"],
             inline=cfg["inline"], read=o.read_options(cfg), run=o.run_options(cfg, progress), seed=cfg["seed"],
             part=_part(cfg))
+    c.delivered(cfg["output"])
     if result.up_to_date:
         c.note(f"score: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])
         return

@@ -69,6 +69,7 @@ def select_cmd(
             c.require_inputs(cfg), cfg["output"], rule=rule, source=source, read=o.read_options(cfg),
             run=o.run_options(cfg, progress), seed=cfg["seed"], annotate=cfg["annotate"],
             output_compression=o.plain(cfg["output_compression"]))
+    c.delivered(cfg["output"])
     if result.up_to_date:
         c.note(f"select: nothing to do, {cfg['output']} already holds this run's results", cfg["quiet"])
         return

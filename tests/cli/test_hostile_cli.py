@@ -30,6 +30,10 @@ def test_a_closed_stdout_ends_the_run_quietly_with_0():
         res = subprocess.run(["bash", "-c", " ".join(cmd) + " | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}"],
                              capture_output=True, text=True)
         assert res.returncode == 0 and res.stderr == "", res.stderr
+    small = " ".join([*cmd[:4], str(DATA / "pool.jsonl"), *cmd[5:]])  # fits the pipe: no write fails
+    res = subprocess.run(["bash", "-c", small + " | (head -c 10; sleep 0.5) >/dev/null; exit ${PIPESTATUS[0]}"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
 
 
 def test_control_characters_in_names_do_not_reach_the_terminal(invoke, tmp_path):
