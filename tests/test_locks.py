@@ -52,3 +52,21 @@ def test_array_tasks_lock_their_own_part(invoke, tmp_path):
         res = invoke("score", DATA / "pool.jsonl", DATA / "pool.parquet", "--method", "length", "--shard-index",
                      "0", "--num-shards", "2", "-o", out)
         assert res.exit_code == 0, res.stderr
+
+
+def test_dedupe_work_directories_take_one_run_but_many_tasks_of_a_staged_run(invoke, tmp_path):
+    work, out = tmp_path / "w", tmp_path / "out"
+    with locked(str(work)):  # a whole run holds the work directory
+        res = invoke("dedupe", DATA / "pool.jsonl", "--work-dir", work, "-o", out)
+        assert res.exit_code == 1 and "in use by PID" in res.stderr
+        res = invoke("dedupe", DATA / "pool.jsonl", "--work-dir", work, "--stage", "sign", "--shard", "0")
+        assert res.exit_code == 1 and "in use by PID" in res.stderr
+    with locked(str(work), shared=True), locked(str(work), ".sievekit-sign-shard0.lock"):  # another task runs
+        res = invoke("dedupe", DATA / "pool.jsonl", "--work-dir", work, "--stage", "sign")
+        assert res.exit_code == 0, res.stderr  # a different task of the same staged run goes ahead
+        res = invoke("dedupe", DATA / "pool.jsonl", "--work-dir", work, "--stage", "sign", "--shard", "0")
+        assert res.exit_code == 1 and "in use by PID" in res.stderr  # the same task twice does not
+        res = invoke("dedupe", DATA / "pool.jsonl", "--work-dir", work, "-o", out)
+        assert res.exit_code == 1  # a whole run waits for the staged run's tasks to end
+    assert invoke("dedupe", DATA / "pool.jsonl", "--work-dir", work, "-o", out).exit_code == 0
+    assert not [p for p in work.iterdir() if p.name.endswith(".lock")]

@@ -11,12 +11,21 @@ from sievekit.commands.jobs import manifest, path_job, read_job
 from sievekit.duplicates.options import DedupeConfig
 from sievekit.duplicates.runner import run as run_stages
 from sievekit.io import ReadOptions, fs
+from sievekit.io.locks import locked
 from sievekit.io.spool import readable_twice
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.layout import Layout
 from sievekit.run.writeback import RunResult
 
 RESULT_KEYS = ("dedupe",)
+
+
+def _task(stage: str, shard: int | None, band: int | None) -> str | None:
+    """The name of one task of a staged run (None for a whole run): tasks share directories, runs do not."""
+    if stage == "all" and shard is None and band is None:
+        return None
+    return f"{stage}-" + ("all" if shard is None and band is None else f"shard{shard}" if shard is not None
+                          else f"band{band}")
 
 
 def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeConfig(),
@@ -47,7 +56,10 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
         layout.check(writes, reads + ([("the earlier run", against)] if against else []),
                      layout.input_dirs(inputs), output if writes_output and out.kind == "dir" else None)
         contracted = writes_output and out.kind == "dir"
-        with contract.claimed(output, job, run.overwrite) if contracted else nullcontext("new") as status:
+        task = _task(stage, shard, band)
+        with contract.claimed(output, job, run.overwrite, task=task) if contracted else nullcontext("new") as status, \
+                locked(work_dir, shared=task is not None) if work_dir else nullcontext(), \
+                locked(work_dir, f".sievekit-{task}.lock") if work_dir and task else nullcontext():
             if status == "done":
                 return RunResult.from_manifest(contract.load_manifest(output) or {}, RESULT_KEYS)
             entries, summary = run_stages(shards, out, config, read, work_dir=work_dir, stage=stage, shard=shard,

@@ -24,9 +24,10 @@ class LockedError(SievekitError):
 
 
 @contextlib.contextmanager
-def locked(directory: str, name: str = LOCK) -> Iterator[None]:
+def locked(directory: str, name: str = LOCK, shared: bool = False) -> Iterator[None]:
     """Hold ``directory`` (created if missing) for the block; runs that may share a directory by design
-    (array tasks, one filter task per shard) each lock their own ``name``.
+    (array tasks, one dedupe stage task per shard or band) each lock their own ``name``. ``shared``: hold it
+    beside other shared holders (the tasks of one staged run), excluding only exclusive holders (whole runs).
 
     Raises:
         LockedError: another process holds it (the message names its PID).
@@ -36,18 +37,20 @@ def locked(directory: str, name: str = LOCK) -> Iterator[None]:
         return
     fs.makedirs(directory)
     path = os.path.join(directory, name)
-    fd = _acquire(path, directory)
+    fd = _acquire(path, directory, shared)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if not shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # still holding the lock: a waiting run then finds the file gone and starts over
+        if not shared:  # only a sole holder may remove the file; a waiting run then finds it gone, starts over
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         os.close(fd)  # closing releases the lock
 
 
-def _acquire(path: str, directory: str) -> int:
+def _acquire(path: str, directory: str, shared: bool) -> int:
     """Open and lock the lock file; start over if its holder removed it meanwhile (the file we locked is then
     no longer the one at ``path``, and another run may hold a new one)."""
     import fcntl
@@ -55,9 +58,9 @@ def _acquire(path: str, directory: str) -> int:
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError as exc:
-            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process (shared)"
             os.close(fd)
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise

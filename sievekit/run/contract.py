@@ -90,11 +90,16 @@ def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANI
 
 @contextlib.contextmanager
 def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANIFEST,
-            lock: str | None = None) -> Iterator[str]:
+            task: str | None = None) -> Iterator[str]:
     """``begin`` for the block's duration, with the directory locked against other runs (a second run gets a
-    one-line "in use by PID" error). A new run refused by a usage error inside the block (which writes
+    one-line "in use by PID" error; ``task`` names one task of a staged run, which shares the directory with
+    the run's other tasks). A new run refused by a usage error inside the block (which writes
     nothing) leaves no claim behind, so the directory is not taken by a run that never ran."""
-    with locked(output, lock or (LOCK if name == MANIFEST else f".{name[:-5]}.lock")):
+    with contextlib.ExitStack() as stack:
+        # A whole run holds the directory alone; the tasks of a staged run (``task``) share it with each other.
+        stack.enter_context(locked(output, LOCK if name == MANIFEST else f".{name[:-5]}.lock", shared=bool(task)))
+        if task:
+            stack.enter_context(locked(output, f".sievekit-{task}.lock"))
         status = begin(output, job, overwrite, name)
         if status == "resume":
             sweep_temporaries(output)
