@@ -197,10 +197,12 @@ def _mod(x: npt.NDArray[_Unsigned], size: int, out: npt.NDArray[_Unsigned] | Non
     out = x if out is None else out
     divisor = x.dtype.type(size)
     if size & (size - 1) == 0:
-        return np.bitwise_and(x, divisor - x.dtype.type(1), out=out)
-    quotient = x // divisor
-    quotient *= divisor
-    return np.subtract(x, quotient, out=out)
+        np.bitwise_and(x, divisor - x.dtype.type(1), out=out)
+    else:
+        quotient = x // divisor
+        quotient *= divisor
+        np.subtract(x, quotient, out=out)
+    return out
 
 
 class _PolyHash:
