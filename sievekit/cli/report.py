@@ -13,6 +13,7 @@ from sievekit import commands
 from sievekit.cli import _common as c
 from sievekit.cli import options as o
 from sievekit.cli.select import cfg_file
+from sievekit.errors import ConfigError
 from sievekit.reporting.render import fmt, sections, to_markdown
 from sievekit.reporting.untrusted import clean
 
@@ -31,6 +32,8 @@ def report_cmd(
     raw: Annotated[list[str] | None, typer.Option("--raw", help="The pool the inputs were selected from (default: "
                                                   "the inputs of the run that wrote them): its --by mix and score "
                                                   "histograms beside the selection's, and KL reduction.")] = None,
+    pool: Annotated[bool, typer.Option("--pool/--no-pool", help="Compare with the pool (reads it once more, and "
+                                       "re-scores it with the run's fitted method).")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the report as Markdown on stdout.")] = False,
     html_file: Annotated[str | None, typer.Option("--html", help="Write the report as one self-contained HTML "
@@ -49,9 +52,11 @@ def report_cmd(
     cfg, _ = c.resolve_config(ctx, dict(ctx.params), cfg_file(ctx))
     if cfg["dry_run"]:
         c.dry_run(cfg)
+    if cfg["raw"] and not cfg["pool"]:
+        raise ConfigError("--raw names a pool and --no-pool skips it: pass one of them")
     data = commands.report(c.require_inputs(cfg), read=o.read_options(cfg), scores=cfg["scores"],
                            score_fields=cfg["score_field"] or (), by=cfg["by"], target=cfg["target"] or None,
-                           raw=cfg["raw"] or None, html=cfg["html_file"])
+                           raw=(cfg["raw"] or None) if cfg["pool"] else [], html=cfg["html_file"])
     if not cfg["quiet"]:
         for table in render_tables(data):
             c.err.print(table)

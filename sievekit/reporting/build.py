@@ -63,6 +63,10 @@ def report(inputs: Sequence[str], opts: ReadOptions = ReadOptions(), *, scores: 
            raw: Sequence[str] | None = None) -> dict[str, Any]:
     """Stats of every shard and of the whole input set, plus the optional sections above.
 
+    Args:
+        raw: the pool the inputs were selected from; None: the inputs of the run that wrote them, if any;
+            empty: no pool (no comparison, no KL reduction).
+
     Returns:
         The report as a JSON-safe dict (the schema is in this module's docstring).
 

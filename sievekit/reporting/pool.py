@@ -55,8 +55,8 @@ def _digest(text: str, doc_id: str | None) -> int:
 
 def pool_specs(raw: Sequence[str] | None, run: dict[str, Any] | None) -> list[str]:
     """``--raw``, else the inputs the run recorded, if every one of them still exists (else none: a partial
-    pool would miscount what was selected)."""
-    if raw:
+    pool would miscount what was selected); none for an empty ``raw``."""
+    if raw is not None:
         return list(raw)
     paths = [str(i.get("path")) for i in (run or {}).get("inputs", []) if i.get("path")]
     return paths if paths and all(fs.exists(p) for p in paths) else []

@@ -200,6 +200,16 @@ def _numbered_pool(tmp_path):
     return pool
 
 
+def test_no_pool_skips_the_comparison(invoke, tmp_path, data_dir):
+    picked = tmp_path / "picked"
+    invoke("select", data_dir / "pool.jsonl", "--method", "length", "--top-k", "6", "-o", picked)
+    data = _report(invoke, picked, "--by", "domain", "--no-pool")
+    assert "pool" not in data and "selection" not in data and "pool" not in data["by"]
+    assert data["run"]["rows_out"] == 6
+    res = invoke("report", picked, "--no-pool", "--raw", data_dir / "pool.jsonl")
+    assert res.exit_code == 2 and "--no-pool" in _one_error_line(res.stderr)
+
+
 def test_a_threshold_selection_cuts_at_its_threshold(invoke, tmp_path):
     picked = tmp_path / "picked"
     res = invoke("select", _numbered_pool(tmp_path), "--score-field", "q", "--threshold", "12.5", "-o", picked)
