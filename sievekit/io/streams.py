@@ -358,19 +358,16 @@ def open_output(path: str, codec: str | None = None, level: int | None = None) -
             enc.close()
             sink.flush()
         return
-    try:
-        with atomic_output(path) as tmp, fs.open(tmp, "wb") as fh:
-            enc = _Encoder(fh, resolve_codec(path, codec), level)
-            yield enc
-            enc.close()
-    except OSError as exc:  # fsspec may raise on close, outside atomic_output's own handling
-        if isinstance(exc, BrokenPipeError):
-            raise
-        raise write_failure(path, exc) from exc
+    with atomic_output(path) as tmp, fs.open(tmp, "wb") as fh:  # its OSErrors become ShardErrors
+        enc = _Encoder(fh, resolve_codec(path, codec), level)
+        yield enc
+        enc.close()
 
 
 @contextlib.contextmanager
 def writing_stdout() -> Iterator[None]:
+    """A block that writes to stdout: an ``OSError`` (a full disk behind a redirect, a closed descriptor)
+    becomes a ``ShardError``; a broken pipe stays a ``BrokenPipeError``, which the CLI ends quietly on."""
     try:
         yield
     except OSError as exc:
