@@ -234,8 +234,9 @@ def _counted(chunks: Iterable[bytes], stats: ShardStats) -> Iterator[bytes]:
 class JsonlWriter:
     """Writes batches as JSON lines; unchanged records are copied byte for byte from their input line."""
 
-    def __init__(self, encoder: _Encoder) -> None:
+    def __init__(self, encoder: _Encoder, source: str | None = None) -> None:
         self.encoder = encoder
+        self.source = source  # the input, as error messages name it
         self.rows = 0
 
     def write(self, batch: Batch, keep: Sequence[bool] | np.ndarray | None = None,
@@ -256,7 +257,8 @@ class JsonlWriter:
                 try:
                     lines.append(dumps(rec))
                 except RecordValueError as exc:
-                    raise ShardError(f"record {batch.start + i} of shard {batch.shard}: {exc}",
+                    where = f"{self.source}: record" if self.source else f"shard {batch.shard}, record"
+                    raise ShardError(f"{where} {batch.start + i}: {exc}",
                                      hint="flatten or drop the record in the input") from None
         self.encoder.write(b"\n".join(lines) + b"\n")
         self.rows += len(lines)
@@ -295,7 +297,7 @@ class JsonlFormat:
     def open_writer(self, target: str, compression: str | None, *, like: str | None,
                     source: str) -> Iterator[JsonlWriter]:
         with open_output(target, compression) as enc:
-            yield JsonlWriter(enc)
+            yield JsonlWriter(enc, source)
 
     def count_rows(self, path: str) -> int:
         return sum(chunk.count(b"\n") for chunk in iter_decoded_chunks(path))

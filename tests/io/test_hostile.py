@@ -176,7 +176,7 @@ def test_a_record_too_deep_to_write_back_is_a_shard_error(tmp_path):
     with pytest.raises(ShardError) as err, open_writer(str(out), shard) as writer:
         for batch in iter_batches(shard, ReadOptions()):
             writer.write(batch, None, {"score": [1.0]})
-    one_line(err.value, "nested too deeply")
+    one_line(err.value, f"{tmp_path / 'in.jsonl'}: record 0", "nested too deeply")
     assert not out.exists() and list(tmp_path.glob(".out.jsonl.tmp-*")) == []
 
 
