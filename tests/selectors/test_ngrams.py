@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +18,7 @@ from hypothesis import strategies as st
 
 from sievekit.selectors import ngrams
 from sievekit.selectors.ngrams import NgramFeaturizer, hash_strings_fast, sha256_bucket
-from sievekit.selectors.wordpunct import split_words, token_spans, word_punct_pattern
+from sievekit.selectors.wordpunct import codepoint_classes, split_words, token_spans, word_punct_pattern
 
 # A copy of ../shared/golden/dsir_hashed_ngrams.json (data-selection 1.0.3, nltk 3.10.4), kept with the tests.
 GOLDEN = json.loads((Path(__file__).parent / "dsir_hashed_ngrams.golden.json").read_text(encoding="utf-8"))
@@ -194,3 +198,157 @@ def test_chunking_long_batches_does_not_change_features(monkeypatch, hash_name):
     assert chunked.buckets.tolist() == whole.buckets.tolist()
     assert ngrams._chunk_bounds(np.array([30, 30, 50, 5]), 40) == [0, 1, 2, 3, 4]
     assert ngrams._chunk_bounds(np.array([10, 10, 10, 30]), 40) == [0, 3, 4]
+
+
+# -- the vectorised featurizer against an independent model and against the pre-rewrite version ----------------------
+
+_M64 = (1 << 64) - 1
+_FNV = 0x100000001B3
+
+
+def _mix64_int(x):
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _M64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def _token_hash_int(token):
+    """The fast hash of one token, in Python integers: sum_j b_j * FNV**j mod 2**64, length mixed in, splitmix64."""
+    data = token.encode("utf-8", "surrogatepass")
+    poly = sum(b * pow(_FNV, j, 1 << 64) for j, b in enumerate(data)) & _M64
+    return _mix64_int(poly ^ ((len(data) * 0xD6E8FEB86659FD93) & _M64))
+
+
+def _reference_features(texts, buckets, order, lowercase):
+    """(doc_ids, bucket_ids, csr) of one chunk from the regex tokens and Python integers, one n-gram at a time."""
+    docs, ids = [], []
+    token_hashes = [[_token_hash_int(t) for t in doc] for doc in split_words(texts, lowercase)]
+    for k in range(1, order + 1):
+        seed = (0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)
+        for d, hashes in enumerate(token_hashes):
+            for i in range(len(hashes) - k + 1):
+                key = hashes[i]
+                for j in range(1, k):
+                    key = _mix64_int((key * _FNV + hashes[i + j] + seed) & _M64)
+                docs.append(d)
+                ids.append(key % buckets)
+    rows = [Counter(b for d, b in zip(docs, ids) if d == row) for row in range(len(texts))]
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    indices = [b for r in rows for b in sorted(r)]
+    counts = [r[b] for r in rows for b in sorted(r)]
+    return docs, ids, (indptr.tolist(), indices, counts)
+
+
+_TRICKY = st.sampled_from(
+    ["a", "Z", "_", "9", " ", "\t", "\n", ",", "(", "\x1c", "\x85", "\xa0", "\u3000", "\u00e9", "\u0301", "\u00b2",
+     "\u200d", "\u0130", "\u01c5", "\ufb01", "\U0001f642", "\U00020000", "\U000e01ef", "\U000e01f0", "\ud800"])
+# Texts from the tricky characters alone, from any character of the Basic Multilingual Plane (a batch without
+# astral characters uses the smaller class table), and from any character at all; lone surrogates included.
+_TEXT = (st.text(_TRICKY, max_size=24)
+         | st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"]) | _TRICKY, max_size=24)
+         | st.text(st.characters(exclude_categories=["Cs"]) | _TRICKY, max_size=24))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_TEXT, max_size=6), st.integers(1, 3), st.sampled_from([1 << 20, 1000, 64, 1]),
+       st.booleans())
+def test_vectorised_features_equal_a_per_token_model(texts, order, buckets, lowercase):
+    feats = NgramFeaturizer(buckets=buckets, order=order, lowercase=lowercase).featurize(texts)
+    docs, ids, csr = _reference_features(texts, buckets, order, lowercase)
+    assert feats.doc_ids.tolist() == docs
+    assert feats.bucket_ids.tolist() == ids
+    assert [a.tolist() for a in feats.to_csr()] == list(csr)
+    assert all(a.dtype == np.int64 for a in (feats.doc_ids, feats.bucket_ids, *feats.to_csr()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXT, max_size=8), st.booleans())
+def test_vectorised_spans_equal_the_regex_tokens_on_any_text(texts, lowercase):
+    spans = token_spans(texts, lowercase)
+    expected = split_words(texts, lowercase)
+    assert spans.tokens() == [t for doc in expected for t in doc]
+    assert spans.n_tokens.tolist() == [len(doc) for doc in expected]
+    assert spans.doc_of.tolist() == [d for d, doc in enumerate(expected) for _ in doc]
+
+
+def test_codepoint_classes_agree_with_the_pattern():
+    pattern = word_punct_pattern()
+    word, other = re.compile(pattern.pattern.split("|")[0]), re.compile(pattern.pattern.split("|")[1])
+    table = codepoint_classes(astral=True)
+    assert np.array_equal(codepoint_classes(astral=False), table[:0x10000])
+    for cp in [*range(0x10000), *range(0x10000, 0x110000, 61), *range(0x1F100, 0x1F1A0), *range(0xE0000, 0xE0200)]:
+        ch = chr(cp)
+        expected = 1 if word.fullmatch(ch) else 2 if other.fullmatch(ch) else 0
+        assert table[cp] == expected, hex(cp)
+
+
+def _pinned_corpus():
+    rng = random.Random(20261127)
+    vocab = ["def", "self", "return", "x", "(", ")", "):", "==", "Hello", "WORLD", "café", "naïve", "İstanbul", "ǅ",
+             "日本語", "x²", "a\u200db", "e\u0301", "\U0001F642", "\U00020000", "\ud800", "\x1c", "\u00a0", "\u3000",
+             "_", "42", "--", "«»", "ﬁ", "\t", "\n", " ", "  "]
+    texts = [c["text"] for c in FEATURIZE]
+    for _ in range(400):
+        texts.append("".join(rng.choice(vocab) + rng.choice(["", " ", " ", "\n"]) for _ in range(rng.randint(0, 60))))
+    return texts
+
+
+def _digest(feats):
+    h = hashlib.sha256()
+    for a in (feats.doc_ids, feats.bucket_ids, *feats.to_csr()):
+        h.update(np.ascontiguousarray(a, dtype="<i8").tobytes())
+    return h.hexdigest()[:16]
+
+
+# Recorded with the featurizer of commit ccc89a4 (before the vectorised tokenizer and CSR): the rewrite must give
+# the same per-occurrence ids and CSR rows, bit for bit (whole corpus; 37 texts from 0; 37 texts from 100).
+PINNED = [
+    ({"buckets": 1 << 20, "order": 2, "lowercase": False, "hash": "fast"},
+     ["079a3fbff569e54e", "64f481fb3b7e2c8a", "540313c8284b1038"]),
+    ({"buckets": 10000, "order": 2, "lowercase": True, "hash": "fast"},
+     ["037311542e0a55a0", "d507d5b245c12faf", "34d33b430230c5e2"]),
+    ({"buckets": 997, "order": 3, "lowercase": False, "hash": "fast"},
+     ["5185486249737113", "aa3a010278003502", "aad888b7ea0d4c2f"]),
+    ({"buckets": 10000, "order": 3, "lowercase": True, "hash": "sha256"},
+     ["463c6d6f96c225e3", "4a046cb5cceae309", "3935b7c100b71a80"]),
+]
+
+
+@pytest.mark.parametrize(("config", "digests"), PINNED, ids=["classifier", "dsir", "order3", "sha256"])
+def test_features_equal_the_pre_rewrite_featurizer(config, digests):
+    texts = _pinned_corpus()
+    f = NgramFeaturizer(**config)
+    assert [_digest(f.featurize(t)) for t in (texts, texts[0:37], texts[100:137])] == digests
+
+
+def test_hash_blocks_do_not_change_features(monkeypatch):
+    texts = ["x" * 300 + " short tokens, here (and) there", "", "日本語 é " * 40, "a b c d e f g"]
+    whole = NgramFeaturizer(order=3).featurize(texts)
+    monkeypatch.setattr(ngrams, "HASH_BLOCK_BYTES", 7)  # tokens straddle blocks, one is longer than many blocks
+    blocked = NgramFeaturizer(order=3).featurize(texts)
+    assert blocked.bucket_ids.tolist() == whole.bucket_ids.tolist()
+
+
+def test_csr_with_keys_wider_than_32_bits():
+    # 4100 documents x 2**20 buckets: (doc, bucket) keys no longer fit 32 bits and take the 64-bit path.
+    texts = [f"w{i} w{i % 7} x{i % 3} w{i}" for i in range(4100)]
+    feats = NgramFeaturizer(buckets=1 << 20, order=2).featurize(texts)
+    indptr, indices, counts = feats.to_csr()
+    assert indptr[-1] == len(indices) == len(counts)
+    for row in (0, 1, 4098, 4099):
+        expected = Counter(feats.bucket_ids[feats.doc_ids == row].tolist())
+        got = dict(zip(indices[indptr[row]:indptr[row + 1]].tolist(), counts[indptr[row]:indptr[row + 1]].tolist()))
+        assert got == expected
+        assert indices[indptr[row]:indptr[row + 1]].tolist() == sorted(expected)
+    assert int(counts.sum()) == len(feats.bucket_ids)
+
+
+@pytest.mark.parametrize("size", [1, 2, 1 << 20, 997, 10000, (1 << 20) - 1])
+def test_vectorised_modulo_equals_numpy_remainder(size):
+    x = np.random.default_rng(size).integers(0, 1 << 64, 5000, dtype=np.uint64, endpoint=False)
+    x[:3] = [0, (1 << 64) - 1, size]
+    expected = x % np.uint64(size)
+    assert np.array_equal(ngrams._mod(x.copy(), size), expected)
+    assert np.array_equal(ngrams._mod(x.astype(np.uint32), size), x.astype(np.uint32) % np.uint32(size))

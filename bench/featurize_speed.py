@@ -1,0 +1,163 @@
+"""The hashed n-gram featurizer before and after its vectorised rewrite, on the same real text, in one run.
+
+    .venv/bin/python bench/featurize_speed.py [--mb 48] [--rounds 3] [--batch-size 1024] [--no-verify]
+
+Builds a JSONL pool from real text on this machine (``bench/corpus.py``: CPython's ``Lib/**/*.py`` and the man
+pages, chunked into documents of 0.2-8 KB), writes it as .jsonl.zst (level 3), then measures on that one pool:
+
+  raw read    zstd decode + JSON parse (orjson) of every line: the floor any pass over the pool pays
+  baseline    the featurizer as of commit ccc89a4 (``git show`` of ngrams.py and wordpunct.py into a temp module)
+  current     ``sievekit.selectors.ngrams`` as checked out
+
+for three workloads, in batches of ``--batch-size`` texts (the classifier's and DSIR's batch):
+
+  classifier  case kept, order 2, 2**20 buckets, fast hash; ``featurize(batch).to_csr()`` (``Features.from_texts``)
+  dsir        lowercased, order 2, 10000 buckets, fast hash; ``featurize(batch)`` then ``dot`` and ``lengths``
+              (``DsirSelector.score_batch``)
+  dsir-sha256 the same with the reference's sha256 buckets (DSIR's parity mode; a fresh memo each round)
+
+Times are CPU seconds of this process (``time.process_time``): the machine is shared, so wall time says little.
+Baseline and current alternate round by round and each reports its best round; MB counts the uncompressed JSONL
+bytes (as in the issue's table), docs the documents. Unless ``--no-verify``, an untimed pass checks that both
+give identical outputs (CSR triples; per-occurrence doc and bucket ids) on every batch.
+
+Recorded (2026-11-27, 2-core VM shared with other jobs, load average about 8; ``--mb 48 --rounds 3``):
+
+    RESULTS_PLACEHOLDER
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from sievekit.selectors import ngrams
+
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import documents  # noqa: E402
+
+BASELINE = "ccc89a4eb8acf4a327374757299e85fce8afcd8d"  # the last commit before the rewrite
+REPO = Path(__file__).resolve().parents[1]
+
+WORKLOADS: dict[str, dict[str, Any]] = {
+    "classifier": {"buckets": 1 << 20, "order": 2, "lowercase": False, "hash": "fast"},
+    "dsir": {"buckets": 10000, "order": 2, "lowercase": True, "hash": "fast"},
+    "dsir-sha256": {"buckets": 10000, "order": 2, "lowercase": True, "hash": "sha256"},
+}
+
+
+def load_baseline(tmp: Path) -> ModuleType:
+    """The featurizer of commit ``BASELINE`` as an importable module ``baseline_ngrams``."""
+    def show(name: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), "show", f"{BASELINE}:sievekit/selectors/{name}"],
+                              capture_output=True, text=True, check=True).stdout
+
+    (tmp / "baseline_wordpunct.py").write_text(show("wordpunct.py"))
+    source = show("ngrams.py").replace("from sievekit.selectors.wordpunct import", "from baseline_wordpunct import")
+    (tmp / "baseline_ngrams.py").write_text(source)
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module("baseline_ngrams")
+
+
+def read_pool(path: Path) -> list[str]:
+    """Decode and parse every line of a .jsonl.zst file; the texts."""
+    import orjson
+
+    with open(path, "rb") as fh:
+        data = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True).read()
+    return [orjson.loads(line)["text"] for line in data.splitlines()]
+
+
+def run(module: ModuleType, workload: str, texts: Sequence[str], batch_size: int) -> list[Any]:
+    """One pass of ``workload`` over ``texts`` with ``module``'s featurizer; each batch's outputs."""
+    featurizer = module.NgramFeaturizer(**WORKLOADS[workload])
+    weights = np.linspace(-1.0, 1.0, featurizer.buckets)
+    out = []
+    for lo in range(0, len(texts), batch_size):
+        feats = featurizer.featurize(texts[lo: lo + batch_size])
+        if workload == "classifier":
+            out.append(feats.to_csr())
+        else:
+            out.append((feats.dot(weights), feats.lengths()))
+    return out
+
+
+def cpu_seconds(fn: Callable[[], object]) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def verify(old: ModuleType, workload: str, texts: Sequence[str], batch_size: int) -> int:
+    """Check that both featurizers give the same outputs on every batch; the number of batches checked."""
+    config = WORKLOADS[workload]
+    a, b = old.NgramFeaturizer(**config), ngrams.NgramFeaturizer(**config)
+    batches = 0
+    for lo in range(0, len(texts), batch_size):
+        batch = texts[lo: lo + batch_size]
+        x, y = a.featurize(batch), b.featurize(batch)
+        pairs = [(x.doc_ids, y.doc_ids), (x.bucket_ids, y.bucket_ids), *zip(x.to_csr(), y.to_csr(), strict=True)]
+        for p, q in pairs:
+            if p.dtype != q.dtype or not np.array_equal(p, q):
+                raise SystemExit(f"{workload}: outputs differ in the batch at document {lo}")
+        batches += 1
+    return batches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mb", type=float, default=48.0, help="uncompressed pool size in MB of JSONL")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per implementation (best kept)")
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
+    parser.add_argument("--no-verify", action="store_true", help="skip the untimed identical-output check")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="sievekit-bench-featurize-"))
+    old = load_baseline(tmp)
+    docs = documents(int(args.mb * 1e6))
+    body = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode()
+    del docs
+    pool = tmp / "pool.jsonl.zst"
+    pool.write_bytes(zstandard.ZstdCompressor(level=3).compress(body))
+    mb, texts = len(body) / 1e6, read_pool(pool)
+    text_mb = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) / 1e6
+    non_ascii = sum(not t.isascii() for t in texts)
+    print(f"pool: {len(texts)} docs, {mb:.1f} MB JSONL ({text_mb:.1f} MB of text, {pool.stat().st_size / 1e6:.1f} MB "
+          f".jsonl.zst), {100 * non_ascii / len(texts):.1f}% of docs non-ASCII; baseline {BASELINE[:7]}; "
+          f"batch {args.batch_size}; best of {args.rounds} rounds, CPU seconds")
+    read_s = min(cpu_seconds(lambda: read_pool(pool)) for _ in range(args.rounds))
+    print(f"{'raw read (zstd + JSON)':<24} {read_s:7.2f} CPU-s {mb / read_s:8.1f} MB/CPU-s {len(texts) / read_s:9.0f} "
+          f"docs/CPU-s")
+    print(f"{'workload':<12} {'impl':<10} {'CPU-s':>7} {'MB/CPU-s':>9} {'docs/CPU-s':>11} {'x read':>7}   "
+          f"{'speed-up':>8}  (per round)")
+    for workload in args.workloads.split(","):
+        rounds: dict[str, list[float]] = {"baseline": [], "current": []}
+        for _ in range(args.rounds):
+            for name, module in (("baseline", old), ("current", ngrams)):
+                rounds[name].append(cpu_seconds(lambda m=module, w=workload: run(m, w, texts, args.batch_size)))
+        best = {name: min(times) for name, times in rounds.items()}
+        per_round = " ".join(f"{o / n:.2f}" for o, n in zip(rounds["baseline"], rounds["current"], strict=True))
+        for name in ("baseline", "current"):
+            s = best[name]
+            ratio = f"{best['baseline'] / s:7.2f}x  ({per_round})" if name == "current" else ""
+            print(f"{workload:<12} {name:<10} {s:7.2f} {mb / s:9.1f} {len(texts) / s:11.0f} {s / read_s:6.1f}x   "
+                  f"{ratio}")
+        if not args.no_verify:
+            print(f"{'':<12} identical outputs on all {verify(old, workload, texts, args.batch_size)} batches")
+
+
+if __name__ == "__main__":
+    main()
