@@ -28,6 +28,8 @@ else:  # pragma: no cover
 
 from sievekit.errors import ConfigError
 
+STATE_FORMAT_VERSION = 1  # of state_dict(): bump when its keys change meaning
+
 
 @dataclasses.dataclass(frozen=True)
 class NoConfig:
@@ -88,6 +90,7 @@ class Selector(ABC):
         from sievekit.version import __version__
 
         return {
+            "format_version": STATE_FORMAT_VERSION,
             "name": self.name,
             "algorithm": self.algorithm,
             "sievekit_version": __version__,
@@ -99,6 +102,9 @@ class Selector(ABC):
     def from_state_dict(cls, state: Mapping[str, Any]) -> Self:
         from sievekit.version import __version__
 
+        if state.get("format_version", STATE_FORMAT_VERSION) != STATE_FORMAT_VERSION:
+            raise ConfigError(f"saved state has format version {state.get('format_version')!r}, this sievekit reads "
+                              f"{STATE_FORMAT_VERSION}", hint="re-fit with this version of sievekit")
         if state.get("algorithm") != cls.algorithm:
             raise ConfigError(
                 f"saved state is for {state.get('algorithm')!r}, not {cls.algorithm!r}",
