@@ -18,8 +18,9 @@ for or found::
     total           {shards, rows, bytes, text_bytes, skipped, fields, text_length, [length_histogram]}
     [run]           {command, sievekit_version, inputs[{path, name, rows}], rows_in, rows_out,
                      shards[{name, input, rows_in, rows_out, bytes_in, skipped}], [rule{kind, value, stratify}],
-                     [score{kind: method|field|sidecars, name}], [method], [dedupe{counts, threshold, bands,
-                     rows, verify, cluster_sizes{size: n}, s_curve{jaccard[], p_candidate[]}}]}
+                     [score{kind: method|field|sidecars, name, [directory]}], [method],
+                     [dedupe{counts, threshold, bands, rows, verify, cluster_sizes{size: n},
+                             s_curve{jaccard[], p_candidate[]}}]}
     [scores]        {name: {summary{count, [non_finite], mean, p0 … p100}, spearman_length,
                      histogram{scale: linear|symlog, edges[], counts[], [linthresh]}}}
     [by]            {field, counts{value: n}, [pool{rows, counts{value: n}}]}

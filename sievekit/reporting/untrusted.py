@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls, DEL, line/paragraph separators, and the bidirectional overrides and isolates
-# (which can reorder what a reader sees: "Trojan Source").
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, DEL, line/paragraph separators, the bidirectional overrides and isolates (which can
+# reorder what a reader sees: "Trojan Source"), and lone surrogates (no encoder can write them).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _visible(match: re.Match[str]) -> str:

@@ -78,6 +78,7 @@ def test_clean_shows_controls_as_escapes():
     assert clean("plain [/] text") == "plain [/] text"
     assert clean("a\x1b[2Jb\nc\td\x07\x9b\u202e") == "a\\x1b[2Jb\\nc\\td\\x07\\x9b\\u202e"
     assert fmt("x\x00") == "x\\x00" and fmt(1234) == "1,234" and fmt(None) == "-"
+    assert clean("lone \ud800 surrogate") == "lone \\ud800 surrogate"
 
 
 def test_tail_scale_and_symlog():
