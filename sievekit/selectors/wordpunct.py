@@ -157,13 +157,17 @@ def token_spans(texts: Sequence[str], lowercase: bool = True) -> TokenSpans:
         >>> token_spans(["Hi, you", "x²"]).tokens()
         ['hi', ',', 'you', 'x', '²']
     """
-    segments = [t.lower() for t in texts] if lowercase else list(texts)
+    # str.lower() where a text is not ASCII (it may change lengths there), bytes.lower() on all at once.
+    segments = [t if t.isascii() else t.lower() for t in texts] if lowercase else list(texts)
     encoded = [t.encode("utf-8", "surrogatepass") for t in segments]
-    raw = b" ".join(encoded)
+    # The texts joined by single spaces, and one more space before and after, so that every token has a boundary
+    # on both sides; ``buf`` is the part between those two.
+    padded = b" ".join([b"", *encoded, b""])
+    if lowercase:
+        padded = padded.lower()
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1, out=offsets[1:])
-    # One space class before and after the buffer, so that every token has a boundary on both sides.
-    cls = np.frombuffer(b"\0" + raw.translate(_BYTE_CLASS) + b"\0", dtype=np.uint8)
+    cls = np.frombuffer(padded.translate(_BYTE_CLASS), dtype=np.uint8)
     non_ascii = [i for i, text in enumerate(segments) if not text.isascii()]  # isascii() reads a flag
     if non_ascii:
         cls = cls.copy()
@@ -177,7 +181,7 @@ def token_spans(texts: Sequence[str], lowercase: bool = True) -> TokenSpans:
     ends = bounds.compress(cls.take(bounds).astype(bool))
     n_tokens = np.diff(np.searchsorted(starts, offsets)).astype(np.int64)
     doc_of = np.repeat(np.arange(len(segments), dtype=np.int64), n_tokens)
-    return TokenSpans(np.frombuffer(raw, dtype=np.uint8), starts, ends, doc_of, n_tokens)
+    return TokenSpans(np.frombuffer(padded, dtype=np.uint8)[1:-1], starts, ends, doc_of, n_tokens)
 
 
 def _classify_non_ascii(cls: npt.NDArray[np.uint8], texts: list[str], starts: npt.NDArray[np.int64],
