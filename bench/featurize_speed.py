@@ -3,7 +3,8 @@
     .venv/bin/python bench/featurize_speed.py [--mb 48] [--rounds 3] [--batch-size 1024] [--no-verify]
 
 Builds a JSONL pool from real text on this machine (``bench/corpus.py``: CPython's ``Lib/**/*.py`` and the man
-pages, chunked into documents of 0.2-8 KB), writes it as .jsonl.zst (level 3), then measures on that one pool:
+pages, chunked into documents of 0.2-8 KB, shuffled), writes it as .jsonl.zst (level 3), then measures on that one
+pool:
 
   raw read    zstd decode + JSON parse (orjson) of every line: the floor any pass over the pool pays
   baseline    the featurizer as of commit ccc89a4 (``git show`` of ngrams.py and wordpunct.py into a temp module)
@@ -29,8 +30,10 @@ Recorded (2026-11-27, 2-core VM shared with other jobs, load average about 8; ``
 from __future__ import annotations
 
 import argparse
+import gzip
 import importlib
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -69,6 +72,25 @@ def load_baseline(tmp: Path) -> ModuleType:
     (tmp / "baseline_ngrams.py").write_text(source)
     sys.path.insert(0, str(tmp))
     return importlib.import_module("baseline_ngrams")
+
+
+def man_documents(target_bytes: int, seed: int = 1) -> list[dict[str, Any]]:
+    """Documents of 0.2-8 KB cut from man pages (every seventh file, so every section and language shows up)."""
+    rng, docs, size = random.Random(seed), [], 0
+    for path in sorted(Path("/usr/share/man").rglob("*.gz"))[::7]:
+        try:
+            text = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue
+        pos = 0
+        while pos < len(text) and size < target_bytes:
+            n = rng.randint(200, 8000)
+            docs.append({"id": f"m{len(docs)}", "text": text[pos:pos + n], "source": str(path), "lang": "roff"})
+            size += len(json.dumps(docs[-1], ensure_ascii=False).encode()) + 1
+            pos += n
+        if size >= target_bytes:
+            break
+    return docs
 
 
 def read_pool(path: Path) -> list[str]:
@@ -119,6 +141,8 @@ def verify(old: ModuleType, workload: str, texts: Sequence[str], batch_size: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=48.0, help="uncompressed pool size in MB of JSONL")
+    parser.add_argument("--man-share", type=float, default=0.25, help="share of the pool's bytes from man pages")
+    parser.add_argument("--pool", help="measure this .jsonl.zst file instead (e.g. a shard of bench/data/realistic)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per implementation (best kept)")
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
@@ -127,16 +151,23 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="sievekit-bench-featurize-"))
     old = load_baseline(tmp)
-    docs = documents(int(args.mb * 1e6))
-    body = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode()
-    del docs
-    pool = tmp / "pool.jsonl.zst"
-    pool.write_bytes(zstandard.ZstdCompressor(level=3).compress(body))
-    mb, texts = len(body) / 1e6, read_pool(pool)
+    if args.pool:
+        pool, source = Path(args.pool), args.pool
+    else:
+        man_bytes = int(args.mb * 1e6 * args.man_share)
+        docs = documents(int(args.mb * 1e6) - man_bytes) + man_documents(man_bytes)
+        random.Random(0).shuffle(docs)  # batches mix the sources, as a pool's would
+        source = f"CPython sources + {100 * args.man_share:.0f}% man pages (by bytes)"
+        pool = tmp / "pool.jsonl.zst"
+        pool.write_bytes(zstandard.ZstdCompressor(level=3).compress(
+            "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode()))
+        del docs
+    mb, texts = len(zstandard.ZstdDecompressor().decompressobj().decompress(pool.read_bytes())) / 1e6, read_pool(pool)
     text_mb = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) / 1e6
     non_ascii = sum(not t.isascii() for t in texts)
     print(f"pool: {len(texts)} docs, {mb:.1f} MB JSONL ({text_mb:.1f} MB of text, {pool.stat().st_size / 1e6:.1f} MB "
-          f".jsonl.zst), {100 * non_ascii / len(texts):.1f}% of docs non-ASCII; baseline {BASELINE[:7]}; "
+          f".jsonl.zst), {source}; {100 * non_ascii / len(texts):.1f}% of docs non-ASCII; "
+          f"baseline {BASELINE[:7]}; "
           f"batch {args.batch_size}; best of {args.rounds} rounds, CPU seconds")
     read_s = min(cpu_seconds(lambda: read_pool(pool)) for _ in range(args.rounds))
     print(f"{'raw read (zstd + JSON)':<24} {read_s:7.2f} CPU-s {mb / read_s:8.1f} MB/CPU-s {len(texts) / read_s:9.0f} "
