@@ -42,7 +42,7 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
     counts, the cluster-size histogram and the clusters file's path.
     """
     tune_allocator()
-    out = Layout(output)
+    out = Layout(output, output_compression)
     writes_output = stage in ("all", "filter")
     with readable_twice(inputs, read) as shards:
         job = {"command": "dedupe", "inputs": contract.describe_inputs(shards), "config": dataclasses.asdict(config),

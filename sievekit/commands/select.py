@@ -50,7 +50,7 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
         ...        source=ScoreSource(methods=[MethodSpec("length", {})]))  # doctest: +SKIP
     """
     tune_allocator()
-    out = Layout(output)
+    out = Layout(output, output_compression)
     with readable_twice(inputs, read) as shards, Executor(run.jobs, run.executor, run.ray_address) as ex:
         selectors = _selectors(source, rule, seed)
         job = {"command": "select", "inputs": contract.describe_inputs(shards), "rule": dataclasses.asdict(rule),

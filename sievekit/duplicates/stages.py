@@ -75,10 +75,7 @@ def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOption
 
 def _scores(batch: Any, name: str) -> np.ndarray:
     """The --keep score:FIELD values of a batch; a missing or non-numeric value ranks last (NaN)."""
-    if not isinstance(batch.payload, list) and name in batch.payload.schema.names:
-        values = batch.payload.column(name).to_pylist()
-    else:
-        values = [rec.get(name) for rec in batch.records()]
+    values = batch.column(name)
     return np.array([float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
                      for v in values], dtype=np.float64)
 

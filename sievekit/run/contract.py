@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sievekit.errors import ConfigError, option
+from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import Shard, fs
 from sievekit.io.locks import LOCK, locked
 from sievekit.io.streams import STDIO, atomic_output
@@ -116,8 +116,12 @@ _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 def sweep_temporaries(output: str) -> list[str]:
     """Remove the temporary files that killed runs left in ``output`` (``.NAME.tmp-PID`` of a dead PID)."""
-    removed = []
-    for path, rel in fs.walk_files(output):
+    removed: list[str] = []
+    try:
+        found = fs.walk_files(output)
+    except InputError:  # a broken link or unreadable folder in the output: not ours to judge here
+        return removed
+    for path, rel in found:
         match = _TEMPORARY.match(rel.replace(os.sep, "/").rsplit("/", 1)[-1])
         if match and not _alive(int(match.group(1))):
             fs.remove(path)

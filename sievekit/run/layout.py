@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sievekit.errors import ConfigError, option
 from sievekit.io import Shard, fs
 from sievekit.io.shards import codec_suffix, format_stem, shard_format
-from sievekit.io.streams import STDIO
+from sievekit.io.streams import STDIO, check_output_codec
 from sievekit.run.contract import MANIFEST, marker_name
 
+CODEC_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
 Paths = Iterable[tuple[str, str]]  # (what, path): what names the path in an error message
 
 
@@ -35,6 +36,11 @@ class Layout:
     """Where one run writes: stdout, one file, or a directory of one output per input shard."""
 
     output: str
+    codec: str | None = None  # the output compression asked for (None: each output keeps its input's codec)
+
+    def __post_init__(self) -> None:
+        if self.kind == "file":
+            check_output_codec(self.output, self.codec)  # a name the user chose is refused, never changed
 
     @property
     def kind(self) -> str:
@@ -50,7 +56,15 @@ class Layout:
         return self.kind != "dir"
 
     def shard_output(self, shard: Shard) -> str:
-        return self.output if self.single else fs.join(self.output, shard.name)
+        """The output of ``shard``: the one stream, or ``DIR/<shard name>``, its codec suffix changed to the output
+        compression asked for (``a.jsonl`` with gzip -> ``a.jsonl.gz``), so a name always tells its codec."""
+        if self.single:
+            return self.output
+        name = shard.name
+        if self.codec not in (None, "infer") and shard.format == "jsonl":
+            suffix = codec_suffix(name)
+            name = (name[: -len(suffix)] if suffix else name) + CODEC_SUFFIX[self.codec]
+        return fs.join(self.output, name)
 
     def sidecar(self, shard: Shard) -> str:
         return fs.join(self.output, sidecar_name(shard))

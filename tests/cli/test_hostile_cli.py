@@ -236,3 +236,24 @@ def test_dry_run_validates_what_a_run_would(invoke, tmp_path):
     assert plan["methods"][0]["config"]["level"] == 5 and plan["methods"][0]["config"]["min_bytes"] == 64
     assert [s["name"] for s in plan["shards"]] == ["pool.jsonl"] and plan["format_version"] == 1
     assert not out.exists()
+
+
+def test_output_names_always_tell_their_codec(invoke, tmp_path):
+    from tests.conftest import read_records
+
+    out = tmp_path / "sel"
+    res = invoke("select", DATA / "pool.jsonl", DATA / "pool.parquet", "--method", "length", "--top-k", "12",
+                 "--output-compression", "gzip", "-o", out)
+    assert res.exit_code == 0, res.stderr
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert names == ["manifest.json", "pool.jsonl.gz", "pool.parquet"]  # Parquet keeps its own codec
+    assert len(read_records(out)) == 12  # sievekit reads its own output back
+    res = invoke("select", DATA / "pool.jsonl", DATA / "pool.jsonl.zst", "--method", "length", "--top-k", "3",
+                 "--output-compression", "gzip", "-o", tmp_path / "two")
+    assert res.exit_code == 2 and "would both be written to" in res.stderr  # a.jsonl and a.jsonl.zst -> a.jsonl.gz
+    res = invoke("select", DATA / "pool.jsonl", "--method", "length", "--top-k", "3", "--output-compression", "gzip",
+                 "-o", tmp_path / "one.jsonl")
+    assert res.exit_code == 2 and "the name says uncompressed" in res.stderr
+    assert not (tmp_path / "one.jsonl").exists()
+    res = invoke("dedupe", DATA / "pool.jsonl", "--output-compression", "zstd", "-o", tmp_path / "d")
+    assert res.exit_code == 0 and (tmp_path / "d" / "pool.jsonl.zst").exists()
