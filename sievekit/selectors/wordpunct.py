@@ -186,14 +186,16 @@ def token_spans(texts: Sequence[str], lowercase: bool = True) -> TokenSpans:
 
 def _classify_non_ascii(cls: npt.NDArray[np.uint8], texts: list[str], starts: npt.NDArray[np.int64],
                         ends: npt.NDArray[np.int64]) -> None:
-    """Overwrite the byte classes of ``texts`` (bytes ``starts[i]:ends[i]`` of the buffer) with their characters'."""
+    """Give the bytes of non-ASCII characters (class 3) of ``texts`` (bytes ``starts[i]:ends[i]`` of the buffer)
+    their character's class; the ASCII bytes already have theirs."""
     chars = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    per_char = codepoint_classes(bool(chars.max() > 0xFFFF))[chars]
-    width = (chars >= 0x80).view(np.uint8) + np.uint8(1)  # the character's UTF-8 length
-    width += chars >= 0x800
-    width += chars >= 0x10000
-    per_byte = np.repeat(per_char, width)
+    high = chars.compress(chars >= 0x80)
+    width = (high >= 0x800).view(np.uint8) + np.uint8(2)  # the character's UTF-8 length
+    width += high >= 0x10000
+    per_byte = np.repeat(codepoint_classes(bool(high.max() > 0xFFFF))[high], width)
     at = 0
     for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):  # one step per text, not per token
-        cls[lo:hi] = per_byte[at: at + hi - lo]
-        at += hi - lo
+        view = cls[lo:hi]
+        where = np.flatnonzero(view == 3)
+        view[where] = per_byte[at: at + len(where)]
+        at += len(where)
