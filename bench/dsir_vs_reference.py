@@ -141,14 +141,13 @@ report(wall)
 """
 
 SIEVEKIT = USAGE + """
-from sievekit import pipeline
-from sievekit.io import ReadOptions
-from sievekit.commands.pipeline import Rule, ScoreSource
-from sievekit.scoring import MethodSpec
+import sievekit
+from sievekit import MethodSpec, ReadOptions, Rule, RunOptions, ScoreSource
 pool, target, out, k, options, jobs = json.loads(sys.argv[1])
 t0 = time.perf_counter()
 source = ScoreSource(methods=[MethodSpec("dsir", options)], target=[target])
-pipeline.select(pool, out, rule=Rule("sample", k), source=source, opts=ReadOptions(), seed=0, jobs=jobs)
+sievekit.select(pool, out, rule=Rule("sample", k), source=source, read=ReadOptions(), seed=0,
+                run=RunOptions(jobs=jobs))
 report(time.perf_counter() - t0)
 """
 

@@ -11,7 +11,7 @@ import shutil
 import tracemalloc
 from pathlib import Path
 
-from sievekit import pipeline
+import sievekit
 from sievekit.duplicates import DedupeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ def stage_peaks(n: int) -> dict[str, int]:
     peaks = {}
     for stage in ("sign", "bucket", "cluster", "filter"):
         tracemalloc.start()
-        pipeline.dedupe([str(pool)], str(work / "out"), dedupe_config=DedupeConfig(), work_dir=str(work / "w"),
+        sievekit.dedupe([str(pool)], str(work / "out"), config=DedupeConfig(), work_dir=str(work / "w"),
                         stage=stage)
         peaks[stage] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

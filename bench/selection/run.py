@@ -37,7 +37,7 @@ from metrics import precision_recall_at_r, roc_auc, spearman, stratified_precisi
 from naive_zipfit import timed  # noqa: E402
 
 from sievekit.io import ReadOptions, iter_batches, resolve_inputs  # noqa: E402
-from sievekit.commands.pipeline import sidecar_name  # noqa: E402
+from sievekit.run.layout import sidecar_name  # noqa: E402
 from sievekit.selectors import available, get_selector  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,7 +220,7 @@ def naive_line(c: dict) -> str:
 
 def scoring_rate(pool_name: str, spec: str, task: str, n_docs: int) -> dict:
     """In a fresh process: fit through the library, then time ``score_batch`` alone over the first n_docs."""
-    from sievekit.scoring import MethodSpec, make_selectors
+    from sievekit.scoring.methods import MethodSpec, make_selectors
 
     pool = load_pool(pool_name)
     name, opts = parse_method(spec)

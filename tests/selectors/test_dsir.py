@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sievekit.rules import sampling
 from sievekit.errors import ConfigError
+from sievekit.rules import sampling
 from sievekit.selectors import get_selector
 from sievekit.selectors.dsir import DsirConfig, DsirSelector, reference_gumbel_top_k
 from sievekit.selectors.kl import kl_divergence, kl_reduction, selection_kl_reduction
