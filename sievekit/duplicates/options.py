@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sievekit.duplicates.banding import Banding, choose_bands
+from sievekit.duplicates.banding import EXACT_MIN_CATCH, MIN_CATCH, Banding, choose_bands
 from sievekit.duplicates.minhash import ENGINES
 from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions
@@ -22,7 +22,9 @@ class DedupeConfig:
     """What to treat as a duplicate and which copy to keep.
 
     Example:
-        >>> DedupeConfig(threshold=0.7).banding
+        >>> DedupeConfig(threshold=0.7).banding  # exact verification affords more candidates
+        Banding(bands=25, rows=5)
+        >>> DedupeConfig(threshold=0.7, verify="sig").banding
         Banding(bands=21, rows=6)
     """
 
@@ -30,7 +32,8 @@ class DedupeConfig:
                                                             "are near duplicates."})
     num_perm: int = field(default=128, metadata={"help": "MinHash slots per document (uint32 each)."})
     ngram: int = field(default=5, metadata={"help": "Words per shingle; a shorter document is one shingle."})
-    bands: int | None = field(default=None, metadata={"help": "LSH bands (default: derived from the threshold)."})
+    bands: int | None = field(default=None, metadata={"help": "LSH bands (default: derived from the threshold and "
+                                                              "--verify)."})
     rows: int | None = field(default=None, metadata={"help": "Slots per band (default: derived)."})
     verify: str = field(default="exact", metadata={"help": "Check candidates: exact (true Jaccard of the shingle "
                                                            "sets, which sign writes to the work directory), sig "
@@ -76,7 +79,7 @@ class DedupeConfig:
     def banding(self) -> Banding:
         if self.bands is not None and self.rows is not None:
             return Banding(self.bands, self.rows)
-        return choose_bands(self.threshold, self.num_perm)
+        return choose_bands(self.threshold, self.num_perm, EXACT_MIN_CATCH if self.verify == "exact" else MIN_CATCH)
 
     @property
     def score_field(self) -> str | None:

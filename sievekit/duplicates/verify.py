@@ -1,16 +1,20 @@
 """Candidate checks: true Jaccard of the shingle sets (``exact``), estimated Jaccard from signatures (``sig``), none.
 
 ``exact`` reads the shingle sets the sign stage wrote (``shard-N.sets``: each document's sorted unique 32-bit
-shingle hashes, one after the other; ``shard-N.setend``: where each document's run ends). They are memory
-mapped a chunk of pairs at a time and unmapped after it, so the check holds one chunk (``CHUNK_VALUES`` hashes,
-~100 MB with its temporaries) whatever the size of the pool; the pages it read stay in the OS page cache,
-not in the process. A chunk's Jaccards come from one sort of ``pair << 32 | hash`` keys: a hash present in
-both sets of a pair shows up twice in a row.
+shingle hashes, one after the other; ``shard-N.setend``: where each document's run ends) through memory maps,
+a chunk of pairs at a time, letting the pages go after each chunk, so the check holds one chunk
+(``CHUNK_VALUES`` hashes, ~40 MB with its temporaries) whatever the size of the pool; the pages it read stay
+in the OS page cache, not in the process. A chunk's Jaccards come from one sort of ``pair << 32 | hash`` keys:
+a hash present in both sets of a pair shows up twice in a row.
 """
 
 from __future__ import annotations
 
+import mmap
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,10 +22,10 @@ import numpy.typing as npt
 from sievekit.duplicates.cluster import I64, Verifier
 from sievekit.duplicates.minhash import jaccard_estimate
 from sievekit.duplicates.sources import SigStore, Source
-from sievekit.duplicates.workdir import WorkDir, raw_array
+from sievekit.duplicates.workdir import WorkDir
 from sievekit.errors import InputError
 
-CHUNK_VALUES = 1 << 22
+CHUNK_VALUES = 1 << 20
 _S32 = np.uint64(32)
 
 
@@ -47,71 +51,83 @@ def set_jaccard(values_a: npt.NDArray[np.uint32], len_a: I64, values_b: npt.NDAr
 
 
 class ShingleSets:
-    """The shingle sets of every source (this run's shards and earlier runs'), by global document index."""
+    """The shingle sets of every source (this run's shards and earlier runs'), by global document index.
+
+    Each source's two files are mapped once; after every chunk of pairs the pages it touched are let go
+    (``MADV_DONTNEED``: they leave this process, the page cache keeps them), so the resident memory is one
+    chunk's, not the pool's.
+    """
 
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
         self.offsets = np.array([s.offset for s in sources] + [sum(s.rows for s in sources)], dtype=np.int64)
-        self.bases = [WorkDir(s.work).sign_base(s.shard.index) for s in self.sources]
-        for source, base in zip(self.sources, self.bases, strict=True):
+        self._maps: list[mmap.mmap] = []
+        self._ends: list[npt.NDArray[np.int64]] = []
+        self._values: list[npt.NDArray[np.uint32]] = []
+        for source in self.sources:
+            base = WorkDir(source.work).sign_base(source.shard.index)
             if not base.with_suffix(".setend").exists():
                 raise InputError(str(base.with_suffix(".setend")), "no shingle sets to verify with (signed "
                                  "for --verify sig)", hint="sign again with --verify exact, or pass --verify sig"
                                  if not source.seen else "the --against run was signed with --verify sig: pass "
                                  "--verify sig, or sign it again with --verify exact")
+            self._ends.append(self._map(base.with_suffix(".setend"), np.int64))
+            self._values.append(self._map(base.with_suffix(".sets"), np.uint32))
+
+    def _map(self, path: Path, dtype: type) -> npt.NDArray[Any]:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return np.empty(0, dtype=dtype)
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._maps.append(mm)
+        return np.frombuffer(mm, dtype=dtype)
+
+    def _release(self) -> None:
+        if hasattr(mmap, "MADV_DONTNEED"):
+            for mm in self._maps:
+                mm.madvise(mmap.MADV_DONTNEED)
 
     def jaccard(self, u: I64, v: I64) -> npt.NDArray[np.float64]:
         """True Jaccard of each pair ``(u[i], v[i])``, a chunk of about ``CHUNK_VALUES`` hashes at a time."""
         if not len(u):
             return np.empty(0, dtype=np.float64)
-        size = self._lengths(u) + self._lengths(v)
+        (start_u, len_u), (start_v, len_v) = self._spans(u), self._spans(v)
+        size = len_u + len_v
         cut = np.searchsorted(np.cumsum(size), np.arange(CHUNK_VALUES, int(size.sum()), CHUNK_VALUES))
         bounds = [0, *np.unique(np.maximum(cut, 1)).tolist(), len(u)]
         parts = []
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi > lo:
-                (va, la), (vb, lb) = self._gather(u[lo:hi]), self._gather(v[lo:hi])
-                parts.append(set_jaccard(va, la, vb, lb))
+                va = self._gather(u[lo:hi], start_u[lo:hi], len_u[lo:hi])
+                vb = self._gather(v[lo:hi], start_v[lo:hi], len_v[lo:hi])
+                parts.append(set_jaccard(va, len_u[lo:hi], vb, len_v[lo:hi]))
+                self._release()
         return np.concatenate(parts)
 
-    def _source(self, idx: I64) -> I64:
-        return np.searchsorted(self.offsets, idx, side="right") - 1
-
-    def _ends(self, s: int) -> npt.NDArray[np.int64]:
-        return raw_array(self.bases[s].with_suffix(".setend"), np.int64, (self.sources[s].rows,))
-
-    def _lengths(self, idx: I64) -> I64:
-        out = np.empty(len(idx), dtype=np.int64)
-        src = self._source(idx)
+    def _spans(self, idx: I64) -> tuple[I64, I64]:
+        """Where each document's set starts in its source's values, and its length."""
+        start = np.empty(len(idx), dtype=np.int64)
+        end = np.empty(len(idx), dtype=np.int64)
+        src = np.searchsorted(self.offsets, idx, side="right") - 1
         for s in np.unique(src).tolist():
             sel = src == s
-            ends = self._ends(s)
             row = idx[sel] - self.offsets[s]
-            out[sel] = ends[row] - np.where(row > 0, ends[np.maximum(row - 1, 0)], 0)
-            del ends  # unmapped: its pages stay in the page cache, not in this process
-        return out
+            ends = self._ends[s]
+            end[sel] = ends[row]
+            start[sel] = np.where(row > 0, ends[np.maximum(row - 1, 0)], 0)
+        return start, end - start
 
-    def _gather(self, idx: I64) -> tuple[npt.NDArray[np.uint32], I64]:
-        """The sets of ``idx`` as one array of concatenated runs, in the order of ``idx``, and their lengths."""
-        lengths = self._lengths(idx)
-        starts_out = np.cumsum(lengths) - lengths
-        out = np.empty(int(lengths.sum()), dtype=np.uint32)
-        src = self._source(idx)
+    def _gather(self, idx: I64, start: I64, length: I64) -> npt.NDArray[np.uint32]:
+        """The sets of ``idx`` as one array of concatenated runs, in the order of ``idx``."""
+        out_start = np.cumsum(length) - length
+        out = np.empty(int(length.sum()), dtype=np.uint32)
+        src = np.searchsorted(self.offsets, idx, side="right") - 1
         for s in np.unique(src).tolist():
             sel = np.flatnonzero(src == s)
-            ends = self._ends(s)
-            row = idx[sel] - self.offsets[s]
-            start = np.asarray(ends[row] - lengths[sel])
-            total = int(ends[-1])
-            del ends
-            if not total:
-                continue
-            values = raw_array(self.bases[s].with_suffix(".sets"), np.uint32, (total,))
-            n = lengths[sel]
+            n = length[sel]
             within = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-            out[np.repeat(starts_out[sel], n) + within] = values[np.repeat(start, n) + within]
-            del values
-        return out, lengths
+            out[np.repeat(out_start[sel], n) + within] = self._values[s][np.repeat(start[sel], n) + within]
+        return out
 
 
 def make_verifier(mode: str, threshold: float, store: SigStore, sets: ShingleSets | None) -> Verifier:

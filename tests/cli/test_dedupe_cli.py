@@ -37,7 +37,7 @@ def test_dedupe_to_directory_with_clusters_and_manifest(invoke, tmp_path):
     assert [json.loads(x)["id"] for x in (out / "pool.jsonl").read_text().splitlines()] == ["c", "d"]
     assert len((out / "clusters.jsonl").read_text().splitlines()) == 3
     assert json.loads((out / "manifest.json").read_text())["dedupe"]["cluster_sizes"] == {"3-4": 1}
-    assert "bucket: 16 bands x 8 rows" in res.stderr
+    assert "bucket: 18 bands x 7 rows" in res.stderr
 
 
 def test_dedupe_to_one_file_writes_the_clusters_beside_it(invoke, tmp_path):
@@ -58,7 +58,7 @@ def test_dry_run_prints_the_derived_banding(invoke, tmp_path):
     res = invoke("dedupe", _pool(tmp_path), "--threshold", "0.7", "--dry-run")
     assert res.exit_code == 0
     cfg = json.loads(res.stdout)
-    assert (cfg["bands"], cfg["rows"], cfg["verify"]) == (21, 6, "exact")
+    assert (cfg["bands"], cfg["rows"], cfg["verify"]) == (25, 5, "exact")
 
 
 def test_config_file_and_flags(invoke, tmp_path):

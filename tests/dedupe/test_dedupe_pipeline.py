@@ -128,7 +128,7 @@ def test_stage_before_its_inputs_exist_fails_clearly(dup_pool, tmp_path):
 def test_artefacts_made_with_other_parameters_are_refused(dup_pool, tmp_path):
     work = str(tmp_path / "work")
     run(dup_pool, tmp_path / "out", work_dir=work)
-    with pytest.raises(ConfigError, match="bands: 16 then, 21 now"):
+    with pytest.raises(ConfigError, match="bands: 18 then, 25 now"):
         run(dup_pool, tmp_path / "out2", work_dir=work, cfg=DedupeConfig(threshold=0.7))
     with pytest.raises(ConfigError, match="other sign parameters"):
         run(dup_pool, tmp_path / "out3", work_dir=work, cfg=DedupeConfig(num_perm=64))
@@ -214,7 +214,7 @@ def test_exact_verification_keeps_the_threshold_where_the_estimate_wavers():
 def test_key_ranges_split_buckets_without_changing_survivors(dup_pool, tmp_path):
     run(dup_pool, tmp_path / "one")
     run(dup_pool, tmp_path / "three", cfg=DedupeConfig(key_parts=3), work_dir=str(tmp_path / "w"))
-    assert len(list((tmp_path / "w" / "bucket").glob("*.npz"))) == 16 * 3
+    assert len(list((tmp_path / "w" / "bucket").glob("*.npz"))) == 18 * 3
     for name in ("a.jsonl", "b.jsonl", "clusters.jsonl"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "three" / name).read_bytes()
 
