@@ -17,6 +17,10 @@ occurrence, i.e. a COO matrix whose values are all 1 (``scipy.sparse.coo_matrix(
 bucket_ids)))``). ``to_csr()`` sums the duplicates into the usual ``(indptr, indices, counts)`` triple,
 which ``scipy.sparse.csr_matrix((counts, indices, indptr), shape=(n_docs, buckets))`` accepts as is.
 
+Every step is a numpy pass over the batch's bytes, tokens or n-grams (no Python step per token): token
+hashes come from prefix sums over cache-sized blocks of the buffer, and ``to_csr`` sorts 32-bit
+(document, bucket) keys. ``bench/featurize_speed.py`` measures it against the previous version.
+
 Example:
     >>> f = NgramFeaturizer(buckets=10000, order=2, hash="sha256")
     >>> f.tokenize("Hello, world!")
@@ -106,8 +110,7 @@ class HashedBatch:
 
     def to_csr(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """``(indptr, indices, counts)`` with one entry per distinct bucket of each document, indices sorted."""
-        # One sort of the (document, bucket) keys does it; 32-bit keys (whenever they fit, as for a batch of a
-        # few thousand documents over 2**20 buckets) sort about twice as fast as 64-bit ones.
+        # One sort of (document, bucket) keys; 32-bit ones (when they fit) sort about twice as fast as 64-bit.
         shape = self.n_docs, self.num_buckets
         if self.n_docs * self.num_buckets <= 1 << 32:
             return _csr_of_keys(self.doc_ids.astype(np.uint32), self.bucket_ids.astype(np.uint32), *shape)
@@ -123,22 +126,18 @@ class HashedBatch:
 def _csr_of_keys(docs: npt.NDArray[_Unsigned], buckets: npt.NDArray[_Unsigned], n_docs: int, size: int) -> tuple[
         npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """``HashedBatch.to_csr`` from occurrences in an unsigned type holding ``n_docs * size`` (overwrites ``docs``)."""
-    keys = docs
-    keys *= keys.dtype.type(size)
+    keys, width = docs, docs.dtype.type(size)
+    keys *= width
     keys += buckets
     keys.sort()
     head = np.empty(len(keys), dtype=bool)
-    head[:1] = True
+    head[:1] = True  # nothing when there are no keys
     np.not_equal(keys[1:], keys[:-1], out=head[1:])
     at = np.flatnonzero(head)
     distinct = keys[at]
-    row_starts = np.arange(n_docs, dtype=keys.dtype)
-    row_starts *= keys.dtype.type(size)
-    indptr = np.empty(n_docs + 1, dtype=np.int64)
-    indptr[:-1] = np.searchsorted(distinct, row_starts)
-    indptr[-1] = len(distinct)
-    counts = np.diff(at, append=len(keys)).astype(np.int64, copy=False)
-    return indptr, _mod(distinct, size).astype(np.int64), counts
+    indptr = np.full(n_docs + 1, len(distinct), dtype=np.int64)
+    indptr[:-1] = np.searchsorted(distinct, np.arange(n_docs, dtype=keys.dtype) * width)
+    return indptr, _mod(distinct, size).astype(np.int64), np.diff(at, append=len(keys)).astype(np.int64, copy=False)
 
 
 class _SortedMemo:
@@ -179,21 +178,18 @@ def sha256_bucket(ngram: str, num_buckets: int) -> int:
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """The splitmix64 finaliser (every input bit affects every output bit), in place: ``x`` is overwritten."""
-    shifted = x >> _U64(30)
-    x ^= shifted
-    x *= _U64(0xBF58476D1CE4E5B9)
-    np.right_shift(x, _U64(27), out=shifted)
-    x ^= shifted
-    x *= _U64(0x94D049BB133111EB)
-    np.right_shift(x, _U64(31), out=shifted)
-    x ^= shifted
+    shifted = np.empty_like(x)
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, 0)):
+        np.right_shift(x, _U64(shift), out=shifted)
+        x ^= shifted
+        if mult:
+            x *= _U64(mult)
     return x
 
 
 def _mod(x: npt.NDArray[_Unsigned], size: int, out: npt.NDArray[_Unsigned] | None = None) -> npt.NDArray[_Unsigned]:
-    """``x % size`` for unsigned ``x``, into ``out`` (default: in place). numpy's remainder divides element by
-    element, while its floor division by a scalar is vectorised: ``x - (x // size) * size`` is several times
-    faster, and a mask more so."""
+    """``x % size`` into ``out`` (default: in place). numpy's remainder divides element by element, its floor
+    division by a scalar is vectorised: ``x - (x // size) * size`` is several times faster, a mask more so."""
     out = x if out is None else out
     divisor = x.dtype.type(size)
     if size & (size - 1) == 0:
@@ -370,11 +366,8 @@ class NgramFeaturizer:
 
 
 def _token_hashes(hasher: _PolyHash, spans: TokenSpans) -> npt.NDArray[np.uint64]:
-    """``hasher``'s hash of every token of ``spans``, a block of about ``HASH_BLOCK_BYTES`` at a time.
-
-    A token's hash does not depend on where its block starts, and a block's prefix sums (8 bytes per byte)
-    stay in a core's cache while the token boundaries are looked up in them.
-    """
+    """``hasher``'s hash of every token of ``spans``, a block of about ``HASH_BLOCK_BYTES`` at a time: a token's
+    hash does not depend on where its block starts, and a block's prefix sums stay in a core's cache."""
     starts, ends = spans.starts, spans.ends
     cuts = np.searchsorted(starts, np.arange(0, len(spans.buf), HASH_BLOCK_BYTES)).tolist() + [len(starts)]
     out = np.empty(len(starts), dtype=np.uint64)
@@ -414,16 +407,11 @@ def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.ND
 
 
 def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.uint64]:
-    """64-bit keys of the k-grams starting at ``first``: token hashes chained through splitmix64.
-
-    Computed for every window of k tokens (contiguous slices, no gathers), then the windows within one text are
-    taken. For ``k == 1`` that is ``token_hashes`` itself, not a copy.
-    """
+    """64-bit keys of the k-grams starting at ``first``: token hashes chained through splitmix64, over every
+    window of k tokens (contiguous slices, no gathers), then those at ``first``; for k = 1, ``token_hashes``."""
     if k == 1:
         return token_hashes if len(first) == len(token_hashes) else token_hashes.take(first)
-    n = len(token_hashes) - k + 1
-    if n <= 0:
-        return np.empty(0, dtype=np.uint64)
+    n = max(len(token_hashes) - k + 1, 0)
     keys = token_hashes[:n] * _U64(0x100000001B3)
     for j in range(1, k):
         if j > 1:

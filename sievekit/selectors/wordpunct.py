@@ -6,10 +6,12 @@ pattern ``\\w+|[^\\w\\s]+`` compiled by the third-party ``regex`` engine, whose 
 excludes U+001C..U+001F. ``word_punct_pattern()`` rebuilds that engine's classes for stdlib ``re`` from
 ``unicodedata`` (it agrees with ``regex`` on every code point assigned in Python's Unicode version).
 
-``token_spans`` is the fast path used for features: ASCII texts (most of a pool) are split with numpy,
-since on ASCII the rule is just "maximal runs of word bytes or of punctuation bytes"; other texts go
-through the regex and are re-joined with single spaces. Either way the batch becomes one byte buffer
-and every token a byte range of it, with no Python object per token.
+``token_spans`` is the fast path used for features, with no regex and no Python object per token: the
+rule is just "maximal runs of word characters or of punctuation characters", so once every byte of the
+batch's UTF-8 buffer carries its character's class (ASCII bytes from a ``bytes.translate`` table,
+non-ASCII characters from ``codepoint_classes``, built from the same code point lists as the pattern),
+the token boundaries are where the class changes. ``split_words`` (the regex) stays the reference it is
+tested against, and serves ``NgramFeaturizer.tokenize``.
 """
 
 from __future__ import annotations
