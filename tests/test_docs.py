@@ -48,3 +48,13 @@ def test_the_readme_library_example_runs(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.split()[:2] == ["200", "False"]
     exec(compile(block.replace('"sievekit/demo', f'"{ROOT}/sievekit/demo'), "README.md", "exec"), {})
     assert capsys.readouterr().out.split()[:2] == ["200", "True"]  # the same job again: nothing to do
+
+
+def test_help_renders_brackets_and_every_shared_option(invoke):
+    """Typer is pinned to a tested range: its help must keep bracketed text and list the shared options."""
+    for name in ("score", "select", "dedupe", "report"):
+        res = invoke(name, "-h")
+        assert res.exit_code == 0, res.stderr
+        for flag in ("--text-field", "--on-bad-record", "--config", "--dry-run", "--progress-interval", "--quiet"):
+            assert flag in res.stdout, (name, flag)
+    assert "sievekit[ray]" in invoke("select", "--help").stdout.replace("\n", "").replace("│", "").replace(" ", "")
