@@ -1,11 +1,14 @@
 """From LSH groups to clusters: verified edges, connected components over numpy arrays, survivors.
 
-Edges come from each group's hub (its smallest document): every member is verified against the hub; the
-members that fail form a new group with their own smallest member as hub, and so on for a few rounds
-("peeling"), so one unrelated document that happens to be the smallest does not hide the pairs among the
-rest. Connected components use label propagation with pointer jumping on int64 arrays, over the documents
-that have an edge only; a component is labelled by its smallest document, so labels never depend on the
-order in which edges were found or on the number of workers.
+Edges come from each group's hub (its smallest document): every member is verified against the hub. A
+member that fails gets a second chance against up to ``SECOND_CHANCES`` of the members that passed, spread
+over the group: in a cluster of documents that are all near one another but not all near the hub (the
+translations of one message catalogue, say) a member can be a near duplicate of most of the cluster and
+still miss the hub. Members that fail both form a new group with their own smallest member as hub, and so
+on for a few rounds ("peeling"), so one unrelated document that happens to be the smallest does not hide
+the pairs among the rest. Connected components use label propagation with pointer jumping on int64
+arrays, over the documents that have an edge only; a component is labelled by its smallest document, so
+labels never depend on the order in which edges were found or on the number of workers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy.typing as npt
 I64 = npt.NDArray[np.int64]
 Verifier = Callable[[I64, I64], npt.NDArray[np.bool_]]
 PEEL_ROUNDS = 8
+SECOND_CHANCES = 4
 
 
 def group_hubs(group: I64) -> I64:
@@ -49,6 +53,7 @@ def peel(group: I64, members: I64, verify: Verifier, rounds: int = PEEL_ROUNDS) 
         us.append(hub[ok])
         vs.append(member[ok])
         failed = np.flatnonzero(rest)[~ok]
+        failed = _second_chance(group, members, np.flatnonzero(rest)[ok], failed, verify, us, vs)
         group, members = group[failed], members[failed]
         sizes = np.bincount(group) if len(group) else np.zeros(0, dtype=np.int64)
         keep = sizes[group] >= 2
@@ -56,6 +61,32 @@ def peel(group: I64, members: I64, verify: Verifier, rounds: int = PEEL_ROUNDS) 
     if not us:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     return np.concatenate(us), np.concatenate(vs)
+
+
+def _second_chance(group: I64, members: I64, passed: I64, failed: I64, verify: Verifier, us: list[I64],
+                   vs: list[I64]) -> I64:
+    """Verify each failed member (positions, sorted) against up to ``SECOND_CHANCES`` passed members of its
+    group, spread evenly; add the edges found and return the positions that failed again."""
+    if not len(failed) or not len(passed):
+        return failed
+    pg, fg = group[passed], group[failed]
+    start = np.searchsorted(pg, fg, side="left")
+    count = np.searchsorted(pg, fg, side="right") - start
+    tries = np.minimum(count, SECOND_CHANCES)
+    who, hub = [], []
+    for k in range(SECOND_CHANCES):
+        sel = np.flatnonzero(k < tries)
+        who.append(sel)
+        hub.append(passed[start[sel] + (k * count[sel]) // tries[sel]])
+    w, h = np.concatenate(who), np.concatenate(hub)
+    if not len(w):
+        return failed
+    ok = verify(members[h], members[failed[w]])
+    us.append(members[h][ok])
+    vs.append(members[failed[w]][ok])
+    found = np.zeros(len(failed), dtype=bool)
+    found[w[ok]] = True
+    return failed[~found]
 
 
 def components(u: I64, v: I64) -> tuple[I64, I64]:

@@ -94,3 +94,15 @@ def test_switching_verify_on_a_work_dir_is_refused_not_mixed(dup_pool, tmp_path)
                     work_dir=str(tmp_path / "w"))
     with pytest.raises(SievekitError, match="other sign parameters"):
         sievekit.dedupe([str(dup_pool)], str(tmp_path / "o2"), work_dir=str(tmp_path / "w"))
+
+
+def test_a_member_that_misses_the_hub_gets_a_second_chance():
+    """13 is near 5 and 9 but not near the hub 1: it still joins the cluster (no new group of one)."""
+    from sievekit.duplicates.cluster import components, peel
+
+    g, m = np.array([0, 0, 0, 0]), np.array([1, 5, 9, 13])
+    u, v = peel(g, m, lambda a, b: ~((a == 1) & (b == 13)))
+    assert sorted(zip(u.tolist(), v.tolist())) == [(1, 5), (1, 9), (5, 13), (9, 13)]
+    assert components(u, v)[1].tolist() == [1, 1, 1, 1]
+    u, v = peel(g, m, lambda a, b: ~((a == 1) & (b == 13)) & ~((a == 5) & (b == 13)))  # 9 still takes it
+    assert (9, 13) in set(zip(u.tolist(), v.tolist()))
