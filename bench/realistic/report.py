@@ -59,7 +59,9 @@ def methods_section(groups: dict, tasks: list[str], methods: list[str]) -> list[
     for task in tasks:
         lines.append(f"| {task} | " + " | ".join(_cell(groups.get((m, task), []), "p_at_r") for m in methods) + " |")
     means = [np.mean([_stat(groups.get((m, t), []), "p_at_r")[0] for t in tasks]) for m in methods]
-    lines.append("| **mean** | " + " | ".join(f"**{v:.3f}**" for v in means) + " |")
+    subs = [np.mean([_stat(groups.get((m, t), []), "p_at_r")[0] for t in tasks if t in SUB_STYLES]) for m in methods]
+    for label, vals in (("mean", means), ("mean, sub-styles", subs)):
+        lines.append(f"| **{label}** | " + " | ".join("–" if math.isnan(v) else f"**{v:.3f}**" for v in vals) + " |")
     lines += ["", "ROC-AUC / Spearman(score, length) / CPU-s per run (fit + scoring the whole pool), means:", "",
               "| task | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for task in tasks:
@@ -84,7 +86,7 @@ def sweep_section(groups: dict, tasks: list[str]) -> list[str]:
         default = _stat(groups.get((DEFAULT, task), []), "p_at_r")[0]
         share = _stat(groups.get((DEFAULT, task), []), "pu_share")[0]
         none = groups.get((DEFAULT + ":budget=none", task), [])
-        head.append(f"| {task} | {share:.4f} | " + " | ".join(f"{v:.3f}" for v in vals)
+        head.append(f"| {task} | {share:.4f} | " + " | ".join("–" if math.isnan(v) else f"{v:.3f}" for v in vals)
                     + f" | {best:.3f} | {default:.3f} | {default - best:+.3f} | {_cell(none, 'p_at_r', sd=False)}"
                     f" (drop {_stat(none, 'pu_share')[0]:.4f}) |")
     return head

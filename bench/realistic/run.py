@@ -18,7 +18,7 @@ Results accumulate in ``--json`` (a run skips what it holds); ``--report FILE`` 
 Usage:
   python bench/realistic/run.py --data bench/data/realistic --json bench/out/realistic.json
   python bench/realistic/run.py --methods "classifier classifier:pu_top_fraction=0.01,c=3" --tasks py-async
-  python bench/realistic/run.py --json bench/out/realistic.json --report bench/realistic/results.md
+  python bench/realistic/run.py --json bench/out/realistic.json --also more.json --report bench/realistic/results.md
 """
 
 from __future__ import annotations
@@ -43,7 +43,14 @@ from sievekit.selectors import available, get_selector  # noqa: E402
 from sievekit.selectors.classifier import ClassifierSelector, reservoir_sample  # noqa: E402
 
 BATCH = 2048
-DEFAULT_METHODS = "classifier dsir zstd-ml zstd-ratio zipfit"
+SWEEP = " ".join(f"classifier:pu_top_fraction={f}" for f in (0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2))
+VARIANTS = ("classifier:budget=none classifier:penalty=auto classifier:penalty=l1,c=10 classifier:penalty=l1,c=1 "
+            "classifier:hard_negative_weight=3 classifier:ngrams=3")
+
+
+def default_methods() -> str:
+    """Every registered target-aware method, then the classifier's drop-share sweep and variants."""
+    return " ".join([n for n in available() if getattr(get_selector(n), "needs_target", False)] + [SWEEP, VARIANTS])
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -137,28 +144,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("bench/data/realistic"))
     ap.add_argument("--json", type=Path, default=Path("bench/out/realistic.json"))
-    ap.add_argument("--methods", default=DEFAULT_METHODS, help="specs separated by spaces or semicolons")
+    ap.add_argument("--methods", default="", help="specs separated by spaces or semicolons (default: every "
+                    "registered target-aware method, the classifier's drop-share sweep and its variants)")
     ap.add_argument("--tasks", default="")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--zipfit-docs", type=int, default=2000)
-    ap.add_argument("--report", type=Path, help="write the Markdown report from --json and exit")
+    ap.add_argument("--near", type=float, default=0.0,
+                    help="run a fixed pu_top_fraction only on tasks whose share is at least 1/NEAR of it (0: all)")
+    ap.add_argument("--report", type=Path, help="write the Markdown report from --json (and --also) and exit")
+    ap.add_argument("--also", type=Path, nargs="*", default=[], help="more result files for --report")
     args = ap.parse_args()
     if args.report:
         from report import write_report
 
-        write_report(json.loads(args.json.read_text()), args.data, args.report)
+        results = [r for path in [args.json, *args.also] for r in json.loads(path.read_text())]
+        write_report(results, args.data, args.report)
         return
     bench = load_benchmark(args.data)
     tasks = args.tasks.split(",") if args.tasks else list(bench.targets)
     sub = np.sort(np.random.default_rng(12345).choice(len(bench.texts), args.zipfit_docs, replace=False))
     results = json.loads(args.json.read_text()) if args.json.exists() else []
     done = {(r["task"], r["method"], r["seed"]) for r in results}
-    for spec in re.split(r"[;\s]+", args.methods.strip()):
+    for spec in re.split(r"[;\s]+", (args.methods or default_methods()).strip()):
         name, opts = parse_spec(spec)
         if name not in available():
             print(f"skip {spec}: not registered", file=sys.stderr)
             continue
         for task in tasks:
+            fixed = float(opts.get("pu_top_fraction", 0))
+            if args.near and fixed > args.near * bench.relevant(task).mean():
+                continue
             for seed in [int(s) for s in args.seeds.split(",")] if seeded(name, opts) else [0]:
                 if (task, spec, seed) in done:
                     continue
