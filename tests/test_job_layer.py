@@ -283,3 +283,10 @@ def test_library_errors_name_fields_and_the_cli_names_flags(invoke, tmp_path):
     assert res.exit_code == 2 and "--stratify works with --top-k or --fraction" in res.stderr
     res = invoke("select", DATA / "pool.jsonl", "--method", "length", "--threshold", "nan", "-o", tmp_path / "o")
     assert res.exit_code == 2 and "--threshold must be a finite number" in res.stderr
+
+
+def test_another_commands_directory_is_named_as_such(invoke, tmp_path):
+    res = invoke("select", DATA / "pool.jsonl", "--method", "length", "--top-k", "3", "-o", tmp_path / "o")
+    assert res.exit_code == 0
+    res = invoke("dedupe", DATA / "pool.jsonl", "-o", tmp_path / "o")
+    assert res.exit_code == 2 and "written by `sievekit select`, not `sievekit dedupe`" in res.stderr

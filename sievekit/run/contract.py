@@ -176,6 +176,8 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     before = old.get("job")
     if not isinstance(before, Mapping):
         return "written by an earlier sievekit version, or by hand"
+    if before.get("command") != new.get("command"):
+        return f"written by `sievekit {before.get('command')}`, not `sievekit {new.get('command')}`"
     a, b = _flatten(before), _flatten(new)
     keys = sorted(k for k in set(a) | set(b) if a.get(k, _MISSING) != b.get(k, _MISSING))
     shown = [f"{k}: {_short(a.get(k, _MISSING))} then, {_short(b.get(k, _MISSING))} now" for k in keys[:4]]
