@@ -10,11 +10,14 @@ from sievekit import commands
 from sievekit.cli import _common as c
 from sievekit.cli import options as o
 from sievekit.errors import ConfigError
-from sievekit.rules import Rule
+from sievekit.rules import RULES, Rule
 from sievekit.run.layout import Layout
 from sievekit.scoring import MethodSpec, ScoreSource
+from sievekit.scoring.source import parse_targets
 
-Target = Annotated[list[str] | None, typer.Option("-t", "--target", help="Target set: file, directory or glob.")]
+Target = Annotated[list[str] | None, typer.Option("-t", "--target", help="Target set: file, directory or glob. "
+                                                  "Several are one merged set; PATH:SHARE on each (code.jsonl:0.7) "
+                                                  "selects a mixture with those proportions.")]
 State = Annotated[str | None, typer.Option("--state", help="Reuse a fitted state (a state file, or the output "
                                            "directory of an earlier `sievekit score`) instead of fitting.")]
 OutputCodec = o.choices("OutputCodec", ("none", "gzip", "zstd"))
@@ -39,6 +42,15 @@ def select_cmd(
     threshold: Annotated[float | None, typer.Option("--threshold", help="Keep documents scoring >= T.")] = None,
     sample: Annotated[int | None, typer.Option("--sample", min=0, help="Importance-resample N documents (Gumbel "
                                                "top-k on the scores as log weights, seeded).")] = None,
+    budget_tokens: Annotated[float | None, typer.Option(
+        "--budget-tokens", min=0, help="Keep the best documents while their tokens add up to at most N (1e9 works); "
+        "a document that would cross N is not kept, nor any ranked after it. Tokens are estimated unless "
+        "--tokenizer is given.")] = None,
+    budget_bytes: Annotated[float | None, typer.Option(
+        "--budget-bytes", min=0, help="As --budget-tokens, counting the UTF-8 bytes of the text field.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(
+        "--tokenizer", help="Count --budget-tokens exactly with this `tokenizers` JSON file (a model's "
+        "tokenizer.json; pip install 'sievekit[tokens]').")] = None,
     stratify: Annotated[str | None, typer.Option("--stratify", help="Keep each stratum's share with --top-k or "
                                                  "--fraction: `length` (equal-frequency length bands) or a field "
                                                  "name (one stratum per value).")] = None,
@@ -51,17 +63,20 @@ def select_cmd(
 
     Scores come from a method run now (--method, with --target for target-based methods), from the
     sidecars of an earlier `sievekit score` (--scores DIR), or from a numeric field (--score-field). Exactly
-    one rule: --top-k N, --fraction F, --threshold T or --sample N. Memory holds one float per document;
-    kept records are written with every field, in input order. Re-running a finished run into the same
-    directory does nothing.
+    one rule: --top-k N, --fraction F, --threshold T, --sample N, --budget-tokens N or --budget-bytes N.
+    Memory holds one float per document (and its count, for a budget); kept records are written with every
+    field, in input order. Re-running a finished run into the same directory does nothing.
 
     Example:  sievekit select pool/ --method random --fraction 0.1 --seed 1 -o picked/
     """
     cfg = c.method_config(ctx, cfg_file(ctx))
     rule = _rule(cfg)
+    targets, proportions = parse_targets(cfg["target"] or [])
+    if proportions is not None:  # the plan (--dry-run) shows the paths and their shares apart
+        cfg["target"], cfg["target_shares"] = targets, proportions
     source = ScoreSource(methods=[MethodSpec(n, opts) for n, opts in cfg["method_options"].items()],
-                         target=cfg["target"] or None, state=cfg["state"], sidecars=cfg["scores"],
-                         field=cfg["score_field"])
+                         target=targets or None, state=cfg["state"], sidecars=cfg["scores"],
+                         field=cfg["score_field"], proportions=proportions)
     if cfg["dry_run"]:
         c.dry_run(cfg, methods=source.methods, budget=rule.budget())
     with c.progress_bar("select", cfg, resumable=Layout(cfg["output"]).kind == "dir") as progress:
@@ -86,9 +101,9 @@ def cfg_file(ctx: typer.Context) -> Any:
 
 
 def _rule(cfg: dict[str, Any]) -> Rule:
-    given = [(k, cfg[k]) for k in ("top_k", "fraction", "threshold", "sample") if cfg.get(k) is not None]
+    given = [(k, cfg[k]) for k in RULES if cfg.get(k) is not None]
     if len(given) != 1:
         names = ", ".join("--" + k.replace("_", "-") for k, _ in given) or "none"
-        raise ConfigError(f"give exactly one of --top-k, --fraction, --threshold, --sample (got {names})")
+        raise ConfigError(f"give exactly one of {', '.join('--' + k.replace('_', '-') for k in RULES)} (got {names})")
     kind, value = given[0]
-    return Rule(kind, value, stratify=cfg.get("stratify"), bins=cfg.get("bins", 10))
+    return Rule(kind, value, stratify=cfg.get("stratify"), bins=cfg.get("bins", 10), tokenizer=cfg.get("tokenizer"))

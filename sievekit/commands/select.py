@@ -21,14 +21,14 @@ from sievekit.commands.jobs import inputs_job, manifest, path_job, read_job
 from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, resolve_inputs
 from sievekit.io.spool import readable_twice
-from sievekit.rules import Rule, stratify
+from sievekit.rules import Rule, mixture, stratify
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
 from sievekit.run.progress import tracker
 from sievekit.run.writeback import RunResult, write_kept
 from sievekit.scoring.methods import describe_selectors, fit_all, load_states, make_selectors, read_target
-from sievekit.scoring.passes import score_shards
+from sievekit.scoring.passes import COUNTS, method_keys, score_shards
 from sievekit.scoring.sidecars import field_scores, read_sidecars
 from sievekit.scoring.source import ScoreSource
 from sievekit.selectors import Selector
@@ -50,26 +50,30 @@ def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSourc
         ...        source=ScoreSource(methods=[MethodSpec("length", {})]))  # doctest: +SKIP
     """
     tune_allocator()
+    if source.proportions is not None:
+        rule.check_mixable()
     out = Layout(output, output_compression)
     with readable_twice(inputs, read) as shards, Executor(run.jobs, run.executor, run.ray_address) as ex:
         selectors = _selectors(source, rule, seed)
         job = {"command": "select", "inputs": contract.describe_inputs(shards), "rule": dataclasses.asdict(rule),
                "source": _source_job(source, selectors, shards), "read": read_job(read), "seed": seed,
                "annotate": annotate, "output_compression": output_compression}
+        if rule.tokenizer:
+            job["tokenizer"] = path_job(rule.tokenizer)
         writes = out.outputs(shards) + (out.record() if out.kind == "dir" else [])
-        reads = layout.reads_of(shards) + _source_reads(source)
+        reads = layout.reads_of(shards) + _source_reads(source) + ([("the tokenizer", rule.tokenizer)]
+                                                                   if rule.tokenizer else [])
         layout.check(writes, reads, layout.input_dirs(inputs), output if out.kind == "dir" else None)
         with contract.claimed(output, job, run.overwrite) if out.kind == "dir" else nullcontext("new") as status:
             if status == "done":
                 return RunResult.from_manifest(contract.load_manifest(output) or {}, RESULT_KEYS)
-            per_shard, stats, digests, extra = _collect_scores(source, selectors, shards, read, ex, run)
-            scores = np.concatenate(per_shard) if per_shard else np.empty(0)
-            kept = rule.pick(scores, seed, _strata(rule, shards, read) if rule.stratify else None)
-            keep = np.zeros(len(scores), dtype=bool)
+            per_shard, stats, digests, extra = _collect_scores(source, selectors, shards, read, ex, run, rule)
+            rows = [len(next(iter(s.values()))) for s in per_shard]
+            kept, columns = _pick(rule, source, per_shard, seed, shards, read, extra, annotate)
+            keep = np.zeros(sum(rows), dtype=bool)
             keep[kept] = True
-            columns = _annotations(scores, kept) if annotate else None
-            result = write_kept(shards, [len(s) for s in per_shard], keep, columns, out, read, output_compression,
-                                stats, digests, resume=status == "resume", executor=ex, progress=tracker(run.progress))
+            result = write_kept(shards, rows, keep, columns, out, read, output_compression, stats, digests,
+                                resume=status == "resume", executor=ex, progress=tracker(run.progress))
             result.extra.update(extra)
             if out.kind == "dir":
                 contract.finish(output, job, manifest("select", shards, result))
@@ -82,6 +86,11 @@ def _selectors(source: ScoreSource, rule: Rule, seed: int) -> list[Selector]:
         return []
     if source.state:
         return load_states(source.state, [m.name for m in source.methods] or None)
+    if source.shares is not None:  # one selector per target, each told its own share of the selection
+        quota = mixture.quotas(source.shares, int(rule.value)) if rule.kind == "top_k" else None
+        return [s for k, share in enumerate(source.shares)
+                for s in make_selectors(source.methods, seed, {"budget_docs": quota[k]} if quota else
+                                        {"budget_fraction": rule.value * share} if rule.kind == "fraction" else {})]
     return make_selectors(source.methods, seed, rule.budget())
 
 
@@ -94,6 +103,9 @@ def _source_job(source: ScoreSource, selectors: Sequence[Selector], shards: Sequ
                 "column": source.methods[0].name if source.methods else None}
     if source.state:
         return {"state": path_job(source.state), "methods": [s.name for s in selectors]}
+    if source.shares is not None:
+        return {"methods": describe_selectors(selectors), "targets": [
+            {"target": inputs_job([t]), "share": share} for t, share in zip(source.target or [], source.shares)]}
     return {"methods": describe_selectors(selectors), "target": inputs_job(source.target)}
 
 
@@ -104,27 +116,116 @@ def _source_reads(source: ScoreSource) -> list[tuple[str, str]]:
     return reads
 
 
+SCORES = "<scores>"  # a shard's scores among its arrays (``passes.COUNTS`` holds its counts)
+
+
 def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequence[Shard], opts: ReadOptions,
-                    ex: Executor, run: RunOptions) -> tuple[list[np.ndarray], list[ShardStats], list[str | None],
-                                                            dict[str, Any]]:
+                    ex: Executor, run: RunOptions, rule: Rule) -> tuple[list[dict[str, np.ndarray]], list[ShardStats],
+                                                                        list[str | None], dict[str, Any]]:
+    """Each shard's scores (under ``SCORES``) and, for a budget, its documents' counts (under ``COUNTS``): made
+    in the scoring pass when a method scores now; from sidecars or a field, counting is one more read."""
     progress = tracker(run.progress)
-    if source.field:
-        progress.phase_of("score", shards)
-        per_shard, stats = field_scores(shards, source.field, opts)
-        progress.complete()
-        return per_shard, stats, [None] * len(shards), {"score_field": source.field}
-    if source.sidecars:
-        column = source.methods[0].name if source.methods else None
-        read = read_sidecars(source.sidecars, shards, column)
-        return [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read], {
-            "scores_from": source.sidecars, "method": read[0][0] if read else column}
+    if source.field or source.sidecars:
+        if source.field:
+            progress.phase_of("score", shards)
+            per_shard, stats = field_scores(shards, source.field, opts)
+            progress.complete()
+            digests: list[str | None] = [None] * len(shards)
+            extra: dict[str, Any] = {"score_field": source.field}
+        else:
+            column = source.methods[0].name if source.methods else None
+            read = read_sidecars(source.sidecars or "", shards, column)
+            per_shard, stats, digests = [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read]
+            extra = {"scores_from": source.sidecars, "method": read[0][0] if read else column}
+        arrays = [{SCORES: s} for s in per_shard]
+        if rule.counting:
+            counted, _ = score_shards([], shards, opts, ex, run.progress, span_bytes=run.span_bytes,
+                                      counting=rule.counting)
+            for a, c in zip(arrays, counted):
+                a[COUNTS] = c[COUNTS]
+        return arrays, stats, digests, extra
     if not source.state:
         progress.phase_of("fit", resolve_inputs(list(source.target)) if source.target else [])
-        fit_all(selectors, read_target(source.target, opts) if source.target else None, shards, opts)
+        if source.shares is not None:
+            for target, selector in zip(source.target or [], selectors):
+                fit_all([selector], read_target([target], opts), shards, opts)
+        else:
+            fit_all(selectors, read_target(source.target, opts) if source.target else None, shards, opts)
         progress.complete()
-    per_method, stats = score_shards(selectors, shards, opts, ex, run.progress, span_bytes=run.span_bytes)
-    return [s[selectors[0].name] for s in per_method], stats, [None] * len(shards), {
-        "selector": selectors[0].state_dict()}
+    per_method, stats = score_shards(selectors, shards, opts, ex, run.progress, span_bytes=run.span_bytes,
+                                     counting=rule.counting)
+    keys = method_keys(selectors)
+    names = [SCORES] if source.shares is None else [f"{SCORES}{k}" for k in range(len(keys))]
+    extra = {"selector": selectors[0].state_dict()}
+    if source.shares is not None:
+        extra["selectors"] = [s.state_dict() for s in selectors]
+    return [{**{name: s[key] for name, key in zip(names, keys)}, **({COUNTS: s[COUNTS]} if COUNTS in s else {})}
+            for s in per_method], stats, [None] * len(shards), extra
+
+
+def _pick(rule: Rule, source: ScoreSource, per_shard: Sequence[dict[str, np.ndarray]], seed: int,
+          shards: Sequence[Shard], opts: ReadOptions, extra: dict[str, Any],
+          annotate: bool) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """The kept indices and the columns ``annotate`` adds; the budget's and the mixture's figures go to ``extra``."""
+    counts = _counts(per_shard) if rule.counting else None
+    if source.shares is None:
+        scores = _joined(per_shard, SCORES)
+        kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None, counts)
+        columns = _annotations(scores, kept) if annotate else None
+    else:
+        per_target = [_joined(per_shard, f"{SCORES}{k}") for k in range(len(source.shares))]
+        kept, owner = rule.mix(per_target, source.shares, counts)
+        extra["mixture"] = _mixture_extra(source, owner, counts, extra.pop("selectors"),
+                                           rule.counting.unit if rule.counting else None)
+        columns = _mixture_annotations(per_target, owner) if annotate else None
+    if counts is not None:
+        extra["budget"] = _budget_extra(rule, counts, kept)
+    return kept, columns
+
+
+def _joined(per_shard: Sequence[dict[str, np.ndarray]], key: str) -> np.ndarray:
+    return np.concatenate([s[key] for s in per_shard]) if per_shard else np.empty(0)
+
+
+def _mixture_extra(source: ScoreSource, owner: np.ndarray, counts: np.ndarray | None,
+                   states: list[dict[str, Any]], unit: str | None) -> list[dict[str, Any]]:
+    """Each target of a mixture: its share asked and got (of the documents, or of the counted budget)."""
+    kept = owner >= 0
+    out = []
+    for k, (target, share) in enumerate(zip(source.target or [], source.shares or [])):
+        mine = owner == k
+        entry: dict[str, Any] = {"target": target, "share": share, "documents": int(mine.sum()),
+                                 "documents_share": float(mine.sum() / max(int(kept.sum()), 1))}
+        if counts is not None:
+            entry[str(unit)] = int(counts[mine].sum())
+            entry[f"{unit}_share"] = float(counts[mine].sum() / max(int(counts[kept].sum()), 1))
+        entry["selector"] = states[k]
+        out.append(entry)
+    return out
+
+
+def _mixture_annotations(per_target: Sequence[np.ndarray], owner: np.ndarray) -> dict[str, np.ndarray]:
+    """A kept document's score and rank by its own target's method, and that target's number (from 0)."""
+    score = np.full(len(owner), np.nan)
+    rank = np.zeros(len(owner), dtype=np.int64)
+    for k, scores in enumerate(per_target):
+        mine = np.flatnonzero(owner == k)
+        score[mine] = scores[mine]
+        rank += _annotations(scores, mine)["rank"]
+    return {"score": score, "rank": rank, "target": owner}
+
+
+def _counts(per_shard: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
+    parts = [s[COUNTS] for s in per_shard]
+    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
+
+
+def _budget_extra(rule: Rule, counts: np.ndarray, kept: np.ndarray) -> dict[str, Any]:
+    """What the manifest tells of a budget: its unit, how counts were made, and the counts in and out."""
+    counting = rule.counting
+    assert counting is not None
+    return {"unit": counting.unit, "counter": counting.counter, "tokenizer": rule.tokenizer,
+            "limit": int(rule.value), "in": int(counts.sum()), "out": int(counts[kept].sum())}
 
 
 def _strata(rule: Rule, shards: Sequence[Shard], opts: ReadOptions) -> np.ndarray:

@@ -40,6 +40,27 @@ def fraction(scores: Scores, share: float) -> Indices:
     return top_k(scores, int(share * len(scores)))
 
 
+def budget(scores: Scores, counts: npt.ArrayLike, total: float) -> Indices:
+    """The best documents, in ``top_k``'s order, while their counts add up to at most ``total``.
+
+    The kept documents are the longest prefix of the ranking that fits: a document that would take the sum
+    past ``total`` is not kept, and neither is any document ranked after it (so the selection is always a
+    ``top_k`` selection, and a budget that is met exactly keeps the document that meets it).
+
+    Example:
+        >>> budget(np.array([0.1, 0.9, 0.5, 0.8]), [5, 3, 1, 4], 7).tolist()
+        [1, 3]
+    """
+    sizes = np.asarray(counts, dtype=np.int64)
+    if sizes.shape != np.shape(scores):
+        raise ValueError(f"scores and counts differ in shape: {np.shape(scores)} and {sizes.shape}")
+    if total < 0:
+        raise ValueError(f"budget must be >= 0, got {total}")
+    ranked = _ranked(scores)
+    spent = np.cumsum(sizes[ranked])
+    return np.sort(ranked[: int(np.searchsorted(spent, total, side="right"))])
+
+
 def threshold(scores: Scores, minimum: float) -> Indices:
     """Every document whose score is at least ``minimum``."""
     return np.flatnonzero(np.isfinite(scores) & (scores >= minimum))

@@ -7,9 +7,10 @@ in the same read of each shard, its sidecar of score lines or its records with s
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_d
 from sievekit.io.batch import Batch
 from sievekit.io.jsonl import split_lines
 from sievekit.io.spans import Span, plan_spans
+from sievekit.rules.counting import Counting, Counts, counter_for
 from sievekit.run.executor import Executor
 from sievekit.run.layout import span_part
 from sievekit.run.progress import ProgressLike, Tracker, sizes_of, tracker
@@ -28,6 +30,8 @@ from sievekit.selectors import Selector, get_selector
 
 Scores = npt.NDArray[np.float64]
 ShardScores = dict[str, Scores]
+# The key of a shard's per-document counts (for a token or byte budget) among its scores: no method's name.
+COUNTS = "<counts>"
 
 
 @dataclass(frozen=True)
@@ -41,22 +45,29 @@ class Sinks:
 
 def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions,
                 progress: ProgressLike | Tracker = None, sinks: Sinks = Sinks(), span: Span | None = None,
-                size: int | None = None) -> tuple[ShardScores, ShardStats]:
+                size: int | None = None, counting: Counting | None = None) -> tuple[ShardScores, ShardStats]:
     """Score one shard (or one span of it) with every selector, writing its sinks (atomically) in the same
     pass. A span's sidecar numbers its rows from 0; ``score_shards`` renumbers them when it joins the spans.
-    ``progress`` is told the documents and the ``size`` (default: the shard's) on-disk bytes as they are read."""
+    ``progress`` is told the documents and the ``size`` (default: the shard's) on-disk bytes as they are read.
+    With ``counting``, each document's tokens or bytes are counted in the same read (under ``COUNTS``)."""
     stats = ShardStats()
     if size is None:
         size = sizes_of([shard])[0] if progress is not None else 0
     meter = tracker(progress).meter(shard, opts, size)
-    parts: dict[str, list[Scores]] = {s.name: [] for s in selectors}
+    keys = method_keys(selectors)
+    parts: dict[str, list[Scores]] = {key: [] for key in keys}
+    count = _counter(counting) if counting is not None else None
+    if count is not None:
+        parts[COUNTS] = []
     with ExitStack() as stack:
         sidecar = stack.enter_context(open_output(sinks.sidecar)) if sinks.sidecar else None
         inline = stack.enter_context(open_writer(sinks.inline, shard)) if sinks.inline else None
         for batch in iter_batches(shard, opts, stats, all_columns=inline is not None, span=span):
-            scores = {s.name: np.asarray(s.score_batch(batch.texts), dtype=np.float64) for s in selectors}
+            scores = {key: np.asarray(s.score_batch(batch.texts), dtype=np.float64) for key, s in zip(keys, selectors)}
             for name, values in scores.items():
                 parts[name].append(values)
+            if count is not None:  # float64 holds every count exactly (below 2**53)
+                parts[COUNTS].append(count(batch.texts).astype(np.float64))
             if sidecar is not None:
                 sidecar.write(score_lines(shard, batch, scores))
             if inline is not None:
@@ -65,6 +76,25 @@ def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions,
     meter.close()
     empty = np.empty(0, dtype=np.float64)
     return {name: np.concatenate(p) if p else empty for name, p in parts.items()}, stats
+
+
+def method_keys(selectors: Sequence[Selector]) -> list[str]:
+    """Each selector's key among a shard's scores: its name, or ``name#i`` (its place) for a method given more
+    than once (one per target of a mixture)."""
+    names = [s.name for s in selectors]
+    return [name if names.count(name) == 1 else f"{name}#{i}" for i, name in enumerate(names)]
+
+
+def _counter(counting: Counting) -> Callable[[Sequence[str]], Counts]:
+    if counting.tokenizer is None:
+        return counter_for(counting)
+    return _tokenizer(counting, fs.stat_key(counting.tokenizer))
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(counting: Counting, stamp: tuple[int, int | str | None]) -> Callable[[Sequence[str]], Counts]:
+    """A tokenizer is loaded once per process (and file version), not once per shard."""
+    return counter_for(counting, fs.read_text(str(counting.tokenizer)))
 
 
 def _json_floats(values: Scores) -> list[float | None]:
@@ -88,20 +118,21 @@ def _sidecar_line(rec: Mapping[str, Any]) -> bytes:
 
 
 def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptions, sinks: Sinks,
-                     span: Span | None) -> tuple[ShardScores, ShardStats]:
+                     span: Span | None, counting: Counting | None = None) -> tuple[ShardScores, ShardStats]:
     selectors = [get_selector(state["name"]).from_state_dict(state) for state in states]
-    return score_shard(selectors, shard, opts, sinks=sinks, span=span)
+    return score_shard(selectors, shard, opts, sinks=sinks, span=span, counting=counting)
 
 
 def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: ReadOptions,
                  executor: Executor | None = None, progress: ProgressLike | Tracker = None,
-                 sinks: Sequence[Sinks] | None = None,
-                 span_bytes: int | None = None) -> tuple[list[ShardScores], list[ShardStats]]:
+                 sinks: Sequence[Sinks] | None = None, span_bytes: int | None = None,
+                 counting: Counting | None = None) -> tuple[list[ShardScores], list[ShardStats]]:
     """Score every shard (writing its sinks, if given): here, or as tasks on ``executor``.
 
     A shard larger than ``span_bytes`` (plain JSONL or Parquet) is scored as several tasks, one per span;
     their scores are joined in order, and their sidecars into the shard's one sidecar. Records with scores
-    (inline sinks) are written by one task per shard. ``progress`` sees one phase, ``score``.
+    (inline sinks) are written by one task per shard. ``progress`` sees one phase, ``score``. With
+    ``counting``, each shard's scores also hold its documents' counts under ``COUNTS``.
     """
     all_sinks = list(sinks) if sinks is not None else [Sinks()] * len(shards)
     tasks: list[tuple[int, Shard, Sinks, Span | None]] = []
@@ -115,17 +146,18 @@ def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: R
     if executor is None or (executor.kind == "local" and (executor.jobs <= 1 or len(tasks) <= 1)):
         results = []
         for k, (_, shard, sink, span) in enumerate(tasks):
-            results.append(score_shard(selectors, shard, opts, t, sink, span, sizes[k]))
+            results.append(score_shard(selectors, shard, opts, t, sink, span, sizes[k], counting))
             _task_done(t, tasks, k)
     else:
         states = [s.state_dict() for s in selectors]
         results = []
-        for k, result in enumerate(executor.imap(_score_in_worker, [(states, sh, opts, sk, sp)
+        for k, result in enumerate(executor.imap(_score_in_worker, [(states, sh, opts, sk, sp, counting)
                                                                    for _, sh, sk, sp in tasks])):
             results.append(result)
             t.meter(tasks[k][1], opts, sizes[k]).close(len(next(iter(result[0].values()), [])))
             _task_done(t, tasks, k)
-    return _join_spans(selectors, shards, all_sinks, tasks, results)
+    names = method_keys(selectors) + ([COUNTS] if counting is not None else [])
+    return _join_spans(names, shards, all_sinks, tasks, results)
 
 
 def _task_sizes(tasks: Sequence[tuple[int, Shard, Sinks, Span | None]], shard_sizes: Sequence[int]) -> list[int]:
@@ -148,10 +180,9 @@ def _task_done(t: Tracker, tasks: Sequence[tuple[int, Shard, Sinks, Span | None]
         t.shard_done()
 
 
-def _join_spans(selectors: Sequence[Selector], shards: Sequence[Shard], sinks: Sequence[Sinks],
+def _join_spans(names: Sequence[str], shards: Sequence[Shard], sinks: Sequence[Sinks],
                 tasks: Sequence[tuple[int, Shard, Sinks, Span | None]],
                 results: Sequence[tuple[ShardScores, ShardStats]]) -> tuple[list[ShardScores], list[ShardStats]]:
-    names = [s.name for s in selectors]
     scores: list[dict[str, list[Scores]]] = [{n: [] for n in names} for _ in shards]
     stats = [ShardStats() for _ in shards]
     parts: list[list[tuple[str, int]]] = [[] for _ in shards]
