@@ -207,7 +207,7 @@ class _PolyHash:
     Any range's hash costs O(1) after one pass over the buffer, so every token of a batch is hashed
     without a Python step. ``m`` is odd, hence invertible modulo 2**64, which shifts a range's sum back
     to position 0. Tables of powers are kept per process, as long as the longest buffer seen
-    (``featurize`` cuts batches at ``CHUNK_CHARS``, so that is a few MB unless one text is longer).
+    (``featurize`` hashes ``HASH_BLOCK_BYTES`` at a time, so that is 64 KB unless one token is longer).
     """
 
     def __init__(self, mult: int) -> None:

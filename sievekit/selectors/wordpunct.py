@@ -100,7 +100,7 @@ def codepoint_classes(astral: bool = False) -> npt.NDArray[np.uint8]:
     """The pattern's class of every code point: 0 space, 1 word, 2 neither (punctuation and the rest).
 
     Built from the same code point lists as ``word_punct_pattern``, so the two agree by construction. With
-    ``astral=False`` the table stops at U+FFFF (cheap to build); the full one (about half a second, once per
+    ``astral=False`` the table stops at U+FFFF (a few ms to build); the full one (about 0.15 s, once per
     process) is built only when a batch holds a code point above U+FFFF.
     """
     table = np.full(0x110000 if astral else 0x10000, 2, dtype=np.uint8)
