@@ -59,7 +59,7 @@ def _text_and_id(rec: Mapping[str, Any], path: str, lineno: int, opts: ReadOptio
     text = rec.get(opts.text_field)
     if not isinstance(text, str):
         if opts.text_field not in rec:
-            keys = ", ".join(sorted(rec)) or "none"
+            keys = ", ".join(_shown(k) for k in sorted(rec)[:20]) + (", …" if len(rec) > 20 else "") or "none"
             raise BadRecordError(
                 path, f'no "{opts.text_field}" field (keys: {keys})', kind="missing_text", line=lineno,
                 hint=_field_hint(rec, opts.text_field),
@@ -73,10 +73,15 @@ def _text_and_id(rec: Mapping[str, Any], path: str, lineno: int, opts: ReadOptio
 
 
 def _field_hint(rec: Mapping[str, Any], wanted: str) -> str:
-    strings = [key for key, value in rec.items() if isinstance(value, str)]
+    strings = [_shown(key) for key, value in rec.items() if isinstance(value, str)][:20]
     if strings:
         return f"pass --text-field {strings[0]} (or another of: {', '.join(strings)})"
     return f"add a string field {wanted!r} to every record, or pass --on-bad-record skip"
+
+
+def _shown(key: str) -> str:
+    """A field name from the data as a message shows it: on one line, control characters escaped."""
+    return key if key.isprintable() else repr(key)[1:-1]
 
 
 def _json_type(value: Any) -> str:
