@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
-from contextlib import nullcontext
-from typing import Any
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, nullcontext
+from typing import Any, overload
 
 import numpy as np
 
 from sievekit.allocator import tune_allocator
 from sievekit.commands.jobs import inputs_job, manifest, path_job, read_job
 from sievekit.errors import ConfigError, option
-from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches, resolve_inputs
-from sievekit.io.spool import readable_twice
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, memory, resolve_inputs
+from sievekit.io.spool import readable_twice, scratch_dir
 from sievekit.rules import Rule, mixture, stratify
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.executor import Executor
@@ -36,27 +36,82 @@ from sievekit.selectors import Selector
 RESULT_KEYS = ("selector", "scores_from", "method", "score_field")
 
 
-def select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSource, read: ReadOptions = ReadOptions(),
+@overload
+def select(inputs: Any, output: str, *, rule: Rule, source: ScoreSource, read: ReadOptions = ...,
+           run: RunOptions = ..., seed: int = ..., annotate: bool = ...,
+           output_compression: str | None = ...) -> RunResult: ...
+
+
+@overload
+def select(inputs: Any, output: None, *, rule: Rule, source: ScoreSource, read: ReadOptions = ...,
+           run: RunOptions = ..., seed: int = ..., annotate: bool = ...,
+           output_compression: str | None = ...) -> Any: ...
+
+
+def select(inputs: Any, output: str | None, *, rule: Rule, source: ScoreSource, read: ReadOptions = ReadOptions(),
            run: RunOptions = RunOptions(), seed: int = 0, annotate: bool = False,
-           output_compression: str | None = None) -> RunResult:
+           output_compression: str | None = None) -> Any:
     """Keep the documents ranked best across all shards; write them with every field intact.
+
+    ``inputs`` are paths (files, directories, globs, ``-``) or records held in memory: an iterable of dicts, a
+    pyarrow Table or a ``datasets.Dataset`` (``source.target`` too, or each target of a mixture). Those are
+    spooled to a temporary shard first (a run's identity holds their content hash, not the temporary path).
 
     ``output`` is a directory (one output shard per input, with ``manifest.json``), one ``.jsonl[.gz|.zst]``
     file, or ``-`` for stdout. Into a directory, the same job again does nothing, a changed job is refused
-    (unless ``run.overwrite``), and a killed job resumes.
+    (unless ``run.overwrite``), and a killed job resumes. ``output=None`` returns the kept records instead of
+    a ``RunResult``: a pyarrow Table for a Table, a ``datasets.Dataset`` for a Dataset, else a list of dicts.
 
     Example:
         >>> select(["pool/"], "picked/", rule=Rule("top_k", 100),
         ...        source=ScoreSource(methods=[MethodSpec("length", {})]))  # doctest: +SKIP
+        >>> select([{"text": "a b"}, {"text": "c"}], None, rule=Rule("top_k", 1),
+        ...        source=ScoreSource(methods=[MethodSpec("length", {})]))  # doctest: +SKIP
+        [{'text': 'a b'}]
     """
+    targets = _target_items(source.target)
+    if output is not None and memory.kind_of(inputs) is None and all(memory.kind_of(t) is None for t in targets):
+        return _select(inputs, output, rule=rule, source=source, read=read, run=run, seed=seed, annotate=annotate,
+                       output_compression=output_compression)
+    with ExitStack() as stack:
+        pool, kind = stack.enter_context(memory.spooled(inputs, "records"))
+        spooled = {pool[0]: memory.LABELS[kind]} if kind else {}
+        paths = []
+        for i, target in enumerate(targets):
+            found, target_kind = stack.enter_context(memory.spooled(target, f"target-{i}"))
+            spooled.update({found[0]: memory.LABELS[target_kind]} if target_kind else {})
+            paths.extend(found)
+        if targets:
+            source = dataclasses.replace(source, target=paths)
+        into = output if output is not None else fs.join(stack.enter_context(scratch_dir()), "selected")
+        result = _select(pool, into, rule=rule, source=source, read=read, run=run, seed=seed, annotate=annotate,
+                         output_compression=output_compression, spooled=spooled)
+        return result if output is not None else memory.read_back(result.outputs, kind, read)
+
+
+def _target_items(target: Any) -> list[Any]:
+    """The target as a list of items, each a path or records held in memory."""
+    if target is None:
+        return []
+    if memory.kind_of(target) is not None or isinstance(target, str):
+        return [target]
+    return list(target)
+
+
+def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSource, read: ReadOptions,
+            run: RunOptions, seed: int, annotate: bool, output_compression: str | None,
+            spooled: Mapping[str, str] | None = None) -> RunResult:
+    """``select`` over paths; ``spooled`` names the temporary files that hold in-memory records (by their label)."""
     tune_allocator()
     if source.proportions is not None:
         rule.check_mixable()
     out = Layout(output, output_compression)
-    with readable_twice(inputs, read) as shards, Executor(run.jobs, run.executor, run.ray_address) as ex:
+    with readable_twice(inputs, read) as found, Executor(run.jobs, run.executor, run.ray_address) as ex:
+        spooled = spooled or {}
+        shards = [dataclasses.replace(s, origin=spooled[s.path]) if s.path in spooled else s for s in found]
         selectors = _selectors(source, rule, seed)
-        job = {"command": "select", "inputs": contract.describe_inputs(shards), "rule": dataclasses.asdict(rule),
-               "source": _source_job(source, selectors, shards), "read": read_job(read), "seed": seed,
+        job = {"command": "select", "inputs": _describe(shards, spooled), "rule": dataclasses.asdict(rule),
+               "source": _source_job(source, selectors, shards, spooled), "read": read_job(read), "seed": seed,
                "annotate": annotate, "output_compression": output_compression}
         if rule.tokenizer:
             job["tokenizer"] = path_job(rule.tokenizer)
@@ -94,7 +149,21 @@ def _selectors(source: ScoreSource, rule: Rule, seed: int) -> list[Selector]:
     return make_selectors(source.methods, seed, rule.budget())
 
 
-def _source_job(source: ScoreSource, selectors: Sequence[Selector], shards: Sequence[Shard]) -> dict[str, Any]:
+def _describe(shards: Sequence[Shard], spooled: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Inputs for the job: records spooled from memory by their content, as stdin is (their path is temporary)."""
+    return [{"name": s.name, "path": spooled[s.path], "sha256": fs.sha256(s.path)} if s.path in spooled
+            else contract.describe_inputs([s])[0] for s in shards]
+
+
+def _targets_job(specs: Sequence[str] | None, spooled: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    if not specs:
+        return None
+    return [entry for spec in specs for entry in (_describe(resolve_inputs([spec]), spooled) if spec in spooled
+                                                  else inputs_job([spec]) or [])]
+
+
+def _source_job(source: ScoreSource, selectors: Sequence[Selector], shards: Sequence[Shard],
+                spooled: Mapping[str, str]) -> dict[str, Any]:
     if source.field:
         return {"field": source.field}
     if source.sidecars:
@@ -105,7 +174,10 @@ def _source_job(source: ScoreSource, selectors: Sequence[Selector], shards: Sequ
         return {"state": path_job(source.state), "methods": [s.name for s in selectors]}
     if source.shares is not None:
         return {"methods": describe_selectors(selectors), "targets": [
-            {"target": inputs_job([t]), "share": share} for t, share in zip(source.target or [], source.shares)]}
+            {"target": _targets_job([t], spooled), "share": share}
+            for t, share in zip(source.target or [], source.shares)]}
+    if spooled:
+        return {"methods": describe_selectors(selectors), "target": _targets_job(source.target, spooled)}
     return {"methods": describe_selectors(selectors), "target": inputs_job(source.target)}
 
 
