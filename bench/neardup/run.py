@@ -1,8 +1,8 @@
 """Run sievekit, datasketch and rensa on the same generated benchmark, in the same run, and print the figures.
 
 For each pool size (generated first if missing) and threshold:
-- sievekit end to end in a worker process (timed after imports, like the baselines), with -j 1 and -j 2,
-  checking that both write byte-identical outputs;
+- sievekit end to end in a worker process (timed after imports, like the baselines): the default (--verify
+  exact) with -j 1 and -j 2, checking that both write byte-identical outputs, and --verify sig;
 - each sievekit stage as its own ``python -m sievekit dedupe --stage`` process: wall time and peak RSS;
 - datasketch and rensa through bench/neardup/baselines.py in their own processes;
 - quality of every tool (and of an exact-Jaccard oracle) by bench/neardup/score.py.
@@ -33,10 +33,11 @@ from score import load_truth, oracle, score  # noqa: E402
 STAGES = ("sign", "bucket", "cluster", "filter")
 
 
-def timed_rss(cmd: list[str]) -> tuple[float, float, str, float]:
+def timed_rss(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+              ) -> tuple[float, float, str, float]:
     """Run a process; return wall seconds, peak RSS (MB), stdout, and CPU seconds (with reaped workers)."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     out = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
@@ -48,13 +49,12 @@ def timed_rss(cmd: list[str]) -> tuple[float, float, str, float]:
 
 def sievekit_worker(pool: str, out: str, threshold: float, jobs: int, verify: str) -> None:
     """In-process timing of one end-to-end run (imports done first, as for the baselines)."""
-    from sievekit import pipeline
+    import sievekit
     from sievekit.duplicates import DedupeConfig
-    from sievekit.io import ReadOptions
 
     t = time.perf_counter()
-    res = pipeline.dedupe([pool], out, dedupe_config=DedupeConfig(threshold=threshold, verify=verify),
-                          opts=ReadOptions(), jobs=jobs)
+    res = sievekit.dedupe([pool], out, config=DedupeConfig(threshold=threshold, verify=verify),
+                          run=sievekit.RunOptions(jobs=jobs))
     print(json.dumps({"total": time.perf_counter() - t, "kept": res.rows_out}))
 
 
@@ -92,18 +92,18 @@ def run_size(n: int, thresholds: list[float], py: str, report: dict) -> None:
             stages[stage] = {"wall_s": round(wall, 3), "peak_rss_mb": round(rss, 1)}
         entry["sievekit_stages"] = stages
         for verify in ("sig", "exact"):
-            for jobs in ((1, 2) if verify == "sig" else (1,)):
+            for jobs in ((1, 2) if verify == "exact" else (1,)):
                 o = work / f"e2e-{t}-{verify}-j{jobs}"
                 wall, rss, stdout, cpu = timed_rss([py, __file__, "--worker", str(pool), str(o), str(t), str(jobs),
                                                     verify])
                 res = json.loads(stdout)
                 pred, kept = predictions_sievekit(o)
-                name = f"sievekit -j {jobs}" + (" --verify exact" if verify == "exact" else "")
+                name = f"sievekit -j {jobs}" + (" --verify sig" if verify == "sig" else "")
                 entry["tools"][name] = {"seconds": round(res["total"], 3), "peak_rss_mb": round(rss, 1),
                                         "cpu_s": round(cpu, 2),
                                         **score(pred, kept, labels, pairs, t)}
-        same = all(filecmp.cmp(work / f"e2e-{t}-sig-j1" / p.name, p, shallow=False)
-                   for p in (work / f"e2e-{t}-sig-j2").iterdir() if p.name != "manifest.json")
+        same = all(filecmp.cmp(work / f"e2e-{t}-exact-j1" / p.name, p, shallow=False)
+                   for p in (work / f"e2e-{t}-exact-j2").iterdir() if p.name != "manifest.json")
         entry["j1_j2_identical"] = same
         for tool in ("datasketch", "rensa"):
             pred_file = work / f"pred-{tool}-{t}.json"

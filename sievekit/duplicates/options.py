@@ -36,8 +36,9 @@ class DedupeConfig:
                                                               "--verify)."})
     rows: int | None = field(default=None, metadata={"help": "Slots per band (default: derived)."})
     verify: str = field(default="exact", metadata={"help": "Check candidates: exact (true Jaccard of the shingle "
-                                                           "sets, which sign writes to the work directory), sig "
-                                                           "(estimated from the signatures) or none.",
+                                                           "sets, which sign writes to the work directory; pairs "
+                                                           "whose signatures settle it with error < 1e-6 are not "
+                                                           "re-read), sig (estimated from the signatures) or none.",
                                                            "choices": VERIFY})
     keep: str = field(default="first", metadata={"help": "Survivor: first (manifest order), longest, or "
                                                          "score:FIELD (highest value of FIELD)."})

@@ -4,12 +4,13 @@
 shingle hashes, one after the other; ``shard-N.setend``: where each document's run ends) through memory maps,
 a chunk of pairs at a time, letting the pages go after each chunk, so the check holds one chunk
 (``CHUNK_VALUES`` hashes, ~40 MB with its temporaries) whatever the size of the pool; the pages it read stay
-in the OS page cache, not in the process. A chunk's Jaccards come from one sort of ``pair << 32 | hash`` keys:
-a hash present in both sets of a pair shows up twice in a row.
+in the OS page cache, not in the process. A chunk's intersections come from binary searches of one side's
+``pair << 32 | hash`` keys (increasing, as each set is sorted) for the other side's.
 """
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from sievekit.duplicates.workdir import WorkDir
 from sievekit.errors import InputError
 
 CHUNK_VALUES = 1 << 20
+SETTLED_ERROR = 1e-6
+SETTLE_MIN_SHINGLES = 4
 _S32 = np.uint64(32)
 
 
@@ -40,12 +43,14 @@ def set_jaccard(values_a: npt.NDArray[np.uint32], len_a: I64, values_b: npt.NDAr
         >>> set_jaccard(a, np.array([3, 1]), b, np.array([2, 2])).tolist()  # {1,2,3}-{2,3}, {7}-{4,7}
         [0.6666666666666666, 0.5]
     """
-    pair = np.arange(len(len_a), dtype=np.uint64)
-    keys = np.concatenate((np.repeat(pair, len_a) << _S32 | values_a.astype(np.uint64),
-                           np.repeat(pair, len_b) << _S32 | values_b.astype(np.uint64)))
-    keys.sort()
-    twice = keys[1:][keys[1:] == keys[:-1]]
-    inter = np.bincount((twice >> _S32).astype(np.int64), minlength=len(len_a))
+    # pair << 32 | hash is strictly increasing along each side (pairs in order, each set sorted and unique),
+    # so each second-side key is looked up in the first side by binary search: no sort
+    ka = np.repeat(np.arange(len(len_a), dtype=np.uint64), len_a) << _S32 | values_a.astype(np.uint64)
+    pair_b = np.repeat(np.arange(len(len_b), dtype=np.int64), len_b)
+    kb = pair_b.astype(np.uint64) << _S32 | values_b.astype(np.uint64)
+    pos = np.minimum(np.searchsorted(ka, kb), max(len(ka) - 1, 0))
+    hit = ka[pos] == kb if len(ka) else np.zeros(len(kb), dtype=bool)
+    inter = np.bincount(pair_b[hit], minlength=len(len_a))
     union = len_a + len_b - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
 
@@ -104,6 +109,10 @@ class ShingleSets:
                 self._release()
         return np.concatenate(parts)
 
+    def lengths(self, idx: I64) -> I64:
+        """How many shingles each document has."""
+        return self._spans(idx)[1]
+
     def _spans(self, idx: I64) -> tuple[I64, I64]:
         """Where each document's set starts in its source's values, and its length."""
         start = np.empty(len(idx), dtype=np.int64)
@@ -124,10 +133,25 @@ class ShingleSets:
         src = np.searchsorted(self.offsets, idx, side="right") - 1
         for s in np.unique(src).tolist():
             sel = np.flatnonzero(src == s)
-            n = length[sel]
-            within = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-            out[np.repeat(out_start[sel], n) + within] = self._values[s][np.repeat(start[sel], n) + within]
+            out[_runs(out_start[sel], length[sel])] = self._values[s][_runs(start[sel], length[sel])]
         return out
+
+
+def _runs(start: I64, length: I64) -> I64:
+    """The indices ``start[k] … start[k] + length[k] - 1`` of every run, one after the other (one cumsum).
+
+    Example:
+        >>> _runs(np.array([10, 3, 7]), np.array([2, 0, 3])).tolist()
+        [10, 11, 7, 8, 9]
+    """
+    keep = length > 0
+    start, length = start[keep], length[keep]
+    step = np.ones(int(length.sum()), dtype=np.int64)
+    if len(step):
+        first = np.cumsum(length) - length
+        step[first[1:]] = start[1:] - (start[:-1] + length[:-1] - 1)  # from the last index of the run before
+        step[0] = start[0]
+    return np.cumsum(step)
 
 
 def make_verifier(mode: str, threshold: float, store: SigStore, sets: ShingleSets | None) -> Verifier:
@@ -136,8 +160,44 @@ def make_verifier(mode: str, threshold: float, store: SigStore, sets: ShingleSet
         return lambda u, v: np.ones(len(u), dtype=bool)
     if mode == "exact":
         assert sets is not None
-        return lambda u, v: sets.jaccard(u, v) >= threshold
+        return lambda u, v: exact_check(sets, store, threshold, u, v)
     return lambda u, v: estimate_pairs(store, u, v) >= threshold
+
+
+def settled_counts(threshold: float, num_perm: int, error: float = SETTLED_ERROR) -> tuple[int, int]:
+    """Slot agreements ``(lo, hi)`` that settle a pair without its sets: a pair with ``lo`` or fewer equal slots
+    (of ``num_perm``) is below the threshold, one with ``hi`` or more above it, each wrong with probability at
+    most ``error`` (binomial tails at J = t, the worst case on either side).
+
+    Example:
+        >>> settled_counts(0.7, 128)
+        (63, 113)
+    """
+    pmf = [math.comb(num_perm, m) * threshold**m * (1 - threshold) ** (num_perm - m) for m in range(num_perm + 1)]
+    lo, below = -1, 0.0
+    while lo + 1 <= num_perm and below + pmf[lo + 1] <= error:
+        lo += 1
+        below += pmf[lo]
+    hi, above = num_perm + 1, 0.0
+    while hi - 1 >= 0 and above + pmf[hi - 1] <= error:
+        hi -= 1
+        above += pmf[hi]
+    return lo, hi
+
+
+def exact_check(sets: ShingleSets, store: SigStore, threshold: float, u: I64, v: I64) -> npt.NDArray[np.bool_]:
+    """True Jaccard >= threshold, for each pair; the shingle sets are read only for the pairs whose signatures
+    leave the answer open (``settled_counts``: with 128 slots at t = 0.7, 63 or fewer or 113 or more
+    equal slots settle it). Only pairs of documents with ``SETTLE_MIN_SHINGLES`` shingles per slot or more are
+    settled by their signatures: in smaller documents densified slots are copies of one another, not
+    independent draws."""
+    lo, hi = settled_counts(threshold, store.num_perm)
+    equal = np.rint(estimate_pairs(store, u, v) * store.num_perm)
+    big = np.minimum(sets.lengths(u), sets.lengths(v)) >= SETTLE_MIN_SHINGLES * store.num_perm
+    ok = big & (equal >= hi)
+    open_ = ~big | ((equal > lo) & (equal < hi))
+    ok[open_] = sets.jaccard(u[open_], v[open_]) >= threshold
+    return ok
 
 
 def estimate_pairs(store: SigStore, u: I64, v: I64, chunk: int = 1 << 12) -> npt.NDArray[np.float64]:

@@ -106,3 +106,35 @@ def test_a_member_that_misses_the_hub_gets_a_second_chance():
     assert components(u, v)[1].tolist() == [1, 1, 1, 1]
     u, v = peel(g, m, lambda a, b: ~((a == 1) & (b == 13)) & ~((a == 5) & (b == 13)))  # 9 still takes it
     assert (9, 13) in set(zip(u.tolist(), v.tolist()))
+
+
+@pytest.mark.parametrize("t", [0.7, 0.8, 0.9])
+def test_settled_counts_are_binomial_tails_below_the_error(t):
+    from math import comb
+
+    from sievekit.duplicates.verify import settled_counts
+
+    lo, hi = settled_counts(t, 128, 1e-6)
+    pmf = [comb(128, m) * t**m * (1 - t) ** (128 - m) for m in range(129)]
+    assert sum(pmf[:lo + 1]) <= 1e-6 < sum(pmf[:lo + 2])
+    assert sum(pmf[hi:]) <= 1e-6 < sum(pmf[hi - 1:])
+
+
+def test_pairs_settled_by_their_signatures_get_the_same_clusters(tmp_path, monkeypatch):
+    """Long documents (>= 4 shingles a slot) at graded edit rates: settling by signature changes nothing."""
+    rng = random.Random(9)
+    recs = []
+    for k in range(8):
+        base = make_doc(rng, 900)
+        recs += [{"id": f"{k}-0", "text": base}] + [{"id": f"{k}-{r}", "text": edit(base, r / 200, rng)}
+                                                     for r in (1, 4, 8, 12, 16, 24)]
+    write_jsonl(tmp_path / "pool.jsonl", recs)
+    for t in (0.7, 0.8):
+        sievekit.dedupe([str(tmp_path / "pool.jsonl")], str(tmp_path / f"a{t}.jsonl"),
+                        config=DedupeConfig(threshold=t))
+        with monkeypatch.context() as m:
+            m.setattr(verify_mod, "SETTLE_MIN_SHINGLES", 10**9)
+            sievekit.dedupe([str(tmp_path / "pool.jsonl")], str(tmp_path / f"b{t}.jsonl"),
+                            config=DedupeConfig(threshold=t))
+        assert (tmp_path / f"a{t}.clusters.jsonl").read_text() == (tmp_path / f"b{t}.clusters.jsonl").read_text()
+        assert (tmp_path / f"a{t}.jsonl").read_text() == (tmp_path / f"b{t}.jsonl").read_text()
