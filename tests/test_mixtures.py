@@ -176,6 +176,7 @@ def test_plain_targets_stay_one_merged_set(invoke, tmp_path, data_dir, targets):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--threshold", "0.5"], "share out"),
+    (["--threshold", "0.5", "--dry-run"], "share out"),
     (["--top-k", "3", "--stratify", "length"], "share out"),
 ])
 def test_mixture_errors(invoke, data_dir, targets, args, message):

@@ -77,6 +77,8 @@ def select_cmd(
     source = ScoreSource(methods=[MethodSpec(n, opts) for n, opts in cfg["method_options"].items()],
                          target=targets or None, state=cfg["state"], sidecars=cfg["scores"],
                          field=cfg["score_field"], proportions=proportions)
+    if proportions is not None:  # before --dry-run, which would otherwise pass a rule a mixture cannot share
+        rule.check_mixable()
     if cfg["dry_run"]:
         c.dry_run(cfg, methods=source.methods, budget=rule.budget())
     with c.progress_bar("select", cfg, resumable=Layout(cfg["output"]).kind == "dir") as progress:

@@ -2,7 +2,9 @@
 ``file://``, ``memory://``): one small set of file operations for the rest of sievekit.
 
 Local paths go straight to ``os``; a path with ``://`` goes through fsspec (``pip install
-'sievekit[remote]'``), imported only then. Cluster jobs read and write shared storage this way.
+'sievekit[remote]'``), imported only then. Cluster jobs read and write shared storage this way, and
+``hf://datasets/ORG/NAME/...`` reads the Hugging Face Hub through huggingface_hub's ``HfFileSystem``
+(``pip install 'sievekit[hub]'``).
 """
 
 from __future__ import annotations
@@ -23,14 +25,21 @@ def is_url(path: str) -> bool:
     return "://" in path
 
 
+# Schemes whose filesystem comes with an extra of its own: the Hub's (fsspec's name for it is "hf").
+HUB = {"hf": ("huggingface_hub", "hub")}
+
+
 def _fs(path: str) -> tuple[Any, str]:
+    hub = HUB.get(path.split("://", 1)[0])
     try:
         from fsspec.core import url_to_fs
     except ImportError:
-        raise MissingDependencyError("fsspec", "remote", f"reading or writing {path}") from None
+        raise MissingDependencyError("fsspec", hub[1] if hub else "remote", f"reading or writing {path}") from None
     try:
         filesystem, inner = url_to_fs(path)
     except ImportError as exc:  # fsspec is there, the filesystem for this scheme (s3fs, gcsfs, ...) is not
+        if hub:
+            raise MissingDependencyError(hub[0], hub[1], f"reading or writing {path}") from None
         found = re.search(r"[Ii]nstall (\S+)", str(exc))
         package = found.group(1) if found else f"the fsspec filesystem for {path.split('://', 1)[0]}://"
         error = MissingDependencyError(package, "remote", f"reading or writing {path}")
@@ -80,7 +89,8 @@ def stat_key(path: str) -> tuple[int, int | str | None]:
     if is_url(path):
         fs, p = _fs(path)
         info = fs.info(p)
-        return int(info.get("size", 0)), str(info.get("mtime") or info.get("LastModified") or info.get("ETag"))
+        stamp = info.get("mtime") or info.get("LastModified") or info.get("ETag") or info.get("blob_id")  # blob: Hub
+        return int(info.get("size", 0)), str(stamp)
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
 
