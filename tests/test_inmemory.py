@@ -57,12 +57,14 @@ def test_in_memory_targets_fit_as_their_file_does():
         assert got == want
 
 
-def test_in_memory_mixture_targets():
+def test_in_memory_mixture_targets(tmp_path):
     recs = _target()
     source = ScoreSource(methods=[MethodSpec("zstd-ml", {})], target=[recs[:2], pa.Table.from_pylist(recs[2:])],
                          proportions=[0.5, 0.5])
     out = sievekit.select(pool_records(), None, rule=Rule("top_k", 4), source=source)
     assert len(out) == 4
+    result = sievekit.select([str(DATA / "pool.jsonl")], str(tmp_path / "out"), rule=Rule("top_k", 4), source=source)
+    assert [(m["target"], m["documents"]) for m in result.extra["mixture"]] == [("<records>", 2), ("<table>", 2)]
 
 
 def test_a_run_into_a_directory_is_identified_by_content(tmp_path):

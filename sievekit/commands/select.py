@@ -125,6 +125,8 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
             per_shard, stats, digests, extra = _collect_scores(source, selectors, shards, read, ex, run, rule)
             rows = [len(next(iter(s.values()))) for s in per_shard]
             kept, columns = _pick(rule, source, per_shard, seed, shards, read, extra, annotate)
+            for entry in extra.get("mixture", []):  # a target spooled from memory by its label, not its temp path
+                entry["target"] = spooled.get(entry["target"], entry["target"])
             keep = np.zeros(sum(rows), dtype=bool)
             keep[kept] = True
             result = write_kept(shards, rows, keep, columns, out, read, output_compression, stats, digests,
