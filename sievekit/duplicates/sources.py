@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.duplicates.workdir import WorkDir, raw_array, read_json
+from sievekit.duplicates.workdir import Mapped, WorkDir, raw_array, read_json
 from sievekit.errors import ConfigError, InputError
 from sievekit.io import ReadOptions, Shard, fs
 
@@ -125,7 +125,13 @@ class SigStore:
         self.sources = list(sources)
         self.num_perm = num_perm
         self.offsets = np.array([s.offset for s in sources] + [self.total], dtype=np.int64)
-        self._sigs = [raw_array_of(s, "sig", np.uint32, num_perm) for s in self.sources]
+        self._mapped = Mapped()
+        self._sigs = [self._mapped.array(WorkDir(s.work).sign_base(s.shard.index).with_suffix(".sig"), np.uint32,
+                                         (s.rows, num_perm)) for s in self.sources]
+
+    def release(self) -> None:
+        """Let go of the signature pages read so far (they stay in the page cache): see ``Mapped``."""
+        self._mapped.release()
 
     @property
     def total(self) -> int:

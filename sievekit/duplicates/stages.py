@@ -6,7 +6,8 @@ with different ones. Memory (bench/neardup/memory.py, 4k and 16k documents): sig
 per document beyond the current batch (and filter's 9-byte keep/cluster arrays); bucket holds one band's
 keys, indices and sort order, ~32 bytes per document, plus the exact pass's ~64 bytes once; cluster holds
 the exact representatives (8 bytes per document) and the candidate edges (~250 bytes per document that
-has a near duplicate). Signatures are memory-mapped, read in chunks of ``CHUNK_ROWS`` documents.
+has a near duplicate); its exact verification reads the shingle sets sign wrote a chunk of pairs at a time
+(verify.py), never all at once. Signatures are memory-mapped, read in chunks of ``CHUNK_ROWS`` documents.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def bucket_band(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, ba
                 k, idx = k[mine], idx[mine]
             keys.append(k)
             docs.append(idx)
+            store.release()  # a band's columns touch every signature page: let them go chunk by chunk
     key_arr = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
     doc_arr = np.concatenate(docs) if docs else np.empty(0, dtype=np.int64)
     group, members = bucket_groups(key_arr, doc_arr)

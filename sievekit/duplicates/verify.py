@@ -3,7 +3,7 @@
 ``exact`` reads the shingle sets the sign stage wrote (``shard-N.sets``: each document's sorted unique 32-bit
 shingle hashes, one after the other; ``shard-N.setend``: where each document's run ends) through memory maps,
 a chunk of pairs at a time, letting the pages go after each chunk, so the check holds one chunk
-(``CHUNK_VALUES`` hashes, ~40 MB with its temporaries) whatever the size of the pool; the pages it read stay
+(``CHUNK_VALUES`` hashes, ~10 MB with its temporaries) whatever the size of the pool; the pages it read stay
 in the OS page cache, not in the process. A chunk's intersections come from binary searches of one side's
 ``pair << 32 | hash`` keys (increasing, as each set is sorted) for the other side's.
 """
@@ -11,11 +11,7 @@ in the OS page cache, not in the process. A chunk's intersections come from bina
 from __future__ import annotations
 
 import math
-import mmap
-import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,10 +19,10 @@ import numpy.typing as npt
 from sievekit.duplicates.cluster import I64, Verifier
 from sievekit.duplicates.minhash import jaccard_estimate
 from sievekit.duplicates.sources import SigStore, Source
-from sievekit.duplicates.workdir import WorkDir
+from sievekit.duplicates.workdir import Mapped, WorkDir
 from sievekit.errors import InputError
 
-CHUNK_VALUES = 1 << 20
+CHUNK_VALUES = 1 << 18
 SETTLED_ERROR = 1e-6
 SETTLE_MIN_SHINGLES = 4
 _S32 = np.uint64(32)
@@ -66,7 +62,7 @@ class ShingleSets:
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
         self.offsets = np.array([s.offset for s in sources] + [sum(s.rows for s in sources)], dtype=np.int64)
-        self._maps: list[mmap.mmap] = []
+        self._mapped = Mapped()
         self._ends: list[npt.NDArray[np.int64]] = []
         self._values: list[npt.NDArray[np.uint32]] = []
         for source in self.sources:
@@ -76,21 +72,10 @@ class ShingleSets:
                                  "for --verify sig)", hint="sign again with --verify exact, or pass --verify sig"
                                  if not source.seen else "the --against run was signed with --verify sig: pass "
                                  "--verify sig, or sign it again with --verify exact")
-            self._ends.append(self._map(base.with_suffix(".setend"), np.int64))
-            self._values.append(self._map(base.with_suffix(".sets"), np.uint32))
-
-    def _map(self, path: Path, dtype: type) -> npt.NDArray[Any]:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
-                return np.empty(0, dtype=dtype)
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        self._maps.append(mm)
-        return np.frombuffer(mm, dtype=dtype)
-
-    def _release(self) -> None:
-        if hasattr(mmap, "MADV_DONTNEED"):
-            for mm in self._maps:
-                mm.madvise(mmap.MADV_DONTNEED)
+            self._ends.append(self._mapped.array(base.with_suffix(".setend"), np.int64, (source.rows,)))
+            total = int(self._ends[-1][-1]) if source.rows else 0
+            self._values.append(self._mapped.array(base.with_suffix(".sets"), np.uint32, (total,)))
+        self._mapped.release()
 
     def jaccard(self, u: I64, v: I64) -> npt.NDArray[np.float64]:
         """True Jaccard of each pair ``(u[i], v[i])``, a chunk of about ``CHUNK_VALUES`` hashes at a time."""
@@ -106,7 +91,7 @@ class ShingleSets:
                 va = self._gather(u[lo:hi], start_u[lo:hi], len_u[lo:hi])
                 vb = self._gather(v[lo:hi], start_v[lo:hi], len_v[lo:hi])
                 parts.append(set_jaccard(va, len_u[lo:hi], vb, len_v[lo:hi]))
-                self._release()
+                self._mapped.release()
         return np.concatenate(parts)
 
     def lengths(self, idx: I64) -> I64:
@@ -193,6 +178,7 @@ def exact_check(sets: ShingleSets, store: SigStore, threshold: float, u: I64, v:
     independent draws."""
     lo, hi = settled_counts(threshold, store.num_perm)
     equal = np.rint(estimate_pairs(store, u, v) * store.num_perm)
+    store.release()
     big = np.minimum(sets.lengths(u), sets.lengths(v)) >= SETTLE_MIN_SHINGLES * store.num_perm
     ok = big & (equal >= hi)
     open_ = ~big | ((equal > lo) & (equal < hi))

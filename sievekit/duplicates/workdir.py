@@ -5,6 +5,7 @@ is written last, so its presence means the artefacts beside it are whole)::
 
     WORK/run.json                         the run's manifest of input shards (names, paths, sizes)
     WORK/sign/shard-00003.{sig,exact,len,score,ids.jsonl,json}
+    WORK/sign/shard-00003.{sets,setend}   --verify exact: sorted 32-bit shingle hashes, each document's end
     WORK/exact/rep.npy + rep.json         exact pass: each document's first exact copy
     WORK/bucket/band-007-part-00.npz/.json   LSH groups of one band (and key range)
     WORK/cluster/{cluster.npy,keep.npy,jaccard.npy,clusters.jsonl,stats.json,done.json}
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import mmap
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -127,6 +129,29 @@ def raw_array(path: Path, dtype: type, shape: tuple[int, ...]) -> npt.NDArray[An
     if shape[0] == 0:
         return np.empty(shape, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+
+
+class Mapped:
+    """Read-only memory maps of raw array files whose touched pages can be let go together (``release``:
+    ``MADV_DONTNEED``, so they leave the process's resident memory and stay in the OS page cache). A stage
+    that reads the whole pool's signatures or shingle sets releases after each chunk, so its resident memory
+    is one chunk's, not the pool's."""
+
+    def __init__(self) -> None:
+        self._maps: list[mmap.mmap] = []
+
+    def array(self, path: Path, dtype: type, shape: tuple[int, ...]) -> npt.NDArray[Any]:
+        with open(path, "rb") as fh:
+            if shape[0] == 0 or os.fstat(fh.fileno()).st_size == 0:
+                return np.empty(shape, dtype=dtype)
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._maps.append(mm)
+        return np.frombuffer(mm, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+
+    def release(self) -> None:
+        if hasattr(mmap, "MADV_DONTNEED"):
+            for mm in self._maps:
+                mm.madvise(mmap.MADV_DONTNEED)
 
 
 def read_json(path: Path | str) -> Any:
