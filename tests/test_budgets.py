@@ -75,6 +75,15 @@ def test_rule_validates_budgets():
         Rule("budget_tokens", 10).pick(np.array([1.0]), 0)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab_1 \t\n.,!é日本\u00a0\u2028\ud800\U0001f600-’٣ⅷ"), max_size=40)
+                | st.text(max_size=30), max_size=6))
+def test_the_estimate_counts_the_matches_of_its_pattern(texts):
+    from sievekit.rules.counting import ESTIMATE
+
+    assert estimate_tokens(texts).tolist() == [len(ESTIMATE.findall(t)) for t in texts]
+
+
 def test_counters():
     assert estimate_tokens(["Hello, world!", "internationalisation", ""]).tolist() == [4, 3, 0]
     assert utf8_bytes(["abc", "é", "\ud800"]).tolist() == [3, 2, 3]

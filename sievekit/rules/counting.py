@@ -24,17 +24,55 @@ from sievekit.errors import ConfigError, MissingDependencyError, option
 
 Counts = npt.NDArray[np.int64]
 UNITS = ("tokens", "bytes")
-_ESTIMATE = re.compile(r"\w{1,7}|[^\w\s]")
+ESTIMATE = re.compile(r"\w{1,7}|[^\w\s]")  # what estimate_tokens counts (the definition; tests hold it to it)
+# Each ASCII character's class as re sees it: 1 word (\w: alphanumeric or _), 0 space (\s), 2 anything else.
+_CLASS = np.array([1 if chr(c).isalnum() or c == 95 else 0 if chr(c).isspace() else 2 for c in range(128)],
+                  dtype=np.uint8)
+_CHUNK = 1 << 20
 
 
 def estimate_tokens(texts: Sequence[str]) -> Counts:
-    """The built-in token estimate of each text.
+    """The built-in token estimate of each text: the matches of ``ESTIMATE``, counted over the whole batch at
+    once with numpy (about twice as fast as ``len(ESTIMATE.findall(text))`` per text, on man pages).
+
+    A match starts at every character that is neither a word character nor a space, and at every 7th
+    character of a run of word characters (the run's 1st, 8th, ...).
 
     Example:
         >>> estimate_tokens(["Hello, world!", "internationalisation"]).tolist()
         [4, 3]
     """
-    return np.fromiter((len(_ESTIMATE.findall(t)) for t in texts), dtype=np.int64, count=len(texts))
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    # Groups of about _CHUNK characters (a longer text alone): _estimate's arrays take ~40 bytes a character.
+    cuts = np.flatnonzero(np.diff(np.cumsum(lengths) // _CHUNK, prepend=0)).tolist()
+    bounds = [0, *(c + 1 for c in cuts if c + 1 < len(texts)), len(texts)]
+    parts = [_estimate(texts[lo:hi], lengths[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _estimate(texts: Sequence[str], lengths: Counts) -> Counts:
+    n = len(texts)
+    joined = " ".join(texts)  # a space between texts ends every run at a text's edge
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if n == 0 or len(codes) == 0:
+        return np.zeros(n, dtype=np.int64)
+    cls = _CLASS[np.minimum(codes, 127)]
+    if not joined.isascii():  # classify each distinct non-ASCII character once, as re does
+        wide = np.flatnonzero(codes > 127)
+        distinct, where = np.unique(codes[wide], return_inverse=True)
+        kinds = [1 if c.isalnum() or c == "_" else 0 if c.isspace() else 2 for c in map(chr, distinct.tolist())]
+        cls[wide] = np.array(kinds, dtype=np.uint8)[where]
+    word = cls == 1
+    first = np.empty_like(word)  # the first character of a run of word characters
+    first[0] = word[0]
+    np.greater(word[1:], word[:-1], out=first[1:])
+    at = np.arange(len(codes), dtype=np.int64)
+    run_start = np.maximum.accumulate(np.where(first, at, 0))
+    starts = (cls == 2) | (word & ((at - run_start) % 7 == 0))
+    ends = np.cumsum(lengths + 1) - 1
+    seen: Counts = np.concatenate(([0], np.cumsum(starts, dtype=np.int64))).astype(np.int64)
+    counts: Counts = seen[ends] - seen[ends - lengths]
+    return counts
 
 
 def utf8_bytes(texts: Sequence[str]) -> Counts:
