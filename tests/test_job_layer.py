@@ -290,3 +290,11 @@ def test_another_commands_directory_is_named_as_such(invoke, tmp_path):
     assert res.exit_code == 0
     res = invoke("dedupe", DATA / "pool.jsonl", "-o", tmp_path / "o")
     assert res.exit_code == 2 and "written by `sievekit select`, not `sievekit dedupe`" in res.stderr
+
+
+def test_dedupe_clusters_beside_a_single_file_are_checked_too(invoke, tmp_path):
+    keep = tmp_path / "kept.clusters.jsonl"  # an input that the clusters file of -o kept.jsonl would replace
+    shutil.copy(DATA / "pool.jsonl", keep)
+    before = keep.read_bytes()
+    res = invoke("dedupe", keep, "-o", tmp_path / "kept.jsonl")
+    assert res.exit_code == 2 and "would overwrite" in res.stderr and keep.read_bytes() == before

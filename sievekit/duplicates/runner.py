@@ -7,7 +7,6 @@ only on its inputs and the parameters, so the survivors are byte-identical for a
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -184,14 +183,9 @@ def _place_clusters(work: WorkDir, out: Layout, clusters: str | None, summary: d
     """Copy the clusters file where the layout puts it: where asked, beside the shards of a directory, or
     beside a single output file (``FILE.jsonl`` -> ``FILE.clusters.jsonl``); stdout output keeps it only in
     the ``--work-dir``."""
-    dest = out.clusters(clusters) or (clusters_beside(out.output) if out.kind == "file" else None)
+    dest = out.clusters(clusters)
     if dest is None:
         summary["clusters_file"] = str(work.path("cluster", "clusters.jsonl")) if summary.get("work_dir") else None
         return
     copy_file(str(work.path("cluster", "clusters.jsonl")), dest)
     summary["clusters_file"] = dest
-
-
-def clusters_beside(output: str) -> str:
-    """The clusters file of a single-file output: ``out/kept.jsonl.zst`` -> ``out/kept.clusters.jsonl``."""
-    return re.sub(r"(\.(jsonl|ndjson|json))?(\.(gz|zst|zstd))?$", "", output, count=1) + ".clusters.jsonl"

@@ -7,6 +7,7 @@ other, so no run overwrites its own input and no two outputs land on one file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -81,10 +82,15 @@ class Layout:
                 ("the run marker", fs.join(self.output, marker_name(name)))]
 
     def clusters(self, given: str | None) -> str | None:
-        """Where dedupe's clusters file goes: where asked, else beside the shards of a directory output."""
+        """Where dedupe's clusters file goes: where asked, else beside the shards of a directory output, or beside
+        a single output file (``out/kept.jsonl.zst`` -> ``out/kept.clusters.jsonl``); stdout output has none."""
         if given is not None:
             return given
-        return fs.join(self.output, "clusters.jsonl") if self.kind == "dir" else None
+        if self.kind == "dir":
+            return fs.join(self.output, "clusters.jsonl")
+        if self.kind == "file":
+            return re.sub(r"(\.(jsonl|ndjson|json))?(\.(gz|zst|zstd))?$", "", self.output, count=1) + ".clusters.jsonl"
+        return None
 
     def outputs(self, shards: Sequence[Shard]) -> list[tuple[str, str]]:
         if self.kind == "stdout":

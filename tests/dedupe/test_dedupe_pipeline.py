@@ -237,6 +237,6 @@ def test_exact_count_does_not_depend_on_the_near_settings(tmp_path, cfg):
 @pytest.mark.parametrize("output, beside", [("o.jsonl", "o.clusters.jsonl"), ("a/o.jsonl.zst", "a/o.clusters.jsonl"),
                                             ("o.v1.jsonl.gz", "o.v1.clusters.jsonl")])
 def test_clusters_file_name_beside_a_single_output(output, beside):
-    from sievekit.duplicates.runner import clusters_beside
+    from sievekit.run.layout import Layout
 
-    assert clusters_beside(output) == beside
+    assert Layout(output).clusters(None) == beside
