@@ -15,6 +15,8 @@ $(BIN)/sievekit: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[classifier]' || echo "note: the classifier extra did not install; select --target falls back to zstd-ml and the classifier's tests are skipped"
 	$(BIN)/pip install --quiet -e '.[ray]' || echo "note: the ray extra did not install; its tests will be skipped"
 	$(BIN)/pip install --quiet -e '.[remote]' || echo "note: the remote extra did not install; its tests will be skipped"
+	$(BIN)/pip install --quiet -e '.[tokens]' || echo "note: the tokens extra did not install; exact-tokenizer tests will be skipped"
+	$(BIN)/pip install --quiet -e '.[hub]' || echo "note: the hub extra did not install; hf:// needs it"
 	touch $@
 
 install: $(BIN)/sievekit
