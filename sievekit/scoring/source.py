@@ -32,8 +32,8 @@ class ScoreSource:
     proportions: Sequence[float] | None = None
 
     def __post_init__(self) -> None:
-        given = [n for n, v in (("methods", self.methods and not self.sidecars), ("sidecars", self.sidecars),
-                                ("field", self.field)) if v]
+        fitted = (self.methods or self.state) and not self.sidecars  # a state names its methods itself
+        given = [n for n, v in (("methods", fitted), ("sidecars", self.sidecars), ("field", self.field)) if v]
         if len(given) != 1:
             choices = ", ".join(option(n) for n in ("methods", "sidecars", "field"))
             raise ConfigError(f"give one source of scores: {choices} "

@@ -257,3 +257,12 @@ def test_output_names_always_tell_their_codec(invoke, tmp_path):
     assert not (tmp_path / "one.jsonl").exists()
     res = invoke("dedupe", DATA / "pool.jsonl", "--output-compression", "zstd", "-o", tmp_path / "d")
     assert res.exit_code == 0 and (tmp_path / "d" / "pool.jsonl.zst").exists()
+
+
+def test_score_overwrite_leaves_no_stale_state(invoke, tmp_path):
+    out = tmp_path / "s"
+    assert invoke("score", DATA / "pool.jsonl", "--method", "random", "-o", out).exit_code == 0
+    assert invoke("score", DATA / "pool.jsonl", "--method", "length", "-o", out, "--overwrite").exit_code == 0
+    assert sorted(p.name for p in (out / "state").iterdir()) == ["length.json"]
+    res = invoke("select", DATA / "pool.jsonl", "--state", out, "--top-k", "2", "-o", tmp_path / "o")
+    assert res.exit_code == 0, res.stderr
