@@ -61,6 +61,7 @@ def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptio
             if stage == "sign":
                 return [], {"stage": "sign", "work_dir": root}
         sources = plan_sources(root, shards, chain)
+        _check_score_field(work, cfg, shards)
         eparams = {**sign, "sources": digest([(s.work, s.shard.name, s.rows) for s in sources])}
         params = {**eparams, **cfg.bucket_params()}
         if stage in ("all", "bucket"):
@@ -114,6 +115,18 @@ def _check_stage(stage: str, shard: int | None, band: int | None, work_dir: str 
         raise ConfigError(f"{option('band')} goes with {option('stage')} bucket")
     if band is not None and not 0 <= band < cfg.banding.bands:
         raise ConfigError(f"{option('band')} {band} is out of range: this run has bands 0..{cfg.banding.bands - 1}")
+
+
+def _check_score_field(work: WorkDir, cfg: DedupeConfig, shards: Sequence[Shard]) -> None:
+    """``--keep score:FIELD`` naming a field no record has is a misspelling, not a pool without scores."""
+    if not cfg.score_field:
+        return
+    seen: Counter[str] = Counter()
+    for shard in shards:
+        seen.update(read_json(work.sign_base(shard.index).with_suffix(".json")).get("fields", {}))
+    if seen and cfg.score_field not in seen:
+        raise ConfigError(f"no record has a field {cfg.score_field!r} for {option('keep')} score:FIELD",
+                          hint=f"fields found: {', '.join(sorted(seen)[:20])}")
 
 
 def _sign(workers: Executor, root: str, shards: Sequence[Shard], cfg: DedupeConfig, opts: ReadOptions,

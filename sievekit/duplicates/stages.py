@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -50,6 +51,7 @@ def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOption
     kinds = ["sig", "exact", "len", "ids.jsonl"] + (["score"] if cfg.score_field else []) + \
         (["sets", "setend"] if sets else [])
     values_written = 0
+    fields: Counter[str] = Counter()  # with --keep score:FIELD, to tell a misspelt field from a sparse one
     with ExitStack() as stack:
         files = {k: stack.enter_context(open(stack.enter_context(work.atomic(f"{base}.{k}")), "wb")) for k in kinds}
         rows = 0
@@ -67,11 +69,13 @@ def sign_shard(work_root: str, shard: Shard, cfg: DedupeConfig, opts: ReadOption
             files["ids.jsonl"].write("".join(json.dumps(i) + "\n" for i in ids).encode())
             if cfg.score_field:
                 files["score"].write(_scores(batch, cfg.score_field).tobytes())
+                fields.update(batch.field_counts())
             rows += len(batch)
             if meter is not None:
                 meter.update(len(batch), stats)
-    work.mark(marker, params, rows=rows, stats=stats.as_dict())
-    return {"params": params, "rows": rows, "stats": stats.as_dict()}
+    seen = dict(fields.most_common(30))
+    work.mark(marker, params, rows=rows, stats=stats.as_dict(), fields=seen)
+    return {"params": params, "rows": rows, "stats": stats.as_dict(), "fields": seen}
 
 
 def _scores(batch: Any, name: str) -> np.ndarray:

@@ -266,3 +266,10 @@ def test_score_overwrite_leaves_no_stale_state(invoke, tmp_path):
     assert sorted(p.name for p in (out / "state").iterdir()) == ["length.json"]
     res = invoke("select", DATA / "pool.jsonl", "--state", out, "--top-k", "2", "-o", tmp_path / "o")
     assert res.exit_code == 0, res.stderr
+
+
+def test_a_misspelt_keep_score_field_names_the_fields_there_are(invoke, tmp_path):
+    res = invoke("dedupe", DATA / "pool.jsonl", "--keep", "score:qualty", "-o", tmp_path / "d")
+    assert res.exit_code == 2 and "no record has a field 'qualty' for --keep score:FIELD" in res.stderr
+    _one_error_line(res.stderr)
+    assert not (tmp_path / "d" / "pool.jsonl").exists()
