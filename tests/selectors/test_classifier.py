@@ -157,12 +157,17 @@ def test_pu_refit_drops_the_target_like_negatives(pool):
 # -- the re-fit follows the run's budget ---------------------------------------------------------------
 def test_budget_share_order_of_precedence():
     assert budget_share(ClassifierConfig(), 1000) == (None, "estimate")
-    assert budget_share(ClassifierConfig(budget_docs=50), 1000) == (0.05, "budget_docs")  # select --top-k 50
+    assert budget_share(ClassifierConfig(budget_docs=50), 1000) == (0.075, "budget_docs")  # --top-k 50: 1.5 x 5%
     assert budget_share(ClassifierConfig(budget_docs=5000), 1000) == (1.0, "budget_docs")
     assert budget_share(ClassifierConfig(budget_docs=50), None) == (None, "estimate")  # pool size unknown
-    assert budget_share(ClassifierConfig(budget_fraction=0.2), 1000) == (0.2, "budget_fraction")  # --fraction
+    assert budget_share(ClassifierConfig(budget_fraction=0.2), 1000) == (0.30000000000000004, "budget_fraction")
     assert budget_share(ClassifierConfig(budget_docs=50, pu_top_fraction=0.3), 1000) == (0.3, "pu_top_fraction")
     assert budget_share(ClassifierConfig(budget_docs=0), 1000) == (0.0, "budget_docs")
+    two = {"pu_budget_multiple": 2.0}
+    assert budget_share(ClassifierConfig(budget_docs=50, **two), 1000) == (0.1, "budget_docs")
+    assert budget_share(ClassifierConfig(budget_fraction=0.2, **two), 1000) == (0.4, "budget_fraction")
+    assert budget_share(ClassifierConfig(budget_fraction=0.7, **two), 1000) == (1.0, "budget_fraction")
+    assert budget_share(ClassifierConfig(pu_top_fraction=0.3, **two), 1000) == (0.3, "pu_top_fraction")
 
 
 def tiny_case(hidden: int) -> tuple[list[str], list[str]]:
@@ -179,6 +184,7 @@ def tiny_case(hidden: int) -> tuple[list[str], list[str]]:
 
 def fit_tiny(hidden: int, **config) -> ClassifierSelector:
     pytest.importorskip("sklearn")
+    config.setdefault("pu_budget_multiple", 1.0)
     target, negatives = tiny_case(hidden)
     sel = ClassifierSelector(ClassifierConfig(buckets=1 << 16, **config))
     return sel.fit_features(sel.featurize(target), sel.featurize(negatives), pool_docs=1000)
@@ -189,6 +195,7 @@ def fit_tiny(hidden: int, **config) -> ClassifierSelector:
     ({"budget_docs": 30}, 3),         # --top-k 30: share .03 -> 3 of 100 negatives
     ({"budget_fraction": 0.05}, 5),   # --fraction .05
     ({"budget_docs": 0}, 0),
+    ({"budget_docs": 40, "pu_budget_multiple": 1.5}, 6),  # the default multiple: 1.5 x 4% of 100 negatives
     ({"budget_docs": 100, "pu_top_fraction": 0.0}, 0),  # an explicit share wins
 ])
 def test_refit_drops_the_budget_share_of_the_best_scoring_negatives(config, dropped):
@@ -196,6 +203,7 @@ def test_refit_drops_the_budget_share_of_the_best_scoring_negatives(config, drop
     assert sel.fit_stats["pu_dropped"] == dropped
     assert set(sel.pu_dropped.tolist()) <= set(range(7, 107, 10))  # only hidden async rows go
     assert sel.pu_share_source == ("pu_top_fraction" if "pu_top_fraction" in config else next(iter(config)))
+    assert ClassifierConfig().pu_budget_multiple == 1.5
 
 
 def test_without_a_budget_the_estimate_drops_the_hidden_targets():
@@ -231,13 +239,13 @@ def test_separation_on_hand_made_scores():
     assert m["pauc"] == pytest.approx((0.25 / 0.25) / 3)
 
 
-@pytest.mark.parametrize("penalty", ["l1", "auto"])
+@pytest.mark.parametrize("penalty", ["l1", "auto", "mix"])
 def test_sparse_and_chosen_models_separate_the_tiny_case(penalty):
     sel = fit_tiny(0, penalty=penalty, budget_docs=10)
     target, negatives = tiny_case(0)
     assert (sel.score_batch(["async def go(u):\n    x = await get(u)\n    return await parse(x)"])
             > sel.score_batch(negatives).max())
-    assert sel.model["penalty"] in ("l1", "l2")
+    assert sel.model["penalty"] in ("l1", "l2", "mix")
     if penalty == "auto":
         assert set(sel.fit_info) == {"l2_c10", "l1_c1", "l1_c10"}
 
@@ -299,8 +307,9 @@ def test_empty_sides_are_explained():
     ({"pu_top_fraction": 1.0}, r"pu_top_fraction must be within \[0, 1\) or none, got 1.0"),
     ({"budget_docs": -1}, "budget_docs must be >= 0 or none, got -1"),
     ({"budget_fraction": 1.5}, r"budget_fraction must be within \[0, 1\] or none, got 1.5"),
-    ({"penalty": "l3"}, "penalty must be one of l2, l1, auto, got 'l3'"),
+    ({"penalty": "l3"}, "penalty must be one of l2, l1, auto, mix, got 'l3'"),
     ({"hard_negative_weight": 0.5}, "hard_negative_weight must be a finite number >= 1, got 0.5"),
+    ({"pu_budget_multiple": 0}, "pu_budget_multiple must be a finite number > 0, got 0"),
     ({"buckets": 0}, "buckets must be within"),
     ({"ngrams": 6}, "ngrams must be within"),
 ])
