@@ -79,7 +79,8 @@ def sweep_section(groups: dict, tasks: list[str]) -> list[str]:
     if not shares:
         return []
     head = ["| task | default drop share | " + " | ".join(shares)
-            + " | best fixed | default (1.5 x budget) | default − best | no budget (estimate) |", "|---|---|" + "---|" * (len(shares) + 4)]
+            + " | best fixed | default (1.5 x budget) | default − best | no budget (estimate) |",
+            "|---|---|" + "---|" * (len(shares) + 4)]
     for task in tasks:
         vals = [_stat(groups.get((SWEEP_PREFIX + s, task), []), "p_at_r")[0] for s in shares]
         best = np.nanmax(vals)

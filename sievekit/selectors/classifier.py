@@ -18,8 +18,9 @@ The share follows the run's budget (:func:`budget_share`): ``pu_budget_multiple`
 ``budget_docs`` / pool size for ``select --top-k N`` (``budget_docs = N``), or x ``budget_fraction`` for
 ``--fraction``; ``select`` fills both, as it fills ``seed``. 1.5 was the multiple closest to the
 best fixed share over the nine tasks of ``bench/realistic`` (results.md there). A fixed 10% dropped the
-hard negatives (same domain, other style) of a 0.3% target. With no budget (``score``, a threshold rule) the share is estimated from out-of-fold scores
-(:func:`estimate_target_share`). An explicit ``pu_top_fraction`` overrides all of these.
+hard negatives (same domain, other style) of a 0.3% target. With no budget (``score``, a threshold
+rule) the share is estimated from out-of-fold scores (:func:`estimate_target_share`).
+An explicit ``pu_top_fraction`` overrides all of these.
 
 ``penalty`` picks the model after the re-fit's drop: ``l2`` (the default), ``l1``, ``mix`` (L2 + L1
 scaled to equal score spread, one linear model), or ``auto``, which cross-validates L2 and two L1 models
