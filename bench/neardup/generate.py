@@ -210,6 +210,20 @@ def build(n_docs: int, seed: int) -> tuple[list[dict], list[dict]]:
     return [docs[i] for i in order], truth
 
 
+def write_pool(out: Path, records: list[dict], truth: list[dict], shard_docs: int = SHARD_DOCS) -> None:
+    """The pool as JSONL shards of ``shard_docs`` records under ``out/pool`` (replacing any before), and the
+    ground truth as ``out/truth.jsonl``."""
+    pool = out / "pool"
+    pool.mkdir(parents=True, exist_ok=True)
+    for old in pool.glob("*.jsonl"):
+        old.unlink()
+    for k in range(0, len(records), shard_docs):
+        with open(pool / f"part-{k // shard_docs:04d}.jsonl", "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in records[k:k + shard_docs])
+    with open(out / "truth.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(t) + "\n" for t in truth)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=4000)
@@ -218,15 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     docs, truth = build(args.docs, args.seed)
     out = Path(args.out) / f"neardup-{args.docs}"
-    pool = out / "pool"
-    pool.mkdir(parents=True, exist_ok=True)
-    for old in pool.glob("*.jsonl"):
-        old.unlink()
-    for k in range(0, len(docs), SHARD_DOCS):
-        with open(pool / f"part-{k // SHARD_DOCS:04d}.jsonl", "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs[k:k + SHARD_DOCS])
-    with open(out / "truth.jsonl", "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(t) + "\n" for t in truth)
+    write_pool(out, docs, truth)
     mb = sum(len(d["text"].encode()) for d in docs) / 1e6
     kinds: dict[str, int] = {}
     for d in docs:

@@ -42,6 +42,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import write_pool  # noqa: E402
+
 from sievekit.duplicates.banding import band_keys  # noqa: E402
 from sievekit.duplicates.minhash import Signer  # noqa: E402
 
@@ -153,16 +157,8 @@ def build(archives: Path, out: Path, seed: int = 0) -> None:
         j = inter / (len(sets[a]) + len(sets[b]) - inter)
         if j >= 0.5:
             truth.append({"a": docs[a]["id"], "b": docs[b]["id"], "j": round(j, 4), "same": True})
-    pool = out / "pool"
-    pool.mkdir(parents=True, exist_ok=True)
-    for old in pool.glob("*.jsonl"):
-        old.unlink()
-    for k in range(0, len(docs), SHARD_DOCS):
-        with open(pool / f"part-{k // SHARD_DOCS:04d}.jsonl", "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps({"id": d["id"], "text": d["text"], "label": docs[rep[k + i]]["id"]},
-                                     ensure_ascii=False) + "\n" for i, d in enumerate(docs[k:k + SHARD_DOCS]))
-    with open(out / "truth.jsonl", "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(t) + "\n" for t in truth)
+    write_pool(out, [{"id": d["id"], "text": d["text"], "label": docs[rep[i]]["id"]} for i, d in enumerate(docs)],
+               truth, SHARD_DOCS)
     bands = {f"[{lo / 10:.1f},{(lo + 1) / 10:.1f})": sum(lo / 10 <= t["j"] < (lo + 1) / 10 for t in truth)
              for lo in range(5, 10)}
     meta = {"documents": len(docs), "mb": round(sum(len(d["text"].encode()) for d in docs) / 1e6, 1),

@@ -7,6 +7,7 @@ other, so no run overwrites its own input and no two outputs land on one file.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ class Layout:
         if self.kind == "file":
             check_output_codec(self.output, self.codec)  # a name the user chose is refused, never changed
 
-    @property
+    @functools.cached_property
     def kind(self) -> str:
+        """``stdout``, ``file`` or ``dir``, decided once (for a URL each look is a round trip)."""
         if self.output == STDIO:
             return "stdout"
         if shard_format(self.output) == "jsonl" and not fs.isdir(self.output):
