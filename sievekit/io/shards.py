@@ -152,14 +152,6 @@ def iter_texts(shards: Sequence[Shard], opts: ReadOptions) -> Iterator[str]:
             yield from batch.texts
 
 
-def output_target(output: str, shard: Shard) -> str:
-    """Where a shard's output goes: ``-`` (stdout), one file, or ``DIR/<shard name>``."""
-    fmt = shard_format(output)
-    if output == STDIO or fmt is not None and formats.by_name(fmt).concatenates and not fs.isdir(output):
-        return output
-    return fs.join(output, shard.name)
-
-
 def open_writer(target: str, source: Shard, compression: str | None = None) -> AbstractContextManager[BatchWriter]:
     """A writer for ``target`` in its own format (stdout writes JSON Lines): Parquet keeps the source's schema
     and codec. Files are written under a temporary name and renamed only when the block completes.

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sievekit.errors import ConfigError, option
-from sievekit.io import Shard, fs
+from sievekit.io import Shard, formats, fs
 from sievekit.io.shards import codec_suffix, format_stem, shard_format
 from sievekit.io.streams import STDIO, check_output_codec
 from sievekit.run.contract import MANIFEST, marker_name
@@ -49,7 +49,8 @@ class Layout:
         """``stdout``, ``file`` or ``dir``, decided once (for a URL each look is a round trip)."""
         if self.output == STDIO:
             return "stdout"
-        if shard_format(self.output) == "jsonl" and not fs.isdir(self.output):
+        fmt = shard_format(self.output)  # a format whose files concatenate (JSONL) can take every shard in one
+        if fmt is not None and formats.by_name(fmt).concatenates and not fs.isdir(self.output):
             return "file"
         return "dir"
 
@@ -74,9 +75,6 @@ class Layout:
 
     def state(self, method: str) -> str:
         return fs.join(self.output, "state", f"{method}.json")
-
-    def state_dir(self) -> str:
-        return fs.join(self.output, "state")
 
     def record(self, name: str = MANIFEST) -> list[tuple[str, str]]:
         """The run's bookkeeping files: its manifest and its run marker."""
