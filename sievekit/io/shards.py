@@ -100,7 +100,8 @@ def codec_suffix(name: str) -> str:
 
 
 def _expand(spec: str) -> list[tuple[str, str]]:
-    if _GLOB_CHARS & set(spec.split("://", 1)[-1]):
+    # A path that exists is taken as written, so a file named ``run[1].jsonl`` is not read as a pattern.
+    if _GLOB_CHARS & set(spec.split("://", 1)[-1]) and not fs.exists(spec):
         globbed = [p for p in fs.glob(spec) if shard_format(p)]
         if not globbed:
             raise InputError(spec, "the pattern matches no shard", hint=f"shards end in {', '.join(_KNOWN[:6])}, …")

@@ -508,3 +508,11 @@ def test_a_bad_line_on_spooled_stdin_names_stdin_and_the_line(monkeypatch):
     with readable_twice(["-"], ReadOptions()) as shards, pytest.raises(BadRecordError) as err:
         list(iter_batches(shards[0], ReadOptions()))
     assert one_line(err.value, "<stdin>:2").startswith("<stdin>:2:")
+
+
+def test_a_file_name_with_pattern_characters_is_read_as_written(tmp_path: Path) -> None:
+    odd = tmp_path / "run[1].jsonl"
+    odd.write_text('{"text": "a"}\n')
+    (tmp_path / "run1.jsonl").write_text('{"text": "b"}\n')  # what the pattern run[1].jsonl would match
+    assert [s.name for s in resolve_inputs([str(odd)])] == ["run[1].jsonl"]
+    assert [s.name for s in resolve_inputs([str(tmp_path / "run[0-9].jsonl")])] == ["run1.jsonl"]
