@@ -34,8 +34,8 @@ def main() -> None:
     args = ap.parse_args()
     bench = load_benchmark(args.data)
     print("| task | true share | 2 x above pos. median | above pos. p10 / 0.9 | above 0 | in-sample above 0 | "
-          "above 0, iterated (1, 2, 3) |")
-    print("|---|---|---|---|---|---|---|")
+          "above 0, iterated (1, 2, 3) | above 0 after the budget's re-fit (1.5 x true share) |")
+    print("|---|---|---|---|---|---|---|---|")
     for task, target in bench.targets.items():
         sel = ClassifierSelector(ClassifierConfig(seed=args.seed))
         pool = bench.pool_features(sel)
@@ -53,8 +53,19 @@ def main() -> None:
             _, n_kept = cross_fitted_scores(x_pos, x_neg[keep], sel._logreg)
             share = float(np.mean(~keep) + np.mean(keep) * np.mean(n_kept > 0))
             iterated.append(share)
+        after = after_budget_refit(sel, x_pos, x_neg, inside, 1.5 * bench.relevant(task).mean())
         print(f"| {task} | {bench.relevant(task).mean():.4f} | " + " | ".join(f"{e:.4f}" for e in est)
-              + " | " + ", ".join(f"{e:.4f}" for e in iterated) + " |", flush=True)
+              + " | " + ", ".join(f"{e:.4f}" for e in iterated) + f" | {after:.4f} |", flush=True)
+
+
+def after_budget_refit(sel, x_pos, x_neg, first, drop_share: float) -> float:
+    """The share above 0 after the budget's re-fit: the kept negatives scored out of fold by re-fitted models,
+    the dropped ones by the model re-fitted on every kept negative (none of them trained on)."""
+    keep = pu_keep_mask(first, drop_share)
+    _, kept_scores = cross_fitted_scores(x_pos, x_neg[keep], sel._logreg)
+    w, b = sel._logreg(x_pos, x_neg[keep])
+    dropped_scores = x_neg[~keep] @ w + b
+    return float((np.sum(kept_scores > 0) + np.sum(dropped_scores > 0)) / x_neg.shape[0])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from sievekit.rules import RULES, Rule
 from sievekit.run.layout import Layout
 from sievekit.scoring import MethodSpec, ScoreSource
 from sievekit.scoring.source import parse_targets
+from sievekit.selectors.share import share_sentence
 
 Target = Annotated[list[str] | None, typer.Option("-t", "--target", help="Target set: file, directory or glob. "
                                                   "Several are one merged set; PATH:SHARE on each (code.jsonl:0.7) "
@@ -93,6 +94,8 @@ def select_cmd(
     c.note(f"select: kept {result.rows_out:,} of {result.rows_in:,} documents from {len(result.shards)} shard(s)"
            f" -> {cfg['output']}", cfg["quiet"])
     if cfg["verbose"]:
+        if "target_share" in result.extra:
+            c.note(f"select: {share_sentence(result.extra['target_share'])}", cfg["quiet"])
         for shard in result.shards:
             c.note(f"  {shard['name']}: {shard['rows_out']:,}/{shard['rows_in']:,} kept, skipped {shard['skipped']}",
                    cfg["quiet"])

@@ -32,8 +32,9 @@ from sievekit.scoring.passes import COUNTS, method_keys, score_shards
 from sievekit.scoring.sidecars import field_scores, read_sidecars
 from sievekit.scoring.source import ScoreSource
 from sievekit.selectors import Selector
+from sievekit.selectors.share import share_summary
 
-RESULT_KEYS = ("selector", "scores_from", "method", "score_field")
+RESULT_KEYS = ("selector", "scores_from", "method", "score_field", "target_share")
 
 
 @overload
@@ -246,6 +247,9 @@ def _pick(rule: Rule, source: ScoreSource, per_shard: Sequence[dict[str, np.ndar
         scores = _joined(per_shard, SCORES)
         kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None, counts)
         columns = _annotations(scores, kept) if annotate else None
+        share = share_summary(extra.get("selector"), scores, kept)
+        if share is not None:  # the classifier's estimate of the pool's target-like share beside the selection
+            extra["target_share"] = share
     else:
         per_target = [_joined(per_shard, f"{SCORES}{k}") for k in range(len(source.shares))]
         kept, owner = rule.mix(per_target, source.shares, counts)

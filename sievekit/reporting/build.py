@@ -19,6 +19,9 @@ for or found::
     [run]           {command, sievekit_version, inputs[{path, name, rows}], rows_in, rows_out,
                      shards[{name, input, rows_in, rows_out, bytes_in, skipped}], [rule{kind, value, stratify}],
                      [score{kind: method|field|sidecars, name, [directory]}], [method],
+                     [target_share{recorded, kept, [estimate, boundary, pool_docs, pool_above, kept_above]}]
+                     (the classifier's label-free estimate of the pool's target-like share and its score
+                     boundary, from select: ``selectors.share``; recorded false: a run from before it),
                      [dedupe{counts, threshold, bands, rows, verify, cluster_sizes{size: n},
                              s_curve{jaccard[], p_candidate[]}}]}
     [scores]        {name: {summary{count, [non_finite], mean, p0 … p100}, spearman_length,
@@ -50,6 +53,7 @@ from sievekit.reporting.untrusted import clean
 from sievekit.run import contract
 from sievekit.run.layout import Layout
 from sievekit.scoring.sidecars import read_sidecars
+from sievekit.selectors.share import SELECTORS as SHARE_SELECTORS
 
 FORMAT_VERSION = 1
 
@@ -248,6 +252,9 @@ def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
             if isinstance(rule, dict):
                 run["rule"] = {k: rule.get(k) for k in ("kind", "value", "stratify")}
             run.update(_run_score(manifest))
+            share = _target_share(manifest)
+            if share is not None:
+                run["target_share"] = share
             if "dedupe" in manifest:
                 run["dedupe"] = _dedupe_section(manifest["dedupe"])
             return run
@@ -265,6 +272,18 @@ def _run_score(manifest: dict[str, Any]) -> dict[str, Any]:
         return {"score": {"kind": "sidecars", "name": str(manifest["method"]),
                           "directory": str(manifest["scores_from"])}}
     return {}
+
+
+def _target_share(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The classifier's estimate of the pool's target-like share beside the selection, as ``select`` recorded
+    it; ``{"recorded": False}`` for a classifier run that recorded none (an older sievekit)."""
+    share = manifest.get("target_share")
+    if isinstance(share, dict):
+        return share
+    state = manifest.get("selector")
+    if isinstance(state, dict) and state.get("name") in SHARE_SELECTORS:
+        return {"recorded": False, "kept": manifest.get("rows_out")}
+    return None
 
 
 def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,8 @@ def sections(data: dict[str, Any]) -> list[Section]:
         rows = [[s.get("name"), s.get("rows_in"), s.get("rows_out")] for s in run["shards"]]
         rows.append(["TOTAL", run.get("rows_in"), run.get("rows_out")])
         out.append((f"Run: sievekit {run.get('command')}{_rule_text(run)}", ["shard", "rows in", "rows out"], rows))
+    if run and "target_share" in run:
+        out.append(_share_table(run["target_share"]))
     dedupe = (run or {}).get("dedupe")
     if dedupe:
         out += _dedupe_tables(dedupe)
@@ -89,6 +91,20 @@ def _rule_text(run: dict[str, Any]) -> str:
         return ""
     by = f" by {score['name']}" if score else ""
     return f" ({rule['kind'].replace('_', '-')} {fmt(rule['value'])}{by})"
+
+
+def _share_table(share: dict[str, Any]) -> Section:
+    """The classifier's estimate of the pool's target-like share, and how much of the selection lies past it."""
+    title = "Target-like share of the pool (the classifier's label-free estimate; it tends low)"
+    if not share.get("recorded"):
+        return title, ["", "value"], [["estimate", "not recorded (fitted before sievekit recorded it)"],
+                                      ["kept", share.get("kept")]]
+    past = share["kept"] > share["pool_above"]
+    rows = [["estimated share", f"{100 * share['estimate']:.2f}%"], ["score boundary", share["boundary"]],
+            ["pool documents above it", share["pool_above"]], ["kept", share["kept"]],
+            ["kept above it", share["kept_above"]],
+            ["budget past the estimate", "yes: the selection reaches past what the pool holds" if past else "no"]]
+    return title, ["", "value"], rows
 
 
 def _dedupe_tables(dedupe: dict[str, Any]) -> list[Section]:

@@ -1,0 +1,65 @@
+"""How a selection compares with the classifier's estimate of the pool's target-like share.
+
+The classifier records, when fitted, a label-free estimate of the share of the pool that is target-like
+(out-of-fold pool-sample scores above the balanced decision boundary) and the score boundary that share
+implies for its final model (``target_share`` and ``share_boundary`` in its state). A selection that keeps
+many more documents than score above that boundary reaches past what the pool holds, by the estimate.
+
+The estimate errs low when the target set comes from other sources than the pool's matching documents
+(bench/realistic: 0.02 for a true 0.19), so a selection past it is a prompt to look, not proof.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+SELECTORS = ("classifier",)  # the selectors that record an estimate
+
+
+def share_summary(state: Mapping[str, Any] | None, scores: npt.NDArray[np.float64],
+                  kept: npt.NDArray[np.int64]) -> dict[str, Any] | None:
+    """The estimate of a run's fitted selector beside its selection, or None for a selector that makes none.
+
+    Args:
+        state: the selector's ``state_dict()``.
+        scores: every pool document's score by that selector.
+        kept: the indices of the kept documents.
+
+    Returns:
+        ``{"recorded": False, "kept": n}`` for a state saved before the estimate was recorded; else
+        ``recorded``, ``estimate`` (share of the pool), ``boundary`` (score), ``pool_docs``, ``pool_above``
+        (pool documents scoring above the boundary: the estimate in documents), ``kept`` and ``kept_above``.
+
+    Example:
+        >>> s = {"name": "classifier", "state": {"target_share": 0.25, "share_boundary": 0.5}}
+        >>> share_summary(s, np.array([0.9, 0.1, 0.7, 0.2]), np.array([0, 2, 3]))["kept_above"]
+        2
+    """
+    if not state or state.get("name") not in SELECTORS:
+        return None
+    fitted = state.get("state") or {}
+    estimate, boundary = fitted.get("target_share"), fitted.get("share_boundary")
+    kept = np.asarray(kept, dtype=np.int64)
+    if estimate is None or boundary is None:
+        return {"recorded": False, "kept": len(kept)}
+    above = np.asarray(scores, dtype=np.float64) > float(boundary)
+    return {"recorded": True, "estimate": float(estimate), "boundary": float(boundary), "pool_docs": len(scores),
+            "pool_above": int(above.sum()), "kept": len(kept), "kept_above": int(above[kept].sum())}
+
+
+def share_sentence(summary: Mapping[str, Any]) -> str:
+    """One line for ``select -v`` and the report: the estimate, and whether the selection reaches past it."""
+    if not summary.get("recorded"):
+        return "the classifier's estimate of the pool's target-like share: not recorded (a state fitted before " \
+               "sievekit recorded it)"
+    kept, above = summary["kept"], summary["kept_above"]
+    text = (f"the classifier estimates {100 * summary['estimate']:.2f}% of the pool target-like "
+            f"({summary['pool_above']:,} of {summary['pool_docs']:,} documents score above "
+            f"{summary['boundary']:.4g}); {above:,} of the {kept:,} kept score above it")
+    if kept > summary["pool_above"]:
+        text += ": the selection reaches past what the pool holds, by this estimate"
+    return text
