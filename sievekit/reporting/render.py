@@ -95,7 +95,7 @@ def _rule_text(run: dict[str, Any]) -> str:
 
 def _share_table(share: dict[str, Any]) -> Section:
     """The classifier's estimate of the pool's target-like share, and how much of the selection lies past it."""
-    title = "Target-like share of the pool (the classifier's label-free estimate; it tends low)"
+    title = "Target-like share of the pool (the classifier's label-free estimate)"
     if not share.get("recorded"):
         return title, ["", "value"], [["estimate", "not recorded (fitted before sievekit recorded it)"],
                                       ["kept", share.get("kept")]]

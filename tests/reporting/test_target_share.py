@@ -181,8 +181,8 @@ def test_the_run_sets_the_refit_share(tmp_path, command, rule, source, share):
     fitted = state["state"]
     assert fitted["pu_share_source"] == source
     negatives = fitted["fit_stats"]["negatives"]
-    if share is None:  # no budget: the out-of-fold estimate sets it, the same figure the state records
-        assert fitted["pu_share"] == fitted["target_share"]
+    if share is None:  # no budget: the first fit's out-of-fold estimate sets it (the demo is 25% Python)
+        assert 0.05 < fitted["pu_share"] < 0.3
     else:
         assert fitted["pu_share"] == pytest.approx(share)
     assert fitted["fit_stats"]["pu_dropped"] == round(fitted["pu_share"] * negatives)
