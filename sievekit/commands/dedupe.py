@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 
@@ -45,7 +44,7 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
     out = Layout(output, output_compression)
     writes_output = stage in ("all", "filter")
     with readable_twice(inputs, read) as shards:
-        job = {"command": "dedupe", "inputs": contract.describe_inputs(shards), "config": dataclasses.asdict(config),
+        job = {"command": "dedupe", "inputs": contract.describe_inputs(shards), "config": config.as_dict(),
                "read": read_job(read), "against": path_job(against), "output_compression": output_compression,
                "clusters": fs.realpath(clusters) if clusters else None}
         writes = [("the work directory", work_dir)] if work_dir else []

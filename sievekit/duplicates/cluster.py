@@ -13,7 +13,7 @@ labels never depend on the order in which edges were found or on the number of w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -139,13 +139,23 @@ def size_histogram(label: I64) -> dict[str, int]:
     """Clusters (of two or more) by size, in power-of-two bins: ``{"2": n, "3-4": n, "5-8": n, …}``."""
     if len(label) == 0:
         return {}
-    sizes = np.unique(label, return_counts=True)[1]
+    sizes, counts = np.unique(np.unique(label, return_counts=True)[1], return_counts=True)
+    return histogram(dict(zip(sizes.tolist(), counts.tolist())))
+
+
+def histogram(sizes: Mapping[int, int]) -> dict[str, int]:
+    """``size_histogram`` from how many clusters there are of each size.
+
+    Example:
+        >>> histogram({2: 5, 3: 1, 4: 2, 9: 1})
+        {'2': 5, '3-4': 3, '9-16': 1}
+    """
     out: dict[str, int] = {}
-    lo = 2
-    while lo <= sizes.max():
+    lo, top = 2, max(sizes, default=0)
+    while lo <= top:
         hi = 2 if lo == 2 else lo * 2 - 2
         key = str(lo) if lo == hi else f"{lo}-{hi}"
-        count = int(((sizes >= lo) & (sizes <= hi)).sum())
+        count = sum(c for s, c in sizes.items() if lo <= s <= hi)
         if count:
             out[key] = count
         lo = hi + 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sievekit.duplicates.banding import EXACT_MIN_CATCH, MIN_CATCH, Banding, choose_bands
@@ -47,6 +47,10 @@ class DedupeConfig:
     seed: int = field(default=0, metadata={"help": "Seeds every hash; same seed, same survivors."})
     key_parts: int = field(default=1, metadata={"help": "Split each band's keys into this many ranges (bounds the "
                                                         "bucket stage's memory)."})
+    memory_mb: float = field(default=1024, metadata={"help": "Memory budget of the cluster stage in MB: its "
+                                                              "per-document arrays go to the work directory past "
+                                                              "it. Changes only speed, never the results.",
+                                                              "run": True})
     annotate: bool = field(default=False, metadata={"help": "Keep every record and add dedupe_cluster and "
                                                             "dedupe_kept fields instead of dropping."})
 
@@ -72,6 +76,9 @@ class DedupeConfig:
             raise ConfigError(f"{option('bands')} x {option('rows')} must be at most {option('num_perm')} "
                               f"({self.num_perm}), got "
                               f"{self.bands} x {self.rows}")
+        if not self.memory_mb > 0 or math.isinf(self.memory_mb):
+            raise ConfigError(f"{option('memory_mb')} must be a positive number of MB, got {self.memory_mb}",
+                              hint=f"e.g. {option('memory_mb')} 1024")
         if not 1 <= self.key_parts <= MAX_KEY_PARTS:
             raise ConfigError(f"{option('key_parts')} must be within 1..{MAX_KEY_PARTS}, got {self.key_parts}",
                               hint="each part is one task per band; a few parts already bound the bucket memory")
@@ -87,7 +94,9 @@ class DedupeConfig:
         return self.keep[6:] if self.keep.startswith("score:") else None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What the run's results depend on: every field but those marked ``run`` (how it goes, like
+        ``RunOptions``), so that a run with another memory budget is the same run."""
+        return {k: v for k, v in asdict(self).items() if not RUN_FIELDS.get(k)}
 
     def sign_params(self, opts: ReadOptions) -> dict[str, Any]:
         """What a shard's signatures depend on."""
@@ -102,3 +111,6 @@ class DedupeConfig:
 
     def cluster_params(self) -> dict[str, Any]:
         return {**self.bucket_params(), "threshold": self.threshold, "verify": self.verify, "keep": self.keep}
+
+
+RUN_FIELDS = {f.name: bool(f.metadata.get("run")) for f in fields(DedupeConfig)}

@@ -18,7 +18,15 @@ import numpy as np
 
 from sievekit.duplicates.options import STAGES, DedupeConfig
 from sievekit.duplicates.sources import Source, against_chain, plan_sources, record_run
-from sievekit.duplicates.stages import bucket_band, cluster_stage, exact_pass, filter_marker, filter_params, sign_shard
+from sievekit.duplicates.stages import (
+    bucket_band,
+    cluster_stage,
+    exact_pass,
+    filter_marker,
+    filter_params,
+    sign_shard,
+    verify_band,
+)
 from sievekit.duplicates.workdir import EPHEMERAL, WorkDir, digest, read_json
 from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs
@@ -78,8 +86,11 @@ def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptio
             if stage == "bucket":
                 return [], {"stage": "bucket", "work_dir": root}
         cparams = {**params, **cfg.cluster_params()}
-        say(f"cluster: verify {cfg.verify}, keep {cfg.keep}")
-        progress.phase("cluster", 0, 1, "steps")
+        say(f"cluster: verify {cfg.verify}, keep {cfg.keep}, within {cfg.memory_mb:g} MB")
+        parts = [(b, p) for b in range(cfg.banding.bands) for p in range(cfg.key_parts)]
+        progress.phase("cluster", 0, len(parts) + 1, "steps")
+        for _ in workers.imap(verify_band, [(root, sources, cfg, b, p, cparams) for b, p in parts]):
+            progress.shard_done()
         summary = {"config": cfg.as_dict(), "work_dir": root if work_dir else None, "against": chain,
                    **cluster_stage(root, sources, cfg, cparams)}
         progress.shard_done()

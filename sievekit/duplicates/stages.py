@@ -1,12 +1,15 @@
 """The four stages, each a function that reads and writes only the work directory (and the inputs).
 
-sign (per shard) → exact pass + bucket (per band and key range) → cluster (once) → filter (per shard).
+sign (per shard) → exact pass + bucket (per band and key range) → cluster (verify per band and key range,
+then components once) → filter (per shard).
 Each stage skips what its markers say is complete with the same parameters and refuses artefacts made
 with different ones. Memory (bench/neardup/memory.py, 4k and 16k documents): sign and filter keep nothing
 per document beyond the current batch (and filter's 9-byte keep/cluster arrays); bucket holds one band's
-keys, indices and sort order, ~32 bytes per document, plus the exact pass's ~64 bytes once; cluster holds
-the exact representatives (8 bytes per document) and the candidate edges (~250 bytes per document that
-has a near duplicate); its exact verification reads the shingle sets sign wrote a chunk of pairs at a time
+keys, indices and sort order, ~32 bytes per document, plus the exact pass's ~64 bytes once; cluster first
+verifies each band part as a task of its own (``verify_band``, on the executor like the other stages: one
+part's groups and edges at a time) and writes its edges to the work directory, then joins them within
+``--memory-mb`` (components.py: a label per document, on disk past the budget; cluster_files.py: the
+outputs, streamed); its exact verification reads the shingle sets sign wrote a chunk of pairs at a time
 (verify.py), never all at once. Signatures are memory-mapped, read in chunks of ``CHUNK_ROWS`` documents.
 """
 
@@ -22,12 +25,16 @@ from typing import Any
 import numpy as np
 
 from sievekit.duplicates.banding import band_keys, bucket_groups
-from sievekit.duplicates.cluster import components, peel, size_histogram, survivors
+from sievekit.duplicates.cluster import components, peel
+from sievekit.duplicates.cluster_files import write_clusters
+from sievekit.duplicates.components import edge_chunks, label_components, star_edges
 from sievekit.duplicates.minhash import Signer
 from sievekit.duplicates.options import DedupeConfig
-from sievekit.duplicates.sources import SigStore, Source, ids_at
-from sievekit.duplicates.verify import ShingleSets, estimate_pairs, make_verifier
-from sievekit.duplicates.workdir import WorkDir, digest
+from sievekit.duplicates.sources import SigStore, Source
+from sievekit.duplicates.spill import Budget
+from sievekit.duplicates.verify import ShingleSets, make_verifier
+from sievekit.duplicates.workdir import WorkDir, digest, read_json
+from sievekit.errors import InputError
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches
 from sievekit.run.progress import Meter
 
@@ -139,104 +146,79 @@ def bucket_band(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, ba
     work.mark(marker, params, members=int(len(members)), groups=int(group.max() + 1) if len(group) else 0)
 
 
-def cluster_stage(work_root: str, sources: Sequence[Source], cfg: DedupeConfig,
-                  params: dict[str, Any]) -> dict[str, Any]:
-    """Verify candidates, join exact and near edges into clusters, pick survivors; write arrays and stats."""
+def verify_band(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, band: int, part: int,
+                params: dict[str, Any]) -> int:
+    """Verify the candidates of one band's (and key range's) LSH groups and write the verified edges, one per
+    document to the smallest document of its component among them (same components, fewer edges); returns
+    how many edges passed verification."""
+    work = WorkDir(work_root)
+    base = work.edges_base(band, part)
+    marker = base.with_suffix(".json")
+    params = {**params, "band": band, "part": part}
+    info = work.done(marker, params)
+    if info is not None:
+        return int(info["verified"])
+    groups = work.path("bucket", f"{work.bucket_base(band, part).name}.npz")
+    if not groups.exists():
+        raise InputError(str(groups), "missing work-directory artefact",
+                         hint="run the earlier stages first (or the whole command without --stage)")
+    store = SigStore(sources, cfg.num_perm)
+    sets = ShingleSets(sources) if cfg.verify == "exact" else None
+    with np.load(groups) as z:
+        u, v = peel(z["group"], z["doc"], make_verifier(cfg.verify, cfg.threshold, store, sets))
+    star = star_edges(*components(u.astype(np.int64), v.astype(np.int64)))
+    with work.atomic(f"{base}.edges") as tmp, open(tmp, "wb") as fh:
+        fh.write(star.tobytes())
+    work.mark(marker, params, verified=int(len(u)), edges=int(len(star)))
+    return int(len(u))
+
+
+def cluster_stage(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, params: dict[str, Any],
+                  memory_mb: float | None = None) -> dict[str, Any]:
+    """Join the verified and exact edges into clusters within ``memory_mb`` (default: the config's), pick the
+    survivors, write the arrays, ``clusters.jsonl`` and the stats (``verify_band`` must have run for every
+    band and part)."""
     work = WorkDir(work_root)
     marker = work.path("cluster", "done.json")
     info = work.done(marker, params)
     if info is not None:
         return dict(info["stats"])
-    store = SigStore(sources, cfg.num_perm)
-    n = store.total
-    rep = np.asarray(work.load(work.path("exact", "rep.npy")))
-    sets = ShingleSets(sources) if cfg.verify == "exact" else None
-    verify = make_verifier(cfg.verify, cfg.threshold, store, sets)
-    files = [f"{work.bucket_base(band, part)}.npz" for band in range(cfg.banding.bands)
-             for part in range(cfg.key_parts)]
-    us, vs = [], []
-    for name in files:
-        with np.load(name) as z:
-            u, v = peel(z["group"], z["doc"], verify)
-        us.append(u)
-        vs.append(v)
-    near = len(us) and sum(len(u) for u in us)
-    dup = np.flatnonzero(rep != np.arange(n))
-    u = np.concatenate(us + [rep[dup]]) if us else rep[dup]
-    v = np.concatenate(vs + [dup]) if vs else dup
-    nodes, label = components(u.astype(np.int64), v.astype(np.int64))
-    surv = survivors(nodes, label, _priority(store, sources, cfg, nodes))
-    est = sets.jaccard(nodes, surv) if sets is not None else estimate_pairs(store, nodes, surv)
-    stats = _write_cluster(work, sources, nodes, label, surv, est, rep, n, int(near))
+    budget = Budget(cfg.memory_mb if memory_mb is None else memory_mb, work)
+    try:
+        verified = 0
+        for band in range(cfg.banding.bands):
+            for part in range(cfg.key_parts):
+                edges = work.done(work.edges_base(band, part).with_suffix(".json"),
+                                  {**params, "band": band, "part": part})
+                if edges is None:
+                    raise InputError(str(work.edges_base(band, part)), "the candidates are not all verified yet",
+                                     hint="run the cluster stage whole (it verifies every band first)")
+                verified += int(edges["verified"])
+        label = component_labels(work, sum(s.rows for s in sources), cfg, params, budget)
+        stats = write_clusters(work, sources, cfg, label, budget, verified)
+    finally:
+        budget.close()
     work.mark(marker, params, stats=stats)
     return stats
 
 
-def _priority(store: SigStore, sources: Sequence[Source], cfg: DedupeConfig, nodes: np.ndarray) -> np.ndarray:
-    """Lower wins: earlier runs' documents first, then by --keep; ties go to the smaller global index."""
-    prio = np.zeros(len(nodes), dtype=np.float64)
-    fresh = nodes >= _first_new(sources)
-    prio[~fresh] = -np.inf
-    if cfg.keep == "longest":
-        prio[fresh] = -store.values("len", np.int64, nodes[fresh]).astype(np.float64)
-    elif cfg.score_field:
-        score = store.values("score", np.float64, nodes[fresh])
-        prio[fresh] = np.where(np.isnan(score), np.inf, -score)
-    return prio
-
-
-def _first_new(sources: Sequence[Source]) -> int:
-    return next((s.offset for s in sources if not s.seen), sum(s.rows for s in sources))
-
-
-def _write_cluster(work: WorkDir, sources: Sequence[Source], nodes: np.ndarray, label: np.ndarray,
-                   surv: np.ndarray, est: np.ndarray, rep: np.ndarray, n: int, near_edges: int) -> dict[str, Any]:
-    start = _first_new(sources)
-    cluster = np.arange(start, n, dtype=np.int64)
-    keep = np.ones(n - start, dtype=bool)
-    jac = np.full(n - start, np.nan, dtype=np.float32)
-    fresh = nodes >= start
-    local = nodes[fresh] - start
-    cluster[local] = label[fresh]
-    keep[local] = nodes[fresh] == surv[fresh]
-    jac[local] = est[fresh]
-    for name, arr in (("cluster", cluster), ("keep", keep), ("jaccard", jac)):
-        work.save(work.path("cluster", f"{name}.npy"), arr)
-    _write_clusters_file(work, sources, nodes[fresh], label[fresh], surv[fresh], est[fresh], label)
-    dropped = fresh & (nodes != surv)
-    # every copy of an exact group but one goes (all of them when an earlier run saw one), whichever document
-    # of the cluster survives: counting them from the survivor made the count move with the near settings
-    exact = int(np.count_nonzero(rep[start:] != np.arange(start, n)))
-    seen = dropped & (label < start)
-    fresh_labels = np.unique(label[fresh])
-    return {"documents_in": int(n - start), "documents_out": int(keep.sum()), "dropped": int(dropped.sum()),
-            "exact_duplicates": exact, "near_duplicates": int(dropped.sum()) - exact,
-            "seen_before": int(seen.sum()), "clusters": int(len(fresh_labels)), "candidate_edges": near_edges,
-            "cluster_sizes": size_histogram(label[np.isin(label, fresh_labels)])}
-
-
-def _write_clusters_file(work: WorkDir, sources: Sequence[Source], nodes: np.ndarray, label: np.ndarray,
-                         surv: np.ndarray, est: np.ndarray, all_labels: np.ndarray) -> None:
-    """One line per document in a cluster of two or more, in input order."""
-    labels, counts = np.unique(all_labels, return_counts=True)
-    size = counts[np.searchsorted(labels, label)]
-    offsets = np.array([s.offset for s in sources], dtype=np.int64)
-    where = np.searchsorted(offsets, nodes, side="right") - 1
-    swhere = np.searchsorted(offsets, surv, side="right") - 1
-    with work.atomic(work.path("cluster", "clusters.jsonl")) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for s in np.unique(where).tolist():
-            sel = np.flatnonzero(where == s)
-            source = sources[s]
-            rows = (nodes[sel] - source.offset).tolist()
-            ids = ids_at(source, dict.fromkeys(rows))
-            for i, row in zip(sel.tolist(), rows, strict=True):
-                sv = sources[swhere[i]]
-                fh.write(json.dumps({
-                    "shard": source.shard.name, "row": row, "id": ids.get(row), "cluster": int(label[i]),
-                    "size": int(size[i]), "kept": bool(nodes[i] == surv[i]),
-                    "jaccard": round(float(est[i]), 4),
-                    "survivor": f"{sv.shard.name}:{int(surv[i] - sv.offset)}" + (" (earlier run)" if sv.seen else ""),
-                }, ensure_ascii=False) + "\n")
+def component_labels(work: WorkDir, n: int, cfg: DedupeConfig, params: dict[str, Any],
+                     budget: Budget) -> np.ndarray:
+    """Every document's component label (``components.label_components``), saved once as ``labels.npy``."""
+    marker = work.path("cluster", "labels.json")
+    path = work.path("cluster", "labels.npy")
+    if work.done(marker, params) is not None:
+        return budget.load(path)
+    files = []
+    for band in range(cfg.banding.bands):
+        for part in range(cfg.key_parts):
+            base = work.edges_base(band, part)
+            files.append((base.with_suffix(".edges"), int(read_json(base.with_suffix(".json"))["edges"])))
+    rep = work.path("exact", "rep.npy")
+    label = label_components(n, lambda: edge_chunks(files, rep, budget), budget)
+    budget.save(path, label)
+    work.mark(marker, params, documents=n)
+    return label
 
 
 def filter_params(params: dict[str, Any], output: str, annotate: bool) -> dict[str, Any]:

@@ -8,7 +8,10 @@ is written last, so its presence means the artefacts beside it are whole)::
     WORK/sign/shard-00003.{sets,setend}   --verify exact: sorted 32-bit shingle hashes, each document's end
     WORK/exact/rep.npy + rep.json         exact pass: each document's first exact copy
     WORK/bucket/band-007-part-00.npz/.json   LSH groups of one band (and key range)
-    WORK/cluster/{cluster.npy,keep.npy,jaccard.npy,clusters.jsonl,stats.json,done.json}
+    WORK/cluster/edges/band-007-part-00.{edges,json}   its verified edges (raw int64 pairs), one per document
+    WORK/cluster/labels.{npy,json}        each document's component label (its smallest member)
+    WORK/cluster/spill/                   arrays past --memory-mb, while the stage runs
+    WORK/cluster/{cluster.npy,keep.npy,jaccard.npy,clusters.jsonl,done.json}
     WORK/filter/<output hash>/shard-00003.json   one output shard written
 
 A marker records the parameters its artefacts were made with; a later run with different parameters is
@@ -22,6 +25,7 @@ import hashlib
 import json
 import mmap
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -78,11 +82,18 @@ class WorkDir:
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
+    def remove(self, *parts: str) -> None:
+        """Delete a scratch folder of the work directory, if there is one."""
+        shutil.rmtree(self.path(*parts), ignore_errors=True)
+
     def sign_base(self, shard: int) -> Path:
         return self.path("sign", f"shard-{shard:05d}")
 
     def bucket_base(self, band: int, part: int) -> Path:
         return self.path("bucket", f"band-{band:03d}-part-{part:02d}")
+
+    def edges_base(self, band: int, part: int) -> Path:
+        return self.path("cluster", "edges", f"band-{band:03d}-part-{part:02d}")
 
     # -- markers --------------------------------------------------------------------------------------
     def done(self, marker: Path, params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -152,6 +163,80 @@ class Mapped:
         if hasattr(mmap, "MADV_DONTNEED"):
             for mm in self._maps:
                 mm.madvise(mmap.MADV_DONTNEED)
+
+
+class NpyStream:
+    """A one-dimensional ``.npy`` file written a chunk at a time (the bytes ``np.save`` writes for the whole
+    array), under a temporary name renamed into place when all ``rows`` have been written.
+
+    Example:
+        >>> import tempfile
+        >>> work = WorkDir(tempfile.mkdtemp())
+        >>> with NpyStream(work, work.path("a.npy"), 5, np.int64) as out:
+        ...     out.write(np.arange(2)); out.write(np.arange(2, 5))
+        >>> work.load(work.path("a.npy")).tolist()
+        [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, work: WorkDir, path: Path, rows: int, dtype: type) -> None:
+        self.work, self.path, self.rows, self.dtype = work, path, rows, np.dtype(dtype)
+        self._stack = contextlib.ExitStack()
+        self._written = 0
+
+    def __enter__(self) -> NpyStream:
+        tmp = self._stack.enter_context(self.work.atomic(self.path))
+        self._fh = self._stack.enter_context(open(tmp, "wb"))
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.rows,)}
+        np.lib.format.write_array_header_1_0(self._fh, header)
+        return self
+
+    def write(self, chunk: npt.NDArray[Any]) -> None:
+        self._fh.write(np.ascontiguousarray(chunk, dtype=self.dtype).tobytes())
+        self._written += len(chunk)
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if kind is None and self._written != self.rows:
+            exc = RuntimeError(f"{self.path}: {self._written} rows written of {self.rows}")
+            self._stack.__exit__(type(exc), exc, None)
+            raise exc
+        self._stack.__exit__(kind, exc, tb)
+
+
+def map_npy(path: Path, writable: bool = False) -> tuple[mmap.mmap | None, npt.NDArray[Any]]:
+    """A memory map of a one-dimensional ``.npy`` file and the array over it (``None`` for an empty one).
+
+    Raises:
+        InputError: the file is missing or not a whole ``.npy`` array.
+    """
+    if not path.exists():
+        raise InputError(str(path), "missing work-directory artefact",
+                         hint="run the earlier stages first (or the whole command without --stage)")
+    with open(path, "r+b" if writable else "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+        except ValueError as exc:
+            raise InputError(str(path), f"damaged work-directory artefact ({exc})",
+                             hint=f"delete {path.parent} to redo that stage") from exc
+        offset, count = fh.tell(), int(np.prod(shape))
+        if os.fstat(fh.fileno()).st_size != offset + count * dtype.itemsize:
+            raise InputError(str(path), "damaged work-directory artefact (truncated)",
+                             hint=f"delete {path.parent} to redo that stage")
+        if count == 0:
+            return None, np.empty(0, dtype=dtype)
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ)
+    return mm, np.frombuffer(mm, dtype=dtype, count=count, offset=offset)
+
+
+def new_npy_map(path: Path, n: int, dtype: np.dtype[Any]) -> tuple[mmap.mmap | None, npt.NDArray[Any]]:
+    """A new ``.npy`` file of ``n`` zeros (sparse: no disk until written), mapped for writing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.truncate(fh.tell() + n * dtype.itemsize)
+    return map_npy(path, writable=True)
 
 
 def read_json(path: Path | str) -> Any:
