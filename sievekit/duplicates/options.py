@@ -77,7 +77,7 @@ class DedupeConfig:
                               f"({self.num_perm}), got "
                               f"{self.bands} x {self.rows}")
         if not self.memory_mb > 0 or math.isinf(self.memory_mb):
-            raise ConfigError(f"{option('memory_mb')} must be a positive number of MB, got {self.memory_mb}",
+            raise ConfigError(f"{option('memory_mb')} must be a positive number of MB, got {self.memory_mb:g}",
                               hint=f"e.g. {option('memory_mb')} 1024")
         if not 1 <= self.key_parts <= MAX_KEY_PARTS:
             raise ConfigError(f"{option('key_parts')} must be within 1..{MAX_KEY_PARTS}, got {self.key_parts}",
