@@ -11,7 +11,7 @@ label propagation over the edge shards streamed from disk) with ``Budget(MB)``; 
 peak RSS (``ru_maxrss``) and CPU seconds from ``wait4`` and checks its labels against ``cluster.components``
 (in memory) on a subsample: every 500th group and 100,000 random documents outside any group.
 
-Usage:  nice python bench/neardup/cluster_scale.py [--docs 20000000] [--mb 512 2048]
+Usage:  nice python bench/neardup/cluster_scale.py [--docs 20000000] [--mb 512 2048] [--reuse]
 Data under bench/out/cluster-scale (gitignored; ~0.9 GB).
 """
 
@@ -143,30 +143,51 @@ def check(work: WorkDir, sampled: list[np.ndarray], singles: np.ndarray) -> tupl
     return len(nodes) + len(singles), bad
 
 
+def build_child(root: Path, n: int, extra: int, seed: int) -> None:
+    """Build the graph in a process of its own: a child forked from a parent holding the generator's arrays
+    would report the parent's resident memory as its own peak (``ru_maxrss`` survives fork and exec)."""
+    WorkDir(root).remove("cluster")
+    work = WorkDir(root)
+    t = time.perf_counter()
+    edges, sampled, singles = build(work, n, extra, seed)
+    np.savez(root / "sample.npz", edges=np.concatenate(sampled), singles=singles)
+    (root / "graph.json").write_text(json.dumps({"docs": n, "extra": extra, "seed": seed, "edges": edges,
+                                                 "build_s": time.perf_counter() - t}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=20_000_000)
     ap.add_argument("--extra", type=int, default=5, help="random edges per member beyond its tree edge")
     ap.add_argument("--mb", type=float, nargs="+", default=[512, 2048])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reuse", action="store_true", help="keep the graph built by an earlier run with these options")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--build", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.docs, args.mb[0])
         return
+    if args.build:
+        build_child(Path(args.build), args.docs, args.extra, args.seed)
+        return
     root = ROOT / "bench" / "out" / "cluster-scale"
-    WorkDir(root).remove("cluster")
-    work = WorkDir(root)
-    t = time.perf_counter()
-    edges, sampled, singles = build(work, args.docs, args.extra, args.seed)
+    want = {"docs": args.docs, "extra": args.extra, "seed": args.seed}
+    made = json.loads((root / "graph.json").read_text()) if (root / "graph.json").exists() else {}
+    if not args.reuse or {k: made.get(k) for k in want} != want:
+        subprocess.run([sys.executable, __file__, "--build", str(root), "--docs", str(args.docs), "--extra",
+                        str(args.extra), "--seed", str(args.seed)], check=True)
+        made = json.loads((root / "graph.json").read_text())
+    edges = made["edges"]
     print(f"graph: {args.docs:,} documents, {edges:,} edges in {BANDS * PARTS} shards "
-          f"({time.perf_counter() - t:.0f} s to build)", file=sys.stderr)
+          f"({made['build_s']:.0f} s to build)", file=sys.stderr)
+    sample = np.load(root / "sample.npz")
     print("| --memory-mb | documents | edges | labels in memory | peak RSS MB | CPU s | wall s | sampled labels "
           "checked | wrong |")
     print("|---|---|---|---|---|---|---|---|---|")
     for mb in args.mb:
         m = measure(root, args.docs, mb)
-        checked, bad = check(work, sampled, singles)
+        checked, bad = check(WorkDir(root), [sample["edges"]], sample["singles"])
         print(f"| {mb:g} | {args.docs:,} | {edges:,} | {'no (on disk)' if m['spilled'] else 'yes'} "
               f"({m['dtype']}) | {m['rss_mb']:.0f} | {m['cpu_s']:.1f} | {m['wall']:.1f} | {checked:,} | {bad} |",
               flush=True)
