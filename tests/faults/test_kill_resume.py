@@ -96,3 +96,84 @@ def test_killed_runs_resume_to_the_same_bytes(pool, tmp_path, command):
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["fingerprint"] == json.loads((reference / "manifest.json").read_text())["fingerprint"] \
             or command == "dedupe"  # dedupe's job names its own clusters path only when given
+
+
+# SIGKILL inside each dedupe stage: the child process kills itself just before the named work-directory file
+# is renamed into place (so its artefacts before it are whole, it and everything after it missing); the killed
+# run holds a tiny --memory-mb (the cluster stage's arrays on disk), the re-run the default one.
+KILL_AT = {
+    "sign": "sign/shard-00001.sig",
+    "exact": "exact/rep.npy",
+    "bucket": "bucket/band-003-part-00.npz",
+    "cluster-verify": "cluster/edges/band-005-part-00.edges",
+    "cluster-components": "cluster/labels.npy",
+    "cluster-outputs": "cluster/clusters.jsonl",
+    "filter": "shard-00001.json",
+}
+KILLER = """
+import contextlib, os, signal, sys
+from sievekit.duplicates import workdir
+original, target = workdir.WorkDir.atomic, sys.argv[1]
+@contextlib.contextmanager
+def atomic(self, path):
+    with original(self, path) as tmp:
+        yield tmp
+        if str(path).endswith(target) and (target != "shard-00001.json" or "/filter/" in str(path)):
+            os.kill(os.getpid(), signal.SIGKILL)
+workdir.WorkDir.atomic = atomic
+sys.argv = ["sievekit", *sys.argv[2:]]
+from sievekit.cli.main import main
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def small_pool(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("small")
+    texts = [r["text"] for r in pool_records()]
+    rng = random.Random(9)
+    for i in range(3):
+        with open(root / f"part-{i}.jsonl", "w") as fh:
+            for j in range(150):
+                words = texts[(i * 5 + j) % len(texts)].split()
+                if j % 3:
+                    rng.shuffle(words[: len(words) // 10])  # near copies of another shard's document
+                fh.write(json.dumps({"id": f"{i}-{j}", "text": " ".join(words[: 80 + j % 50])}) + "\n")
+    return root
+
+
+def _dedupe(pool: Path, out: Path, kill_at: str | None = None, memory_mb: str = "1024") -> int:
+    args = ["dedupe", str(pool), "--work-dir", f"{out}-work", "-o", str(out), "--threshold", "0.7",
+            "--memory-mb", memory_mb, "-q"]
+    argv = [sys.executable, "-c", KILLER, kill_at, *args] if kill_at else [sys.executable, "-m", "sievekit", *args]
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == (-signal.SIGKILL if kill_at else 0), proc.stderr
+    return proc.returncode
+
+
+def _work_files(out: Path) -> dict[str, bytes]:
+    work = Path(f"{out}-work") / "cluster"
+    return {n: (work / n).read_bytes() for n in ("cluster.npy", "keep.npy", "jaccard.npy", "labels.npy",
+                                                 "clusters.jsonl")}
+
+
+@pytest.fixture(scope="module")
+def small_reference(small_pool, tmp_path_factory) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    out = tmp_path_factory.mktemp("ref") / "out"
+    _dedupe(small_pool, out)
+    return _data_files(out), _work_files(out)
+
+
+@pytest.mark.parametrize("where", sorted(KILL_AT))
+def test_dedupe_killed_inside_each_stage_resumes_to_the_same_bytes(small_pool, small_reference, tmp_path, where):
+    out = tmp_path / "out"
+    _dedupe(small_pool, out, KILL_AT[where], memory_mb="0.0001")
+    work = Path(f"{out}-work")
+    target = work / KILL_AT[where] if where != "filter" else next(work.glob("filter/*/")) / KILL_AT[where]
+    assert not target.exists() and list(target.parent.glob(f".{target.name}.tmp-*"))  # killed right there
+    if out.exists():
+        _no_partial_file(out)
+    _dedupe(small_pool, out)
+    expected, work_expected = small_reference
+    assert expected and any(name.endswith("clusters.jsonl") for name in expected)
+    assert _data_files(out) == expected and _work_files(out) == work_expected
