@@ -51,18 +51,51 @@ def _densify(sig: Sig, filled: npt.NDArray[np.bool_], num_perm: int, key: np.uin
     if len(empty) == 0:
         return
     source = sig.copy()
+    probes = ProbeTable.of(num_perm, key)
     row_base = empty - empty % num_perm
-    probe = mix64((empty % num_perm).astype(np.uint64) << _S32 ^ key)
-    attempt = 0
+    bins = empty % num_perm
+    # Each round tests the next `width` probes of every bin still empty at once (one gather, one argmax),
+    # so the number of numpy calls grows with log(attempts), not with the attempts of the sparsest document.
+    done, width = 0, 4
     while len(empty):
-        attempt += 1
-        # the probe sequence of bin j depends only on (j, attempt), never on the document
-        probe = mix64(probe + np.uint64(attempt))
-        cand = row_base + (((probe >> _S32) * np.uint64(num_perm)) >> _S32).astype(np.int64)
-        hit = filled[cand]
-        sig[empty[hit]] = source[cand[hit]]
-        miss = ~hit
-        empty, row_base, probe = empty[miss], row_base[miss], probe[miss]
+        cand = row_base[:, None] + probes.upto(done + width)[bins, done:done + width]
+        hits = filled[cand]
+        first = hits.argmax(axis=1)
+        found = hits[np.arange(len(first)), first]
+        sig[empty[found]] = source[cand[found, first[found]]]
+        miss = ~found
+        empty, row_base, bins = empty[miss], row_base[miss], bins[miss]
+        done, width = done + width, width * 4
+
+
+class ProbeTable:
+    """Optimal densification's probe sequence of every bin, ``(num_perm, attempts)`` int64, grown on demand.
+
+    Probe ``a`` (0-based) of bin ``j`` is ``g(j, a + 1)``: ``p_0 = mix64(j << 32 ^ key)``, ``p_a = mix64(p_{a-1}
+    + a)``, and the bin is ``(p_a >> 32) * num_perm >> 32``. It depends only on ``(j, a)``, never on the
+    document, so one table serves every batch (one per ``num_perm`` and seed per process).
+    """
+
+    _tables: dict[tuple[int, int], ProbeTable] = {}
+
+    def __init__(self, num_perm: int, key: np.uint64) -> None:
+        self.num_perm = num_perm
+        self._state = mix64(np.arange(num_perm, dtype=np.uint64) << _S32 ^ key)
+        self._cols: list[npt.NDArray[np.int64]] = []
+        self._table = np.empty((num_perm, 0), dtype=np.int64)
+
+    @classmethod
+    def of(cls, num_perm: int, key: np.uint64) -> ProbeTable:
+        return cls._tables.setdefault((num_perm, int(key)), cls(num_perm, key))
+
+    def upto(self, attempts: int) -> npt.NDArray[np.int64]:
+        """The table with at least ``attempts`` columns."""
+        if self._table.shape[1] < attempts:
+            while len(self._cols) < attempts:
+                self._state = mix64(self._state + np.uint64(len(self._cols) + 1))
+                self._cols.append((((self._state >> _S32) * np.uint64(self.num_perm)) >> _S32).astype(np.int64))
+            self._table = np.stack(self._cols, axis=1)
+        return self._table
 
 
 def datasketch_signatures(hashes: U64, doc: npt.NDArray[np.int64], n_docs: int, num_perm: int,
