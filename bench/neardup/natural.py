@@ -1,25 +1,28 @@
-"""Build a pool of natural near duplicates: two releases of the same packages, and two copies of CPython's stdlib.
+"""Build a pool of natural near duplicates: releases of the same packages, and two copies of CPython's stdlib.
 
-The archives are fetched once with pip into bench/data/natural/archives (gitignored):
-    for p in django==4.2.0 django==4.2.16 sqlalchemy==2.0.0 sqlalchemy==2.0.36 sphinx==7.2.6 sphinx==8.1.3 \\
-             pytest==7.4.4 pytest==8.3.3 attrs==23.1.0 attrs==24.2.0 httpx==0.24.1 httpx==0.27.2 \\
-             requests==2.28.2 requests==2.32.3 tornado==6.3.3 tornado==6.4.1 flask==2.3.3 flask==3.0.3 \\
-             jinja2==3.0.3 jinja2==3.1.4 pandas==2.1.4 pandas==2.2.3; do
-        pip download --no-deps --only-binary :all: --python-version 3.11 \\
-            --platform manylinux2014_x86_64 -d bench/data/natural/archives $p; done
-    pip download --no-deps --no-binary :all: -d bench/data/natural/archives django==4.2.0 django==4.2.16
-(wheels for all, plus Django's sdists, which hold its docs, tests and translations). Every text file of every
-archive is a document (id ``<archive>/<path>``), as is every ``.py`` file of the two CPython 3.11 standard
-libraries on this machine (/usr/lib/python3.11 and the interpreter's own), shuffled into shards of 5,000.
+Two pools, each from the archives of its set (``SETS``), fetched once with pip (the only network the machines
+have) into ``<out>/archives`` (gitignored):
+    python bench/neardup/natural.py --fetch            # the 16k pool: bench/data/natural
+    python bench/neardup/natural.py --set large --fetch  # the 140k pool: bench/data/natural-large
+- ``small``: two releases of each of Django (sdists: code, docs, tests, translations), SQLAlchemy, Sphinx,
+  pytest, attrs, httpx, requests, Tornado, Flask, Jinja2 and pandas (wheels): 16,342 documents, 195 MB.
+- ``large``: ``small`` plus a third release of each of those, three releases of sympy, SciPy, NumPy, matplotlib,
+  scikit-learn, astropy, networkx, Faker, Pygments, docutils, setuptools, pip, ansible-core, mypy and jedi (both
+  vendor typeshed), two of transformers (whose model files are "Copied from" one another) and two of Home
+  Assistant (2024.1 and 2024.12: ~37k small files each, integrations and their translations).
+Every text file of every archive is a document (id ``<archive>/<path>``), as is every ``.py`` file of the two
+CPython 3.11 standard libraries on this machine (/usr/lib/python3.11 and the interpreter's own), shuffled into
+shards of 5,000.
 
 Ground truth (``truth.jsonl``): the true Jaccard of the 5-word shingle sets (lowercased, split on non-word
 characters; 64-bit shingle hashes under a seed no run uses) of every pair of documents that could be near
 duplicates: the same path in two releases of a package, and every pair that shares a band of a permissive
-LSH (32 bands x 4 rows of 128 slots: it misses a pair at J = 0.6 with probability 0.012, at 0.7 with 0.0002).
+LSH (32 bands x 4 rows of 128 slots: it misses a pair at J = 0.6 with probability 0.012, at 0.7 with 0.0002;
+a bucket of more than 200 documents is checked hub against members only).
 Exact copies (same normalised words) are collapsed first; pairs are between their first copies, and pairs with
 J >= 0.5 are kept.
 
-Usage:  python bench/neardup/natural.py [--archives DIR] [--out bench/data/natural]
+Usage:  python bench/neardup/natural.py [--set small|large] [--fetch] [--out DIR] [--archives DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import itertools
 import json
 import random
 import re
+import subprocess
 import sys
 import sysconfig
 import tarfile
@@ -55,6 +59,26 @@ MAX_BYTES = 1 << 20
 SHARD_DOCS = 5000
 TRUTH_SEED = 7919
 MAX_GROUP = 200
+# (pip requirement, sdist?) per set; wheels are fetched for CPython 3.11 on x86-64 Linux (Home Assistant: 3.12).
+_SMALL_WHEELS = [f"{name}=={v}" for name, versions in {
+    "sqlalchemy": "2.0.0 2.0.36", "sphinx": "7.2.6 8.1.3", "pytest": "7.4.4 8.3.3", "attrs": "23.1.0 24.2.0",
+    "httpx": "0.24.1 0.27.2", "requests": "2.28.2 2.32.3", "tornado": "6.3.3 6.4.1", "flask": "2.3.3 3.0.3",
+    "jinja2": "3.0.3 3.1.4", "pandas": "2.1.4 2.2.3"}.items() for v in versions.split()]
+_LARGE_WHEELS = [f"{name}=={v}" for name, versions in {
+    "sympy": "1.11.1 1.12 1.13.3", "scipy": "1.11.4 1.13.1 1.14.1", "numpy": "1.26.4 2.0.2 2.1.3",
+    "matplotlib": "3.7.5 3.8.4 3.9.2", "transformers": "4.40.2 4.46.3", "jedi": "0.18.2 0.19.1 0.19.2",
+    "scikit-learn": "1.3.2 1.4.2 1.5.2", "astropy": "5.3.4 6.0.1 6.1.4", "networkx": "3.1 3.2.1 3.4.2",
+    "faker": "19.13.0 24.14.1 30.8.2", "pygments": "2.15.1 2.17.2 2.18.0", "docutils": "0.19 0.20.1 0.21.2",
+    "setuptools": "68.2.2 69.5.1 75.3.0", "pip": "23.2.1 24.0 24.3.1", "ansible-core": "2.15.13 2.16.14 2.17.7",
+    "mypy": "1.8.0 1.11.2 1.13.0", "sqlalchemy": "2.0.20", "sphinx": "7.4.7", "pytest": "8.0.2", "attrs": "23.2.0",
+    "httpx": "0.26.0", "requests": "2.31.0", "tornado": "6.4", "flask": "3.0.0", "jinja2": "3.1.2",
+    "pandas": "2.0.3"}.items() for v in versions.split()]
+SETS: dict[str, list[tuple[str, str]]] = {
+    "small": [(r, "3.11") for r in _SMALL_WHEELS] + [("django==4.2.0", "sdist"), ("django==4.2.16", "sdist")],
+    "large": [(r, "3.11") for r in _SMALL_WHEELS + _LARGE_WHEELS]
+    + [("django==4.2.0", "sdist"), ("django==4.2.8", "sdist"), ("django==4.2.16", "sdist"),
+       ("homeassistant==2024.1.6", "3.12"), ("homeassistant==2024.12.5", "3.12")],
+}
 RELEASE = re.compile(r"^([A-Za-z0-9_.]+?)-(\d[^-/]*?)(\.tar\.gz|-py3-.*\.whl|-cp\d.*\.whl|/.*)?$")
 
 
@@ -144,6 +168,16 @@ def candidates(docs: list[dict], reps: list[int], sigs: np.ndarray) -> set[tuple
     return out
 
 
+def fetch(which: str, archives: Path) -> None:
+    """``pip download`` every archive of the set that is not there yet (wheels, or sdists for Django)."""
+    archives.mkdir(parents=True, exist_ok=True)
+    for req, kind in SETS[which]:
+        how = ["--no-binary", ":all:"] if kind == "sdist" else \
+            ["--only-binary", ":all:", "--python-version", kind, "--platform", "manylinux2014_x86_64"]
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *how, "-d", str(archives), req],
+                       check=True)
+
+
 def build(archives: Path, out: Path, seed: int = 0) -> None:
     docs = documents(archives)
     random.Random(seed).shuffle(docs)
@@ -169,10 +203,16 @@ def build(archives: Path, out: Path, seed: int = 0) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--archives", default=str(ROOT / "bench" / "data" / "natural" / "archives"))
-    ap.add_argument("--out", default=str(ROOT / "bench" / "data" / "natural"))
+    ap.add_argument("--set", default="small", choices=list(SETS), help="which archives (see SETS)")
+    ap.add_argument("--fetch", action="store_true", help="pip download the set's archives first")
+    ap.add_argument("--out", help="default: bench/data/natural (small) or bench/data/natural-large (large)")
+    ap.add_argument("--archives", help="default: OUT/archives")
     args = ap.parse_args()
-    build(Path(args.archives), Path(args.out))
+    out = Path(args.out or ROOT / "bench" / "data" / ("natural" if args.set == "small" else f"natural-{args.set}"))
+    archives = Path(args.archives) if args.archives else out / "archives"
+    if args.fetch:
+        fetch(args.set, archives)
+    build(archives, out)
 
 
 if __name__ == "__main__":
