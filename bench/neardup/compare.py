@@ -34,7 +34,8 @@ sys.path.insert(0, str(HERE))
 from run import timed_rss  # noqa: E402
 from score import BANDS, load_truth, score  # noqa: E402
 
-POOLS = {"synthetic": ROOT / "bench" / "data" / "neardup-16000", "natural": ROOT / "bench" / "data" / "natural"}
+POOLS = {"synthetic": ROOT / "bench" / "data" / "neardup-16000", "natural": ROOT / "bench" / "data" / "natural",
+         "natural-large": ROOT / "bench" / "data" / "natural-large"}  # natural.py --set large
 VARIANTS = {"sig": ["--verify", "sig"], "exact": ["--verify", "exact"], "none": ["--verify", "none"]}
 WORD = re.compile(r"\w+")
 
@@ -129,7 +130,7 @@ def main() -> None:
     report = []
     for pool in args.pool:
         root = POOLS[pool]
-        natural = NaturalTruth(root) if pool == "natural" else None
+        natural = NaturalTruth(root) if pool.startswith("natural") else None
         labels, pairs = (natural.labels, natural.pairs) if natural else load_truth(root)
         for t in args.threshold:
             tools = {f"sievekit --verify {v}": v for v in variants}
