@@ -116,10 +116,12 @@ class Tokenizer:
         lengths = np.fromiter(map(len, normed), dtype=np.int64, count=len(normed))
         buf = np.frombuffer(b" ".join(normed), dtype=np.uint8)
         hashes, starts = self._word_hashes(buf)
-        doc_starts = np.cumsum(lengths + 1) - (lengths + 1)
-        doc = np.searchsorted(doc_starts, starts, side="right") - 1
-        counts = np.bincount(doc, minlength=len(texts)).astype(np.int64)
-        return Tokens(hashes, doc.astype(np.int64), counts, exact_keys(hashes, counts))
+        # a document's words are those starting before the next document's first byte: one search per
+        # document (not one per word)
+        doc_ends = np.cumsum(lengths + 1)
+        counts = np.diff(np.searchsorted(starts, doc_ends), prepend=0).astype(np.int64)
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+        return Tokens(hashes, doc, counts, exact_keys(hashes, counts))
 
     def _word_hashes(self, buf: npt.NDArray[np.uint8]) -> tuple[U64, npt.NDArray[np.int64]]:
         word = np.zeros(len(buf) + 2, dtype=np.bool_)
@@ -131,7 +133,8 @@ class Tokenizer:
         n = len(buf)
         # prefix[i] = sum_{j<i} b_j q^j; a word [s, e) is (prefix[e] - prefix[s]) * q^-s = sum b_j q^(j - s):
         # the same value wherever the word sits (q is odd, so q^-1 exists modulo 2**64).
-        prefix = np.zeros(n + 1, dtype=np.uint64)
+        prefix = np.empty(n + 1, dtype=np.uint64)
+        prefix[0] = 0
         np.multiply(self._powers.upto(n)[:n], buf, out=prefix[1:])
         np.cumsum(prefix[1:], out=prefix[1:])
         poly = (prefix[ends] - prefix[starts]) * self._inverse.upto(n)[starts]
