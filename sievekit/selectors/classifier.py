@@ -358,7 +358,7 @@ class ClassifierSelector(Selector):
         elif not keep.all() or (penalty, c) != ("l2", self.config.c) or weights is not None:
             self.weights, self.intercept = self._logreg(x_pos, x_kept, penalty, c, weights)
         self.model = {"penalty": penalty, "c": c}
-        plain = (penalty, c, weights, self.config.bags) == ("l2", self.config.c, None, 1)  # the final model is L2's
+        plain = weights is None and (penalty, c, self.config.bags) == ("l2", self.config.c, 1)  # final model: L2's
         self.target_share = refit_target_share(x_pos, x_neg, keep, self._logreg,
                                                (self.weights, self.intercept) if plain else None)
         self.share_boundary = share_boundary(negatives.dot(self.weights) + self.intercept, self.target_share)

@@ -83,6 +83,19 @@ def test_the_fit_records_the_estimate_and_an_old_state_loads_without_it():
     assert old.fitted_state()["target_share"] is None
 
 
+@pytest.mark.parametrize("options", [{"hard_negative_weight": 3.0}, {"penalty": "mix"}, {"bags": 2},
+                                     {"min_df": 2}])
+def test_every_model_records_an_estimate(options):
+    pytest.importorskip("sklearn")
+    target = [f"async def f{i}(u):\n    return await get(u, {i})" for i in range(20)]
+    negatives = [f"the {w} sat on mat {i}" for i, w in zip(range(100), ["cat", "dog", "owl", "fox"] * 25)]
+    negatives[3::10] = [f"async def g{i}(u):\n    return await get(u, {i})" for i in range(10)]
+    sel = ClassifierSelector(ClassifierConfig(buckets=1 << 16, budget_docs=10, **options))
+    sel.fit_features(sel.featurize(target), sel.featurize(negatives), pool_docs=100)
+    assert sel.target_share is not None and 0.05 <= sel.target_share <= 0.15
+    assert (sel.score_batch(negatives)[3::10] > sel.score_batch(negatives)[0]).all()
+
+
 # -- select -v and report ------------------------------------------------------------------------------------
 def test_select_verbose_shows_the_estimate_on_stderr(picked):
     out, res = picked
