@@ -72,7 +72,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
             elif not state:
                 fitting = tracker(run.progress)
                 fitting.phase_of("fit", resolve_inputs(list(target)) if target else [])
-                fit_all(selectors, read_target(target, read) if target else None, shards, read)
+                fit_all(selectors, read_target(target, read) if target else None, shards, read, ex)
                 fitting.complete()
             if out.kind == "dir":
                 save_states(selectors, output)

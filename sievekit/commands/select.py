@@ -27,7 +27,14 @@ from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
 from sievekit.run.progress import tracker
 from sievekit.run.writeback import RunResult, write_kept
-from sievekit.scoring.methods import describe_selectors, fit_all, load_states, make_selectors, read_target
+from sievekit.scoring.methods import (
+    describe_selectors,
+    fit_all,
+    load_states,
+    make_selectors,
+    read_target,
+    shard_pool,
+)
 from sievekit.scoring.passes import COUNTS, method_keys, score_shards
 from sievekit.scoring.sidecars import field_scores, read_sidecars
 from sievekit.scoring.source import ScoreSource
@@ -221,11 +228,12 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
         return arrays, stats, digests, extra
     if not source.state:
         progress.phase_of("fit", resolve_inputs(list(source.target)) if source.target else [])
+        pool = shard_pool(shards, opts, ex)  # one pool for every fit: its rows are counted once
         if source.shares is not None:
             for target, selector in zip(source.target or [], selectors):
-                fit_all([selector], read_target([target], opts), shards, opts)
+                fit_all([selector], read_target([target], opts), pool, opts)
         else:
-            fit_all(selectors, read_target(source.target, opts) if source.target else None, shards, opts)
+            fit_all(selectors, read_target(source.target, opts) if source.target else None, pool, opts)
         progress.complete()
     per_method, stats = score_shards(selectors, shards, opts, ex, run.progress, span_bytes=run.span_bytes,
                                      counting=rule.counting)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import ReadOptions, Shard, fs, iter_texts, resolve_inputs
+from sievekit.io.pool import ShardPool
 from sievekit.io.streams import atomic_output
+from sievekit.run.executor import Executor
 from sievekit.selectors import Selector, get_selector
 from sievekit.selectors.params import build_config
 
@@ -94,14 +96,23 @@ def read_target(specs: Sequence[str], opts: ReadOptions) -> list[str]:
     return texts
 
 
-def fit_all(selectors: Sequence[Selector], target: Sequence[str] | None, pool: Sequence[Shard],
-            opts: ReadOptions) -> None:
-    """Fit each selector on the target and, where it needs one, a stream over the pool (read as far as used)."""
+def shard_pool(shards: Sequence[Shard], opts: ReadOptions, executor: Executor | None = None) -> ShardPool:
+    """The pool as fits read it, its per-shard tasks on ``executor`` (here without one)."""
+    if executor is None:
+        return ShardPool(shards, opts)
+    return ShardPool(shards, opts, executor.imap, executor.jobs)
+
+
+def fit_all(selectors: Sequence[Selector], target: Sequence[str] | None, pool: Sequence[Shard] | ShardPool,
+            opts: ReadOptions, executor: Executor | None = None) -> None:
+    """Fit each selector on the target and, where it needs one, the pool: a ``ShardPool``, which iterates
+    as a stream of texts and lets a fit count rows, fetch only drawn rows and count shards as tasks on
+    ``executor`` (the results do not depend on it). Selectors share one pool, so rows are counted once."""
+    shared = pool if isinstance(pool, ShardPool) else shard_pool(pool, opts, executor)
     for selector in selectors:
         if selector.needs_target and target is None:
             raise ConfigError(f"method {selector.name!r} needs a target set", hint="pass --target FILE|DIR|GLOB")
-        raw: Iterator[str] | None = iter_texts(pool, opts) if selector.needs_raw else None
-        selector.fit(target or [], raw)
+        selector.fit(target or [], shared if selector.needs_raw else None)
 
 
 # -- fitted state on disk ---------------------------------------------------------------------------------

@@ -11,6 +11,12 @@ Where sievekit deliberately differs from the reference: the raw budget is counte
 manifest order (the reference counts per virtual shard, so its raw fit depends on ``num_proc``), and the
 Gumbel noise comes from ``np.random.default_rng(seed)`` instead of numpy's unseeded global RNG.
 ``reference_gumbel_top_k`` reproduces the reference's draw for parity checks.
+
+The raw count in parallel (a ``ShardPool``): each shard is counted by its own task, up to the budget, and the
+counts are summed in manifest order; where the budget runs out inside a shard that does not come first, that
+shard is counted again up to what is left of the budget. So the raw counts are exactly those of one read in
+manifest order, the same for any ``-j`` and executor. Shards are handed out in waves sized by the budget left
+(from the n-grams per on-disk byte seen so far), so little is counted past the budget.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sievekit.errors import ConfigError
+from sievekit.io.pool import ShardPool
 from sievekit.rules import sampling
 from sievekit.selectors.base import Selector, decode_array, encode_array
 from sievekit.selectors.kl import SMOOTHING, kl_reduction
@@ -108,7 +115,11 @@ class DsirSelector(Selector):
         if raw is None:
             raise ConfigError("dsir fits on the pool too, but no pool texts were given")
         target_counts, n_target = self.count(target, None)
-        raw_counts, n_raw = self.count(raw, self.config.raw_budget_features())
+        budget = self.config.raw_budget_features()
+        if isinstance(raw, ShardPool) and len(raw.shards) > 1:
+            raw_counts, n_raw = self.count_pool(raw, budget)
+        else:
+            raw_counts, n_raw = self.count(raw, budget)
         for side, counts in (("target", target_counts), ("pool", raw_counts)):
             if counts.sum() == 0:
                 raise ConfigError(f"the {side} holds no tokens, so dsir cannot estimate its n-gram distribution",
@@ -135,6 +146,28 @@ class DsirSelector(Selector):
             used += n
             if n < feats.n_docs or (budget is not None and seen > budget):
                 break
+        return total, used
+
+    def count_pool(self, pool: ShardPool, budget: int | None) -> tuple[npt.NDArray[np.int64], int]:
+        """``count`` over the pool's texts in manifest order, one task per shard (see the module's note)."""
+        total = np.zeros(self.config.buckets, dtype=np.int64)
+        seen = used = 0
+        sizes = pool.sizes()
+        done_bytes = 0
+        k = 0
+        while k < len(pool.shards):
+            which = _wave(sizes, k, pool.jobs, budget, seen, done_bytes)
+            for i, (counts, n_docs) in zip(which, pool.map_texts(count_texts, (self.config, budget), which)):
+                features = int(counts.sum())
+                if budget is not None and seen + features > budget:  # the budget runs out in this shard
+                    if seen:
+                        counts, n_docs = self.count(pool.texts(i), budget - seen)
+                    return total + counts, used + n_docs
+                total += counts
+                seen += features
+                used += n_docs
+                done_bytes += sizes[i]
+            k = which[-1] + 1
         return total, used
 
     def _set_counts(self, target_counts: npt.NDArray[np.int64], raw_counts: npt.NDArray[np.int64]) -> None:
@@ -182,6 +215,24 @@ class DsirSelector(Selector):
                               f"not ({self.config.buckets},)", hint="the state file is damaged; re-fit")
         self._set_counts(target.astype(np.int64), raw.astype(np.int64))
         self.fit_docs = dict(state.get("fit_docs", {}))
+
+
+def count_texts(texts: Iterable[str], config: DsirConfig, budget: int | None) -> tuple[npt.NDArray[np.int64], int]:
+    """``DsirSelector.count`` of ``texts`` by a selector of ``config``: one shard's task."""
+    return DsirSelector(config).count(texts, budget)
+
+
+def _wave(sizes: Sequence[int], first: int, jobs: int, budget: int | None, seen: int, done_bytes: int) -> list[int]:
+    """The shards to count next, from ``first``: all of them without a budget; else at least ``jobs``, and
+    as many more as the budget left is expected to cover (by the n-grams per on-disk byte so far, twice over)."""
+    if budget is None:
+        return list(range(first, len(sizes)))
+    reach = 2 * (budget - seen) * done_bytes / seen if seen else (float("inf") if done_bytes else 0.0)
+    which: list[int] = []
+    while first + len(which) < len(sizes) and (len(which) < max(jobs, 1) or reach > 0):
+        reach -= sizes[first + len(which)]
+        which.append(first + len(which))
+    return which
 
 
 def reference_gumbel_top_k(log_weights: npt.ArrayLike, k: int, seed: int) -> npt.NDArray[np.int64]:

@@ -1,0 +1,259 @@
+"""The pool as a fit reads it: row counts without parsing, only the drawn rows parsed, per-shard work in parallel.
+
+A fit that samples the pool (the classifier's negatives, zstd-ml's backgrounds) needs every record's chance,
+not every record's text. So a sample is drawn in three steps: count each shard's records (JSON Lines: decode
+and count its non-blank lines, no JSON parsing; Parquet: its metadata), draw the sample's positions from the
+counts and the seed alone, then decode and parse only the drawn rows. The counting and the fetching run one
+task per shard on the run's executor (handed in as a ``Mapper``, so this layer needs no executor), and the
+positions are drawn in the parent from the seed, so the sample is the same for any ``-j`` and executor.
+
+A position is a record's place in the pool: shards in manifest order, in each its non-blank lines (JSONL) or
+rows (Parquet) from 0. That is the reader's row number unless records are skipped (``--on-bad-record
+skip``): then a drawn bad record is left out of the sample, which is one short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from sievekit.errors import BadRecordError, InputError
+from sievekit.io import fs
+from sievekit.io.jsonl import _line_blocks, parse_record
+from sievekit.io.options import ReadOptions, ShardStats
+from sievekit.io.parquet import _ARROW_ERRORS, open_parquet, parquet_columns
+from sievekit.io.shards import Shard, iter_texts
+from sievekit.io.streams import STDIO, describe_error
+
+R = TypeVar("R")
+# Runs ``fn(*call)`` for each call and yields the results in order (``Executor.imap`` is one).
+Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], Iterator[Any]]
+Positions = npt.NDArray[np.int64]
+
+
+def inline_map(fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
+    """The ``Mapper`` that runs every call here, in order."""
+    return (fn(*call) for call in calls)
+
+
+@dataclass(frozen=True)
+class RowCount:
+    """One shard's records and its decoded bytes (JSONL lines with their newlines; Parquet: the text column's
+    uncompressed size), the latter for estimates only."""
+
+    rows: int
+    bytes: int
+
+
+def count_shard_rows(shard: Shard, opts: ReadOptions) -> RowCount:
+    """How many records ``shard`` holds, without parsing them: its non-blank lines, or its Parquet rows.
+
+    Raises:
+        InputError: the shard cannot be read (a corrupt or truncated stream, not Parquet), naming it.
+    """
+    if shard.format == "parquet":
+        pf = open_parquet(shard.path, shard.label)
+        parquet_columns(pf, shard.label, opts, all_columns=False)
+        meta = pf.metadata
+        column = pf.schema_arrow.get_field_index(opts.text_field)
+        size = sum(meta.row_group(g).column(column).total_uncompressed_size for g in range(meta.num_row_groups))
+        return RowCount(int(meta.num_rows), int(size))
+    stats = ShardStats()
+    rows = 0
+    for _, block in _line_blocks(shard.path, opts, stats, None, shard.label):
+        rows += len(block) - _blank_count(block)
+    return RowCount(rows, stats.bytes)
+
+
+def _blank_count(block: Sequence[bytes]) -> int:
+    # A blank line is empty or all whitespace (the reader skips it); ``isspace`` stops at the first other byte.
+    return len(block) - sum(map(bool, block)) + sum(map(bytes.isspace, block))
+
+
+def fetch_shard_rows(shard: Shard, opts: ReadOptions, rows: Positions) -> list[str | None]:
+    """The texts of the records at ``rows`` (sorted positions within the shard), parsing only those; a bad
+    record is None under ``--on-bad-record skip`` (else it raises, naming the file and line). Reading stops
+    after the last wanted row."""
+    if not len(rows):
+        return []
+    if shard.format == "parquet":
+        return _fetch_parquet(shard, opts, rows)
+    out: list[str | None] = []
+    wanted = rows.tolist()
+    k = record = 0
+    for first_lineno, block in _line_blocks(shard.path, opts, ShardStats(), None, shard.label):
+        blanks = _blank_count(block)
+        n = len(block) - blanks
+        if wanted[k] < record + n:
+            lines = range(len(block)) if not blanks else [i for i, line in enumerate(block)
+                                                           if line and not line.isspace()]
+            while k < len(wanted) and wanted[k] < record + n:
+                at = lines[wanted[k] - record]
+                out.append(_text_of(block[at], shard.label, first_lineno + at, opts))
+                k += 1
+            if k == len(wanted):
+                return out
+        record += n
+    raise InputError(shard.label, f"holds {record} records, fewer than when it was counted (row {wanted[k]} was "
+                                  "drawn)", hint="the file changed during the run; run again")
+
+
+def _text_of(line: bytes, label: str, lineno: int, opts: ReadOptions) -> str | None:
+    try:
+        return parse_record(line, label, lineno, opts)[0]
+    except BadRecordError:
+        if opts.on_bad_record == "fail":
+            raise
+        return None
+
+
+def _fetch_parquet(shard: Shard, opts: ReadOptions, rows: Positions) -> list[str | None]:
+    pf = open_parquet(shard.path, shard.label)
+    parquet_columns(pf, shard.label, opts, all_columns=False)
+    meta = pf.metadata
+    starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+    out: list[str | None] = []
+    try:
+        groups = np.searchsorted(starts, rows, side="right") - 1
+        for g in np.unique(groups).tolist():
+            local = rows[groups == g] - starts[g]
+            column = pf.read_row_group(g, columns=[opts.text_field], use_threads=False).column(0).take(local)
+            for i, value in zip(local.tolist(), _values(column)):
+                if value is None and opts.on_bad_record == "fail":
+                    raise BadRecordError(shard.label, "the text is null or not valid UTF-8", kind="null_text",
+                                         line=int(starts[g] + i), hint="fix the row, or pass --on-bad-record skip")
+                out.append(value)
+    except _ARROW_ERRORS as exc:
+        raise InputError(shard.label, f"cannot read as Parquet ({describe_error(exc)})",
+                         hint="it may be truncated or damaged; re-create or re-copy it") from None
+    return out
+
+
+def _values(column: pa.ChunkedArray) -> list[str | None]:
+    try:
+        return column.to_pylist()  # type: ignore[no-any-return]
+    except (UnicodeDecodeError, pa.ArrowException):  # a string that is not UTF-8: that row alone is bad
+        out: list[str | None] = []
+        for value in column:
+            try:
+                out.append(value.as_py())
+            except (UnicodeDecodeError, pa.ArrowException):
+                out.append(None)
+        return out
+
+
+def reservoir_positions(n_items: int, n: int, rng: np.random.Generator, chunk: int) -> Positions:
+    """The positions, sorted, that reservoir sampling (Vitter's algorithm R, random draws made ``chunk`` items
+    at a time) keeps of a stream of ``n_items`` items: the same draws from ``rng`` as sampling the stream
+    itself, made without it (``selectors.classifier.reservoir_sample`` over ``range(n_items)`` agrees).
+
+    Item ``t`` past the first ``n`` replaces slot ``j ~ U{0..t}`` when ``j < n``; within a chunk the last
+    replacement of a slot wins.
+    """
+    where = np.arange(min(n, n_items), dtype=np.int64)
+    for seen in range(0, n_items, chunk):
+        size = min(chunk, n_items - seen)
+        fill = max(0, min(n - seen, size))
+        if fill == size:
+            continue
+        t = np.arange(seen + fill, seen + size, dtype=np.int64)
+        slots = rng.integers(0, t + 1)
+        hit = np.flatnonzero(slots < n)
+        if len(hit):
+            # The last replacement of each slot: unique over the hits reversed.
+            last_first, first = np.unique(slots[hit][::-1], return_index=True)
+            where[last_first] = t[hit][::-1][first]
+    return np.sort(where)
+
+
+def key_prefix(keys: Callable[[int, int], npt.NDArray[np.float64]], n_items: int, m: int,
+               block: int = 1 << 20) -> Positions:
+    """The positions of the ``m`` smallest keys, in key order (then by position); ``keys(start, stop)`` gives
+    the keys of positions [start, stop). Memory holds ``m`` keys and one block."""
+    best_keys = np.empty(0)
+    best_pos = np.empty(0, dtype=np.int64)
+    for start in range(0, n_items, block):
+        stop = min(n_items, start + block)
+        k = np.concatenate([best_keys, keys(start, stop)])
+        pos = np.concatenate([best_pos, np.arange(start, stop, dtype=np.int64)])
+        if len(k) > m:
+            part = np.argpartition(k, m - 1)[:m]
+            k, pos = k[part], pos[part]
+        best_keys, best_pos = k, pos
+    order = np.lexsort((best_pos, best_keys))
+    return best_pos[order]
+
+
+def _texts_task(fn: Callable[..., R], shard: Shard, opts: ReadOptions, args: tuple[Any, ...]) -> R:
+    return fn(iter_texts([shard], opts), *args)
+
+
+class ShardPool:
+    """The pool's shards, read the cheap way where a fit allows it. Iterating it yields every text in order
+    (what a plain stream gives), so a fit that needs no more can treat it as any iterable of texts.
+
+    Example:
+        >>> pool = ShardPool(resolve_inputs(["pool/"]), ReadOptions())  # doctest: +SKIP
+        >>> pool.fetch(np.array([0, 5]))  # doctest: +SKIP
+        ['the first text', 'the sixth text']
+    """
+
+    def __init__(self, shards: Sequence[Shard], opts: ReadOptions, mapper: Mapper = inline_map,
+                 jobs: int = 1) -> None:
+        self.shards, self.opts, self.mapper, self.jobs = list(shards), opts, mapper, jobs
+        self._counts: list[RowCount] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter_texts(self.shards, self.opts)
+
+    @property
+    def positional(self) -> bool:
+        """Whether rows can be counted and fetched (a second read: not so for stdin that was not spooled)."""
+        return all(s.path != STDIO for s in self.shards)
+
+    def counts(self) -> list[RowCount]:
+        """Each shard's records (counted once, one task per shard)."""
+        if self._counts is None:
+            self._counts = list(self.mapper(count_shard_rows, [(s, self.opts) for s in self.shards]))
+        return self._counts
+
+    @property
+    def rows(self) -> int:
+        """Records in the whole pool."""
+        return sum(c.rows for c in self.counts())
+
+    def fetch(self, positions: Iterable[int]) -> list[str | None]:
+        """The texts at pool ``positions`` (any order, no repeats), in that order; None for a bad record
+        under ``--on-bad-record skip``. Only shards holding a drawn row are read, one task each."""
+        wanted = np.asarray(list(positions) if not isinstance(positions, np.ndarray) else positions, dtype=np.int64)
+        order = np.argsort(wanted, kind="stable")
+        ordered = wanted[order]
+        starts = np.cumsum([0] + [c.rows for c in self.counts()])
+        if len(ordered) and (ordered[0] < 0 or ordered[-1] >= starts[-1]):
+            raise ValueError(f"positions must be within [0, {starts[-1]}), got {ordered[0]}..{ordered[-1]}")
+        cuts = np.searchsorted(ordered, starts)
+        calls = [(shard, self.opts, ordered[cuts[i]:cuts[i + 1]] - starts[i]) for i, shard in enumerate(self.shards)
+                 if cuts[i + 1] > cuts[i]]
+        texts = [text for part in self.mapper(fetch_shard_rows, calls) for text in part]
+        out: list[str | None] = [None] * len(texts)
+        for i, text in zip(order.tolist(), texts):
+            out[i] = text
+        return out
+
+    def sizes(self) -> list[int]:
+        """Each shard's size on disk, in bytes."""
+        return [fs.getsize(s.path) for s in self.shards]
+
+    def map_texts(self, fn: Callable[..., R], args: tuple[Any, ...], which: Sequence[int]) -> Iterator[R]:
+        """``fn(texts, *args)`` over the texts of each shard in ``which``, one task each, results in that
+        order; ``fn`` must be importable by name (it may run in another process)."""
+        return self.mapper(_texts_task, [(fn, self.shards[i], self.opts, args) for i in which])
+
+    def texts(self, index: int) -> Iterator[str]:
+        """The texts of one shard, read here."""
+        return iter_texts([self.shards[index]], self.opts)
