@@ -5,7 +5,7 @@ Each stage runs as ``python -m sievekit dedupe POOL --work-dir W --stage S`` (on
 pool, with the growth between the pools in bytes per document. The pools are generate.py's (make them first:
 ``python bench/neardup/generate.py --docs 4000`` and ``--docs 16000``).
 
-Usage:  python bench/neardup/memory.py --docs 4000 16000 [--verify exact sig]
+Usage:  python bench/neardup/memory.py --docs 4000 16000 [--verify exact sig] [--memory-mb MB]
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from run import timed_rss  # noqa: E402
 STAGES = ("sign", "bucket", "cluster", "filter")
 
 
-def stage_peaks(n: int, verify: str) -> dict[str, tuple[float, float]]:
-    """``stage -> (peak RSS MB, CPU s)`` for the pool of ``n`` generated documents."""
+def stage_peaks(n: int, verify: str, memory_mb: float | None = None) -> dict[str, tuple[float, float]]:
+    """``stage -> (peak RSS MB, CPU s)`` for the pool of ``n`` generated documents (``memory_mb``: the cluster
+    stage's budget, default the command's)."""
     pool = ROOT / "bench" / "data" / f"neardup-{n}" / "pool"
     work = ROOT / "bench" / "out" / f"memory-{n}-{verify}"
     shutil.rmtree(work, ignore_errors=True)
@@ -34,7 +35,7 @@ def stage_peaks(n: int, verify: str) -> dict[str, tuple[float, float]]:
     for stage in STAGES:
         _, rss, _, cpu = timed_rss([sys.executable, "-m", "sievekit", "dedupe", str(pool), "--work-dir",
                                     str(work / "w"), "-o", str(work / "out"), "--verify", verify, "--stage", stage,
-                                    "-q"])
+                                    "-q", *(["--memory-mb", str(memory_mb)] if memory_mb else [])])
         peaks[stage] = (rss, cpu)
     return peaks
 
@@ -43,6 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--docs", type=int, nargs=2, default=[4000, 16000])
     ap.add_argument("--verify", nargs="+", default=["exact"])
+    ap.add_argument("--memory-mb", type=float, help="the cluster stage's budget (default: the command's, 1024)")
     args = ap.parse_args()
     a, b = args.docs
     rows = []
@@ -50,7 +52,7 @@ def main() -> None:
           f"| CPU s at {a:,} | at {b:,} |")
     print("|---|---|---|---|---|---|---|---|")
     for verify in args.verify:
-        pa, pb = stage_peaks(a, verify), stage_peaks(b, verify)
+        pa, pb = stage_peaks(a, verify, args.memory_mb), stage_peaks(b, verify, args.memory_mb)
         for stage in STAGES:
             (ra, ca), (rb, cb) = pa[stage], pb[stage]
             per_doc = (rb - ra) * 1024 * 1024 / (b - a)

@@ -23,6 +23,9 @@ from sievekit.duplicates.workdir import Mapped, WorkDir
 from sievekit.errors import InputError
 
 CHUNK_VALUES = 1 << 18
+# Documents a chunk of random gathers may touch: each touch maps the page's neighbours too (the kernel's
+# fault-around, 64 KB), so a chunk holds up to PAIR_CHUNK * 2 * 64 KB of file pages (32 MB) until released
+PAIR_CHUNK = 256
 SETTLED_ERROR = 1e-6
 SETTLE_MIN_SHINGLES = 4
 _S32 = np.uint64(32)
@@ -84,7 +87,7 @@ class ShingleSets:
         (start_u, len_u), (start_v, len_v) = self._spans(u), self._spans(v)
         size = len_u + len_v
         cut = np.searchsorted(np.cumsum(size), np.arange(CHUNK_VALUES, int(size.sum()), CHUNK_VALUES))
-        bounds = [0, *np.unique(np.maximum(cut, 1)).tolist(), len(u)]
+        bounds = sorted({0, *np.maximum(cut, 1).tolist(), *range(PAIR_CHUNK, len(u), PAIR_CHUNK), len(u)})
         parts = []
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi > lo:
@@ -186,8 +189,11 @@ def exact_check(sets: ShingleSets, store: SigStore, threshold: float, u: I64, v:
     return ok
 
 
-def estimate_pairs(store: SigStore, u: I64, v: I64, chunk: int = 1 << 12) -> npt.NDArray[np.float64]:
-    """Estimated Jaccard of each pair, gathering signatures a chunk at a time (1 KB a pair at once otherwise)."""
-    parts = [jaccard_estimate(store.gather(u[i:i + chunk]), store.gather(v[i:i + chunk]))
-             for i in range(0, len(u), chunk)]
+def estimate_pairs(store: SigStore, u: I64, v: I64, chunk: int = PAIR_CHUNK) -> npt.NDArray[np.float64]:
+    """Estimated Jaccard of each pair, gathering signatures a chunk at a time and letting their pages go after
+    each (see ``PAIR_CHUNK``)."""
+    parts = []
+    for i in range(0, len(u), chunk):
+        parts.append(jaccard_estimate(store.gather(u[i:i + chunk]), store.gather(v[i:i + chunk])))
+        store.release()
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
