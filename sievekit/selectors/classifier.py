@@ -45,7 +45,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -56,6 +56,16 @@ from sievekit.errors import ConfigError, MissingDependencyError
 from sievekit.io.pool import ShardPool, reservoir_positions
 from sievekit.selectors.base import Selector, decode_array, encode_array
 from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, NgramFeaturizer
+from sievekit.selectors.pu import (
+    cross_fitted_scores,
+    estimate_target_share,
+    frequent_only,
+    hard_negative_weights,
+    pu_keep_mask,
+    refit_target_share,
+    separation,
+    share_boundary,
+)
 from sievekit.selectors.registry import register
 
 if TYPE_CHECKING:
@@ -246,16 +256,6 @@ def reservoir_sample(items: Iterable[T], n: int, rng: np.random.Generator) -> tu
     return [sample[i] for i in order.tolist()], seen
 
 
-def pu_keep_mask(negative_scores: npt.NDArray[np.float64], top_fraction: float) -> npt.NDArray[np.bool_]:
-    """Which sampled negatives to keep for the re-fit: all but the ``round(top_fraction * n)`` best-scoring
-    (ties broken by sample order, so the mask is deterministic)."""
-    n = len(negative_scores)
-    drop = min(int(round(top_fraction * n)), n)
-    keep = np.ones(n, dtype=bool)
-    keep[np.argsort(-negative_scores, kind="stable")[:drop]] = False
-    return keep
-
-
 def budget_share(config: ClassifierConfig, pool_docs: int | None) -> tuple[float | None, str]:
     """The share of the pool the re-fit drops, and what set it; ``None`` when only an estimate can.
 
@@ -273,110 +273,6 @@ def budget_share(config: ClassifierConfig, pool_docs: int | None) -> tuple[float
     if config.budget_fraction is not None:
         return min(config.pu_budget_multiple * config.budget_fraction, 1.0), "budget_fraction"
     return None, "estimate"
-
-
-def estimate_target_share(x_pos: csr_matrix, x_neg: csr_matrix,
-                          fit: Callable[[csr_matrix, csr_matrix], tuple[npt.NDArray[np.float64], float]]) -> float:
-    """A label-free estimate of the pool's target-like share: the share of the pool sample that a model
-    fitted without it (two folds) puts on the target's side of the balanced decision boundary.
-
-    Target-like documents among the training negatives pull their kind's scores down, and a target set
-    drawn from other sources than the pool's matching documents scores them lower still, so the estimate
-    errs low (bench/realistic: 0.02 for Python at 0.19, 0.006 for async Python at 0.003, 0.0005 for
-    man pages of section 3 at 0.02). Low is the safe side: for a rare target the re-fit then keeps the
-    hard negatives (same domain, other style) the model needs.
-    """
-    _, neg_scores = cross_fitted_scores(x_pos, x_neg, fit)
-    return float(np.mean(neg_scores > 0)) if len(neg_scores) else 0.0
-
-
-def refit_target_share(x_pos: csr_matrix, x_neg: csr_matrix, keep: npt.NDArray[np.bool_],
-                       fit: Callable[[csr_matrix, csr_matrix], tuple[npt.NDArray[np.float64], float]],
-                       full: tuple[npt.NDArray[np.float64], float] | None = None) -> float:
-    """A label-free estimate of the pool's target-like share after the re-fit: the share of the pool sample
-    on the target's side of the balanced boundary, each sampled document scored by a model that did not train
-    on it (the kept negatives out of fold, the dropped ones by the model fitted on every kept negative;
-    ``full`` is that model when already fitted).
-
-    The first fit's estimate (:func:`estimate_target_share`) errs low, as the target-like documents among the
-    negatives pull their kind down; once the re-fit has dropped them this one follows the truth where the
-    budget covers it (bench/realistic, seed 0: Python 0.19 for a true 0.186 with ``--top-k`` at the true
-    count; 0.21 with the budget 3x or 10x too large) and stays above a budget smaller than the truth.
-    """
-    _, kept_scores = cross_fitted_scores(x_pos, x_neg[keep], fit)
-    above = int(np.sum(kept_scores > 0))
-    if not keep.all():
-        weights, intercept = full if full is not None else fit(x_pos, x_neg[keep])
-        above += int(np.sum(x_neg[~keep] @ weights + intercept > 0))
-    return above / x_neg.shape[0] if x_neg.shape[0] else 0.0
-
-
-def frequent_only(x_pos: csr_matrix, x_neg: csr_matrix, min_df: int) -> tuple[csr_matrix, csr_matrix]:
-    """Both sides without the buckets that fewer than ``min_df`` of their documents hold (a bucket so rare can
-    only name single documents, which a model with a million columns would otherwise learn by heart)."""
-    df = np.bincount(np.concatenate([x_pos.indices, x_neg.indices]), minlength=x_pos.shape[1])
-    out = []
-    for x in (x_pos, x_neg):
-        x = x.copy()
-        x.data[df[x.indices] < min_df] = 0.0
-        x.eliminate_zeros()
-        out.append(x)
-    return out[0], out[1]
-
-
-def share_boundary(sample_scores: npt.NDArray[np.float64], share: float) -> float:
-    """The score above which ``share`` of the (uniform) pool sample lies: the boundary a target-like share of
-    the pool implies for a model's scores. With a share of 0 it is the sample's best score."""
-    if not len(sample_scores):
-        return 0.0
-    return float(np.quantile(sample_scores, 1.0 - min(max(share, 0.0), 1.0)))
-
-
-def hard_negative_weights(scores: npt.NDArray[np.float64], share: float, weight: float
-                          ) -> npt.NDArray[np.float64] | None:
-    """Re-fit weights of the kept negatives: ``weight`` for the best-scoring ``max(3 * share, 0.01)`` of
-    them (hard negatives: close to the target, yet outside the selection), 1 for the rest; None if all 1."""
-    if weight == 1 or not len(scores):
-        return None
-    hard = np.argsort(-scores, kind="stable")[:max(1, int(round(max(3 * share, 0.01) * len(scores))))]
-    out = np.ones(len(scores))
-    out[hard] = weight
-    return out
-
-
-def cross_fitted_scores(x_pos: csr_matrix, x_neg: csr_matrix,
-                        fit: Callable[[csr_matrix, csr_matrix], tuple[npt.NDArray[np.float64], float]]
-                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Every row's score by a model fitted on the other of two folds (rows alternate folds); empty arrays
-    when a fold would leave a side without rows."""
-    pos_fold, neg_fold = np.arange(x_pos.shape[0]) % 2, np.arange(x_neg.shape[0]) % 2
-    pos_scores, neg_scores = np.empty(x_pos.shape[0]), np.empty(x_neg.shape[0])
-    for fold in (0, 1):
-        if not ((pos_fold != fold).any() and (neg_fold != fold).any()):
-            return np.empty(0), np.empty(0)
-        weights, intercept = fit(x_pos[pos_fold != fold], x_neg[neg_fold != fold])
-        pos_scores[pos_fold == fold] = x_pos[pos_fold == fold] @ weights + intercept
-        neg_scores[neg_fold == fold] = x_neg[neg_fold == fold] @ weights + intercept
-    return pos_scores, neg_scores
-
-
-def separation(pos: npt.NDArray[np.float64], neg: npt.NDArray[np.float64], share: float) -> dict[str, float]:
-    """How well held-out scores put target documents above pool samples.
-
-    ``auc``: ROC-AUC; ``tpr_at_share``: the share of positives above the pool samples' top ``share``
-    (at least 1%); ``pauc``: the mean of that over false-positive rates up to the same share. ``score``
-    is the figure ``penalty=auto`` maximises.
-    """
-    if not (len(pos) and len(neg)):
-        return {"auc": 0.0, "tpr_at_share": 0.0, "pauc": 0.0, "score": 0.0}
-    neg_sorted = np.sort(neg)
-    above = len(neg) - np.searchsorted(neg_sorted, pos, side="right")  # negatives above each positive
-    fpr = above / len(neg)
-    limit = max(share, 0.01)
-    auc = float(np.mean(1.0 - fpr))
-    tpr = float(np.mean(fpr < limit))
-    pauc = float(np.mean(np.clip(limit - fpr, 0.0, None)) / limit)
-    return {"auc": auc, "tpr_at_share": tpr, "pauc": pauc, "score": pauc}
 
 
 @register
@@ -472,7 +368,7 @@ class ClassifierSelector(Selector):
         elif not keep.all() or (penalty, c) != ("l2", self.config.c) or weights is not None:
             self.weights, self.intercept = self._logreg(x_pos, x_kept, penalty, c, weights)
         self.model = {"penalty": penalty, "c": c}
-        plain = (penalty, c, weights, self.config.bags) == ("l2", self.config.c, None, 1)  # the final model is L2's
+        plain = weights is None and (penalty, c, self.config.bags) == ("l2", self.config.c, 1)  # final model: L2's
         self.target_share = refit_target_share(x_pos, x_neg, keep, self._logreg,
                                                (self.weights, self.intercept) if plain else None)
         self.share_boundary = share_boundary(negatives.dot(self.weights) + self.intercept, self.target_share)
