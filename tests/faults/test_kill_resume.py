@@ -99,8 +99,8 @@ def test_killed_runs_resume_to_the_same_bytes(pool, tmp_path, command):
 
 
 # SIGKILL inside each dedupe stage: the child process kills itself just before the named work-directory file
-# is renamed into place (so its artefacts before it are whole, it and everything after it missing); the killed
-# run holds a tiny --memory-mb (the cluster stage's arrays on disk), the re-run the default one.
+# is renamed into place (so its artefacts before it are whole, it and everything after it missing); each killed
+# run resumes the one before and holds a tiny --memory-mb (the cluster arrays on disk), the last the default.
 KILL_AT = {
     "sign": "sign/shard-00001.sig",
     "exact": "exact/rep.npy",
@@ -157,23 +157,18 @@ def _work_files(out: Path) -> dict[str, bytes]:
                                                  "clusters.jsonl")}
 
 
-@pytest.fixture(scope="module")
-def small_reference(small_pool, tmp_path_factory) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    out = tmp_path_factory.mktemp("ref") / "out"
-    _dedupe(small_pool, out)
-    return _data_files(out), _work_files(out)
-
-
-@pytest.mark.parametrize("where", sorted(KILL_AT))
-def test_dedupe_killed_inside_each_stage_resumes_to_the_same_bytes(small_pool, small_reference, tmp_path, where):
+def test_dedupe_killed_inside_every_stage_in_turn_resumes_to_the_same_bytes(small_pool, tmp_path):
+    reference = tmp_path / "reference"
+    _dedupe(small_pool, reference)
     out = tmp_path / "out"
-    _dedupe(small_pool, out, KILL_AT[where], memory_mb="0.0001")
     work = Path(f"{out}-work")
-    target = work / KILL_AT[where] if where != "filter" else next(work.glob("filter/*/")) / KILL_AT[where]
-    assert not target.exists() and list(target.parent.glob(f".{target.name}.tmp-*"))  # killed right there
-    if out.exists():
-        _no_partial_file(out)
+    for where, name in KILL_AT.items():  # each killed run resumes the one before, up to its own kill point
+        _dedupe(small_pool, out, name, memory_mb="0.0001")
+        target = work / name if where != "filter" else next(work.glob("filter/*/")) / name
+        assert not target.exists() and list(target.parent.glob(f".{target.name}.tmp-*")), where  # killed there
+        if out.exists():
+            _no_partial_file(out)
     _dedupe(small_pool, out)
-    expected, work_expected = small_reference
+    expected = _data_files(reference)
     assert expected and any(name.endswith("clusters.jsonl") for name in expected)
-    assert _data_files(out) == expected and _work_files(out) == work_expected
+    assert _data_files(out) == expected and _work_files(out) == _work_files(reference)
