@@ -14,6 +14,7 @@ skip``): then a drawn bad record is left out of the sample, which is one short.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -24,11 +25,11 @@ import pyarrow as pa
 
 from sievekit.errors import BadRecordError, InputError
 from sievekit.io import fs
-from sievekit.io.jsonl import _line_blocks, parse_record
-from sievekit.io.options import ReadOptions, ShardStats
+from sievekit.io.jsonl import _check_head, parse_record
+from sievekit.io.options import ReadOptions
 from sievekit.io.parquet import _ARROW_ERRORS, open_parquet, parquet_columns
 from sievekit.io.shards import Shard, iter_texts
-from sievekit.io.streams import STDIO, describe_error
+from sievekit.io.streams import STDIO, describe_error, iter_decoded_chunks
 
 R = TypeVar("R")
 # Runs ``fn(*call)`` for each call and yields the results in order (``Executor.imap`` is one).
@@ -63,15 +64,62 @@ def count_shard_rows(shard: Shard, opts: ReadOptions) -> RowCount:
         column = pf.schema_arrow.get_field_index(opts.text_field)
         size = sum(meta.row_group(g).column(column).total_uncompressed_size for g in range(meta.num_row_groups))
         return RowCount(int(meta.num_rows), int(size))
-    stats = ShardStats()
-    rows = 0
-    for _, block in _line_blocks(shard.path, opts, stats, None, shard.label):
-        rows += len(block) - _blank_count(block)
-    return RowCount(rows, stats.bytes)
+    rows = size = 0
+    for piece in _pieces(shard, opts):
+        rows += _records(piece)[0]
+        size += len(piece)
+    return RowCount(rows, size)
+
+
+def _pieces(shard: Shard, opts: ReadOptions) -> Iterator[bytes]:
+    """A JSONL shard's decoded bytes in pieces of whole lines (the last may lack its newline), checked as the
+    reader checks them (Parquet or doubly compressed data is named; under skip, a truncated stream ends
+    after its last complete line, with the reader's warning)."""
+    rest = b""
+    first = True
+    try:
+        for chunk in iter_decoded_chunks(shard.path, opts.compression, label=shard.label):
+            if first and chunk:
+                _check_head(chunk[:4], shard.label, shard.path, opts)
+                first = False
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                rest += chunk
+                continue
+            yield rest + chunk[: cut + 1] if rest or cut + 1 < len(chunk) else chunk
+            rest = chunk[cut + 1:]
+    except InputError as exc:
+        if opts.on_bad_record == "fail" or "truncated" not in exc.reason:
+            raise
+        print(f"Warning: {exc.message}; kept the complete lines before it", file=sys.stderr)
+        return
+    if rest:
+        yield rest
+
+
+# A blank line (the reader skips it) is empty or all whitespace, so it starts (after a newline, or at the
+# piece's start) with one of these bytes; a piece where no line does has no blank line.
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[list(b"\n\r\t \x0b\x0c")] = True
+
+
+def _records(piece: bytes) -> tuple[int, int, npt.NDArray[np.intp], list[bytes] | None]:
+    """A piece of whole lines: its records (non-blank lines), its lines, where each line starts (with the
+    piece's length last), and its lines split out when it holds a blank one."""
+    data = np.frombuffer(piece, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    bounds = np.concatenate([[0], ends + 1] if piece.endswith(b"\n") else [[0], ends + 1, [len(piece) + 1]])
+    lines = len(bounds) - 1
+    if not len(piece) or not _WHITESPACE[data[bounds[:-1]]].any():
+        return lines, lines, bounds, None
+    split = piece.split(b"\n")
+    if piece.endswith(b"\n"):
+        split.pop()
+    return lines - _blank_count(split), lines, bounds, split
 
 
 def _blank_count(block: Sequence[bytes]) -> int:
-    # A blank line is empty or all whitespace (the reader skips it); ``isspace`` stops at the first other byte.
+    # Empty lines, then lines of whitespace only (``isspace`` stops at the first other byte).
     return len(block) - sum(map(bool, block)) + sum(map(bytes.isspace, block))
 
 
@@ -86,19 +134,21 @@ def fetch_shard_rows(shard: Shard, opts: ReadOptions, rows: Positions) -> list[s
     out: list[str | None] = []
     wanted = rows.tolist()
     k = record = 0
-    for first_lineno, block in _line_blocks(shard.path, opts, ShardStats(), None, shard.label):
-        blanks = _blank_count(block)
-        n = len(block) - blanks
+    lineno = 1  # of the piece's first line
+    for piece in _pieces(shard, opts):
+        n, n_lines, bounds, split = _records(piece)
         if wanted[k] < record + n:
-            lines = range(len(block)) if not blanks else [i for i, line in enumerate(block)
-                                                           if line and not line.isspace()]
+            lines = range(n_lines) if split is None else [i for i, line in enumerate(split)
+                                                          if line and not line.isspace()]
             while k < len(wanted) and wanted[k] < record + n:
-                at = lines[wanted[k] - record]
-                out.append(_text_of(block[at], shard.label, first_lineno + at, opts))
+                i = lines[wanted[k] - record]
+                line = piece[bounds[i]:bounds[i + 1] - 1]
+                out.append(_text_of(line, shard.label, lineno + i, opts))
                 k += 1
             if k == len(wanted):
                 return out
         record += n
+        lineno += n_lines
     raise InputError(shard.label, f"holds {record} records, fewer than when it was counted (row {wanted[k]} was "
                                   "drawn)", hint="the file changed during the run; run again")
 
