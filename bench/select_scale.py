@@ -1,91 +1,179 @@
-"""Global selection over pools far larger than memory: peak RSS must not grow with the pool beyond the
-per-document score arrays.
+"""Selection throughput end to end on a real pool: CPU seconds, MB and documents per CPU-second, the -j 2 wall
+speed-up and peak RSS of ``sievekit select`` for every method, beside the raw read pass and ``report``; and peak
+RSS on the same pool listed four times (symlinks with distinct names), which must stay flat.
 
-    python bench/select_scale.py [--docs 75000 150000] [--method random] [--fraction 0.1]
+    nice .venv/bin/python bench/select_scale.py                       # the tree this script sits in
+    nice .venv/bin/python bench/select_scale.py --tree /tmp/sievekit-head --label HEAD   # another checkout
 
-For each pool size, writes a pool of real-text documents (bench/corpus.py) as .jsonl.zst shards of
-10,000 documents, then runs ``sievekit select POOL --method M --fraction F -o OUT`` in a child process
-and prints its wall time, end-to-end MB/s (uncompressed JSONL in), peak RSS, and the raw zstd decode
-speed of the same shards measured in the same run.
+Defaults: the realistic pool (bench/data/realistic/pool, built by bench/realistic/build.py: 108,312 documents,
+406 MB of text in 8 shards, jsonl.zst / jsonl / parquet) and its ``python`` task's 400 target documents,
+``select --top-k 4000``. Every command runs in a fresh child; CPU-s are its user + system seconds including its
+worker processes (``RUSAGE_CHILDREN``), so they hold on a shared machine where wall time does not: the -j 2
+speed-up is a wall-time ratio and only as good as the machine was idle. MB means the pool's text in MB (UTF-8).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import orjson
+import pyarrow.parquet as pq
 import zstandard
 
-sys.path.insert(0, str(Path(__file__).parent))
-from corpus import iter_documents  # noqa: E402
-
-SHARD_DOCS = 10_000
-
-
-def write_pool(directory: Path, n_docs: int) -> int:
-    """Write the pool as zstd JSONL shards; return its uncompressed size in bytes."""
-    directory.mkdir(parents=True, exist_ok=True)
-    total = 0
-    buf: list[bytes] = []
-    shard = 0
-    cctx = zstandard.ZstdCompressor(level=3)
-    for doc in iter_documents(n_docs):
-        line = json.dumps(doc, ensure_ascii=False).encode() + b"\n"
-        total += len(line)
-        buf.append(line)
-        if len(buf) == SHARD_DOCS:
-            (directory / f"part-{shard:05d}.jsonl.zst").write_bytes(cctx.compress(b"".join(buf)))
-            buf, shard = [], shard + 1
-    if buf:
-        (directory / f"part-{shard:05d}.jsonl.zst").write_bytes(cctx.compress(b"".join(buf)))
-    return total
+ROOT = Path(__file__).resolve().parent.parent
+REALISTIC = ROOT / "bench" / "data" / "realistic"
+METHODS = ("random", "zstd-ml", "dsir", "classifier")
 
 
-def raw_decode_seconds(directory: Path) -> float:
-    start = time.perf_counter()
-    for path in sorted(directory.glob("*.zst")):
-        with open(path, "rb") as fh:
-            reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
-            while reader.read(1 << 20):
-                pass
-    return time.perf_counter() - start
+# Runs ``python -m sievekit ...`` and, at exit, writes the CPU seconds of that process alone (not its workers).
+SELF_CPU = ("import atexit, os, resource, runpy, sys\n"
+            "def _self():\n"
+            "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+            "    open(os.environ['SELF_CPU_FILE'], 'w').write(str(r.ru_utime + r.ru_stime))\n"
+            "atexit.register(_self)\n"
+            "sys.argv = ['sievekit', *sys.argv[1:]]\n"
+            "runpy.run_module('sievekit', run_name='__main__', alter_sys=True)\n")
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a command run in a fresh child of a fresh process."""
+def run(args: list[str], env: dict[str, str], tmp: Path) -> dict[str, float]:
+    """Wall s, CPU s (user + sys, its workers included), the CPU s of the main process alone, and peak RSS (MB,
+    the largest one process reached) of ``sievekit ARGS``, run in a fresh child of a fresh probe process."""
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", probe, *cmd], check=True, capture_output=True, text=True).stdout
-    wall, rss_kb = out.split()
-    return float(wall), int(rss_kb) / 1024
+             "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE); "
+             "w = time.perf_counter() - t; r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+             "sys.stderr.write(p.stderr.decode()[-2000:]) if p.returncode else None; "
+             "print(p.returncode, w, r.ru_utime + r.ru_stime, r.ru_maxrss)")
+    self_file = tmp / "self-cpu"
+    cmd = [sys.executable, "-c", SELF_CPU, *args]
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], env={**env, "SELF_CPU_FILE": str(self_file)},
+                         capture_output=True, text=True)
+    code, wall, cpu, rss_kb = out.stdout.split()
+    if int(code):
+        raise SystemExit(f"failed ({code}): {' '.join(args)}\n{out.stderr}")
+    return {"wall": float(wall), "cpu": float(cpu), "main_cpu": float(self_file.read_text()),
+            "rss": int(rss_kb) / 1024}
+
+
+def raw_read(pool: Path, parse: bool) -> float:
+    """CPU seconds of one read of the pool in this process: decode only (zstd / file read / Parquet text
+    column), or decode and parse every JSON line with orjson."""
+    start = time.process_time()
+    for path in sorted(pool.iterdir()):
+        if path.suffix == ".parquet":
+            texts = pq.read_table(path, columns=["text"]).column("text")
+            if parse:
+                texts.to_pylist()
+            continue
+        with open(path, "rb") as fh:
+            stream = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True) \
+                if path.suffix == ".zst" else fh
+            rest = b""
+            while chunk := stream.read(1 << 22):
+                if parse:
+                    lines = (rest + chunk).split(b"\n")
+                    rest = lines.pop()
+                    for line in lines:
+                        if line:
+                            orjson.loads(line)["text"]
+            if parse and rest:
+                orjson.loads(rest)["text"]
+    return time.process_time() - start
+
+
+def scaled_pool(pool: Path, into: Path, times: int) -> Path:
+    """The pool's shards listed ``times`` times under distinct names (symlinks)."""
+    into.mkdir(parents=True, exist_ok=True)
+    for k in range(times):
+        for path in sorted(pool.iterdir()):
+            name = path.name.split(".", 1)
+            (into / f"{name[0]}-x{k}.{name[1]}").symlink_to(path.resolve())
+    return into
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--docs", type=int, nargs="+", default=[75_000, 150_000])
-    parser.add_argument("--method", default="random")
-    parser.add_argument("--target", default=None, help="target set, for target-based methods")
-    parser.add_argument("--fraction", type=float, default=0.1)
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--pool", type=Path, default=REALISTIC / "pool")
+    parser.add_argument("--target", type=Path, default=REALISTIC / "targets" / "python.jsonl")
+    parser.add_argument("--top-k", type=int, default=4000)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--scale", type=int, default=4, help="peak RSS also on the pool listed this many times "
+                                                             "(0: skip)")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the sievekit checkout to run (PYTHONPATH)")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="sievekit-bench-select-"))
-    print(f"{'docs':>8} {'MB in':>8} {'wall s':>7} {'MB/s':>7} {'raw zstd MB/s':>14} {'peak RSS MB':>12}")
-    for n in args.docs:
-        pool = tmp / f"pool-{n}"
-        size_mb = write_pool(pool, n) / 1e6
-        raw = size_mb / raw_decode_seconds(pool)
-        cmd = [sys.executable, "-m", "sievekit", "select", str(pool), "--method", args.method, "--fraction",
-               str(args.fraction), "-j", str(args.jobs), "-o", str(tmp / f"out-{n}"), "-q"]
-        if args.target:
-            cmd += ["--target", args.target]
-        wall, rss = measure(cmd)
-        print(f"{n:>8,} {size_mb:>8.0f} {wall:>7.1f} {size_mb / wall:>7.1f} {raw:>14.0f} {rss:>12.0f}")
+    meta = json.loads((args.pool.parent / "meta.json").read_text()) if (args.pool.parent / "meta.json").exists() \
+        else {}
+    docs = int(meta.get("pool_docs", 0)) or None
+    mb = (int(meta["pool_bytes"]) if "pool_bytes" in meta
+          else sum(p.stat().st_size for p in args.pool.iterdir())) / 1e6
+    env = {**os.environ, "PYTHONPATH": str(args.tree.resolve())}
+    tmp = Path(tempfile.mkdtemp(prefix="sievekit-bench-scale-"))
+    rows: list[dict[str, object]] = []
+    try:
+        for parse in (False, True):
+            cpu = raw_read(args.pool, parse)
+            rows.append({"run": "decode + JSON parse (orjson)" if parse else "decode only", "cpu": cpu})
+        rows.append({"run": "report (one read pass)", **run(["report", str(args.pool), "-q"], env, tmp)})
+        big = scaled_pool(args.pool, tmp / f"pool-x{args.scale}", args.scale) if args.scale > 1 else None
+        for method in args.methods:
+            row: dict[str, object] = {"run": f"select --method {method}"}
+            for jobs in args.jobs:
+                cmd = ["select", str(args.pool), "--method", method, "--top-k", str(args.top_k), "-j", str(jobs),
+                       "-o", str(tmp / f"out-{method}-{jobs}"), "-q"]
+                cmd += ["--target", str(args.target)] if method != "random" else []
+                row[f"j{jobs}"] = run(cmd, env, tmp)
+                if jobs == args.jobs[0]:
+                    row.update(row[f"j{jobs}"])  # type: ignore[arg-type]
+            if big is not None:
+                cmd = ["select", str(big), "--method", method, "--top-k", str(args.top_k),
+                       "-j", str(args.jobs[0]), "-o", str(tmp / f"out-{method}-big"), "-q"]
+                cmd += ["--target", str(args.target)] if method != "random" else []
+                row["rss_scaled"] = run(cmd, env, tmp)["rss"]
+            rows.append(row)
+            shutil.rmtree(tmp / f"out-{method}-big", ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_table(rows, mb, docs, args)
+    if args.json:
+        args.json.write_text(json.dumps({"label": args.label, "tree": str(args.tree), "mb": mb, "docs": docs,
+                                         "top_k": args.top_k, "rows": rows}, indent=1) + "\n")
+
+
+def print_table(rows: list[dict[str, object]], mb: float, docs: int | None, args: argparse.Namespace) -> None:
+    """The issue's table. The -j N bound is the speed-up the -j N run's CPU split allows (its main process's
+    CPU s serial, its workers' CPU s over N): a machine-load-free ceiling beside the measured wall ratio."""
+    j1, jn, n = f"j{args.jobs[0]}", f"j{args.jobs[-1]}", args.jobs[-1]
+    print(f"pool {args.pool} ({mb:.0f} MB of text, {docs or '?'} documents); target {args.target.name}; "
+          f"--top-k {args.top_k}; tree {args.tree} {args.label}")
+    print(f"| run | -j {args.jobs[0]} CPU s | MB per CPU-s | docs per CPU-s | -j {n} wall speed-up | -j {n} CPU "
+          f"bound | -j {n} main-process CPU s | peak RSS MB | peak RSS {args.scale}x pool |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        cpu = float(row["cpu"])  # type: ignore[arg-type]
+        speed = bound = main = "—"
+        if jn in row and j1 != jn:
+            one, many = row[j1], row[jn]  # type: ignore[index]
+            speed = f"{one['wall'] / many['wall']:.2f}x"
+            workers = max(many["cpu"] - many["main_cpu"], 0.0)
+            bound = f"{one['cpu'] / (many['main_cpu'] + workers / n):.2f}x"
+            main = f"{many['main_cpu']:.1f}"
+        rss = f"{row['rss']:.0f}" if "rss" in row else "—"
+        scaled = (f"{row['rss_scaled']:.0f} ({row['rss_scaled'] / row['rss']:.2f}x)"  # type: ignore[operator]
+                  if "rss_scaled" in row else "—")
+        per_doc = f"{docs / cpu / 1000:.1f}k" if docs else "—"
+        print(f"| {row['run']} | {cpu:.1f} | {mb / cpu:.0f} | {per_doc} | {speed} | {bound} | {main} | {rss} | "
+              f"{scaled} |")
+    print(f"(peak RSS at -j {args.jobs[0]}; CPU s = user + system seconds of the command and its workers)")
 
 
 if __name__ == "__main__":
