@@ -96,7 +96,7 @@ def test_dedupe_reports_every_stage(pool, tmp_path, jobs):
         assert (p["total_bytes"], p["bytes"], p["total"], p["done"], p["docs"]) == (sizes(pool), sizes(pool), 4, 4, 80)
     bands = DedupeConfig().banding.bands
     assert (phases["bucket"]["unit"], phases["bucket"]["total"], phases["bucket"]["done"]) == ("bands", bands, bands)
-    assert (phases["cluster"]["total"], phases["cluster"]["done"]) == (1, 1)
+    assert (phases["cluster"]["total"], phases["cluster"]["done"]) == (bands + 1, bands + 1)  # verify each, join
 
 
 def test_spans_of_one_shard_add_up_to_its_size(tmp_path, data_dir):
