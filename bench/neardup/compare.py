@@ -12,6 +12,8 @@ machine is shared: trust CPU seconds and same-run ratios). Scores per run:
 Usage (the figures in bench/neardup/README.md):
     python bench/neardup/compare.py --pool synthetic natural --threshold 0.7 0.8 0.9 \\
         --variant sig exact [--base-code DIR] [--baselines]
+and on the 134k-document pool (``natural.py --set large``):
+    python bench/neardup/compare.py --pool natural-large --threshold 0.8 --variant exact sig --baselines
 ``--base-code DIR`` adds the previous ``--verify exact`` (shingle sets rebuilt from the inputs and held in memory)
 from a checkout of the previous commit (``git archive 8316f3f sievekit | tar -x -C DIR``).
 """
