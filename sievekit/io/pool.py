@@ -24,10 +24,10 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from sievekit.errors import BadRecordError, InputError
-from sievekit.io import fs
-from sievekit.io.jsonl import _check_head, parse_record
+from sievekit.io import formats, fs
+from sievekit.io.jsonl import JSONL, _check_head, parse_record
 from sievekit.io.options import ReadOptions
-from sievekit.io.parquet import _ARROW_ERRORS, open_parquet, parquet_columns
+from sievekit.io.parquet import _ARROW_ERRORS, PARQUET, open_parquet, parquet_columns
 from sievekit.io.shards import Shard, iter_texts
 from sievekit.io.streams import STDIO, describe_error, iter_decoded_chunks
 
@@ -57,13 +57,19 @@ def count_shard_rows(shard: Shard, opts: ReadOptions) -> RowCount:
     Raises:
         InputError: the shard cannot be read (a corrupt or truncated stream, not Parquet), naming it.
     """
-    if shard.format == "parquet":
-        pf = open_parquet(shard.path, shard.label)
-        parquet_columns(pf, shard.label, opts, all_columns=False)
-        meta = pf.metadata
-        column = pf.schema_arrow.get_field_index(opts.text_field)
-        size = sum(meta.row_group(g).column(column).total_uncompressed_size for g in range(meta.num_row_groups))
-        return RowCount(int(meta.num_rows), int(size))
+    return _BY_FORMAT[formats.by_name(shard.format)][0](shard, opts)
+
+
+def _count_parquet(shard: Shard, opts: ReadOptions) -> RowCount:
+    pf = open_parquet(shard.path, shard.label)
+    parquet_columns(pf, shard.label, opts, all_columns=False)
+    meta = pf.metadata
+    column = pf.schema_arrow.get_field_index(opts.text_field)
+    size = sum(meta.row_group(g).column(column).total_uncompressed_size for g in range(meta.num_row_groups))
+    return RowCount(int(meta.num_rows), int(size))
+
+
+def _count_jsonl(shard: Shard, opts: ReadOptions) -> RowCount:
     rows = size = 0
     for piece in _pieces(shard, opts):
         rows += _records(piece)[0]
@@ -129,8 +135,10 @@ def fetch_shard_rows(shard: Shard, opts: ReadOptions, rows: Positions) -> list[s
     after the last wanted row."""
     if not len(rows):
         return []
-    if shard.format == "parquet":
-        return _fetch_parquet(shard, opts, rows)
+    return _BY_FORMAT[formats.by_name(shard.format)][1](shard, opts, rows)
+
+
+def _fetch_jsonl(shard: Shard, opts: ReadOptions, rows: Positions) -> list[str | None]:
     out: list[str | None] = []
     wanted = rows.tolist()
     k = record = 0
@@ -195,6 +203,12 @@ def _values(column: pa.ChunkedArray) -> list[str | None]:
             except (UnicodeDecodeError, pa.ArrowException):
                 out.append(None)
         return out
+
+
+# Each format's row count and row fetch, by its format object (``formats`` tells formats apart).
+_BY_FORMAT: dict[object, tuple[Callable[[Shard, ReadOptions], RowCount],
+                               Callable[[Shard, ReadOptions, Positions], list[str | None]]]] = {
+    JSONL: (_count_jsonl, _fetch_jsonl), PARQUET: (_count_parquet, _fetch_parquet)}
 
 
 def reservoir_positions(n_items: int, n: int, rng: np.random.Generator, chunk: int) -> Positions:
