@@ -27,6 +27,8 @@ _SPACE = 0x20
 # turned non-word characters into spaces, so what is left there is part of a word).
 _WORD_ASCII = {*range(ord("0"), ord("9") + 1), *range(ord("a"), ord("z") + 1), ord("_")}
 _TO_SPACE = bytes(b if (b in _WORD_ASCII or b >= 0x80) else _SPACE for b in range(256))
+# The same, lowercasing ASCII letters on the way: an ASCII text needs no str.lower() (a copy of the text).
+_LOWER_TO_SPACE = bytes(b + 32 if 0x41 <= b <= 0x5A else _TO_SPACE[b] for b in range(256))
 
 
 def normalise(text: str) -> bytes:
@@ -54,6 +56,8 @@ def word_codepoints(top: int) -> npt.NDArray[np.bool_]:
 
 def normalise_fast(text: str) -> bytes:
     """``normalise``'s words, separated by spaces (one per non-word character: runs are not squeezed)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_LOWER_TO_SPACE)
     low = text.lower()
     if low.isascii():
         return low.encode("ascii").translate(_TO_SPACE)
@@ -71,7 +75,7 @@ def exact_keys(hashes: U64, counts: npt.NDArray[np.int64]) -> U64:
     """
     ends = np.cumsum(counts).tolist()
     starts = [0] + ends[:-1]
-    raw = hashes.tobytes()
+    raw = memoryview(np.ascontiguousarray(hashes)).cast("B")  # slices of a memoryview are not copies
     spans = zip(starts, ends, strict=True)
     keys = b"".join(hashlib.blake2b(raw[8 * s:8 * e], digest_size=16).digest() for s, e in spans)
     return np.frombuffer(keys, dtype=np.uint64).reshape(-1, 2).copy()
