@@ -75,7 +75,7 @@ def exact_keys(hashes: U64, counts: npt.NDArray[np.int64]) -> U64:
     """
     ends = np.cumsum(counts).tolist()
     starts = [0] + ends[:-1]
-    raw = memoryview(np.ascontiguousarray(hashes)).cast("B")  # slices of a memoryview are not copies
+    raw = np.ascontiguousarray(hashes).data.cast("B")  # slices of a memoryview are not copies
     spans = zip(starts, ends, strict=True)
     keys = b"".join(hashlib.blake2b(raw[8 * s:8 * e], digest_size=16).digest() for s, e in spans)
     return np.frombuffer(keys, dtype=np.uint64).reshape(-1, 2).copy()
