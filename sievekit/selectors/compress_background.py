@@ -53,7 +53,7 @@ def sample_backgrounds(pool: Iterable[str], budget: int, seed: int, draws: int =
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     if isinstance(pool, ShardPool) and pool.positional:
-        return [_fetched(pool, budget, seed, draws, d, min_bytes) for d in range(draws)]
+        return _fetched(pool, budget, seed, draws, min_bytes)
     rng = np.random.default_rng([seed, draws])
     heaps: list[list[tuple[float, int, bytes]]] = [[] for _ in range(draws)]
     totals = [0] * draws
@@ -84,31 +84,37 @@ def _offer(heap: list[tuple[float, int, bytes]], totals: list[int], d: int, item
         totals[d] -= len(heapq.heappop(heap)[2])
 
 
-def _fetched(pool: ShardPool, budget: int, seed: int, draws: int, draw: int, min_bytes: int) -> Background:
-    """Draw ``draw`` of ``sample_backgrounds`` over a pool of shards: its keys from the row counts, then the
-    documents in key order, fetched a round at a time, until their sizes fill the budget."""
+def _fetched(pool: ShardPool, budget: int, seed: int, draws: int, min_bytes: int) -> list[Background]:
+    """``sample_backgrounds`` over a pool of shards: each draw's keys from the row counts, then the documents
+    in key order, fetched for every draw in one read, a round at a time, until their sizes fill the budget."""
     n_items = pool.rows
     decoded = sum(c.bytes for c in pool.counts())
-    # Enough documents of the pool's mean size to fill the budget twice over; a round that falls short
-    # (short or skipped documents) fetches four times as many.
+    # Enough documents of the pool's mean size to fill the budget twice over; a draw that falls short
+    # (short or skipped documents) fetches four times as many in a further round.
     m = min(n_items, 2 * -(-budget * max(n_items, 1) // max(decoded, 1)) + 16)
-    while True:
-        order = key_prefix(_key_stream(seed, draws, draw), n_items, m)
-        rows: list[int] = []
-        texts: list[bytes] = []
-        total = 0
-        for row, text in zip(order.tolist(), pool.fetch(order)):
-            data = b"" if text is None else text.encode("utf-8", "surrogatepass")
-            if len(data) < max(min_bytes, 1):
-                continue
-            rows.append(row)
-            texts.append(data)
-            total += len(data)
-            if total >= budget:
-                return Background(seed, draw, rows, texts)
-        if m >= n_items:
-            return Background(seed, draw, rows, texts)
+    out: dict[int, Background] = {}
+    while len(out) < draws:
+        orders = {d: key_prefix(_key_stream(seed, draws, d), n_items, m) for d in range(draws) if d not in out}
+        wanted = np.unique(np.concatenate(list(orders.values())))
+        texts = dict(zip(wanted.tolist(), pool.fetch(wanted)))
+        for d, order in orders.items():
+            rows: list[int] = []
+            chosen: list[bytes] = []
+            total = 0
+            for row in order.tolist():
+                text = texts[row]
+                data = b"" if text is None else text.encode("utf-8", "surrogatepass")
+                if len(data) < max(min_bytes, 1):
+                    continue
+                rows.append(row)
+                chosen.append(data)
+                total += len(data)
+                if total >= budget:
+                    break
+            if total >= budget or m >= n_items:
+                out[d] = Background(seed, d, rows, chosen)
         m = min(n_items, 4 * m)
+    return [out[d] for d in range(draws)]
 
 
 def _key_stream(seed: int, draws: int, draw: int) -> Callable[[int, int], npt.NDArray[np.float64]]:
