@@ -45,7 +45,8 @@ from sievekit.selectors.classifier import ClassifierSelector, reservoir_sample  
 BATCH = 2048
 SWEEP = " ".join(f"classifier:pu_top_fraction={f}" for f in (0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2))
 VARIANTS = ("classifier:budget=none classifier:penalty=auto classifier:penalty=l1,c=10 classifier:penalty=l1,c=1 "
-            "classifier:hard_negative_weight=3 classifier:ngrams=3")
+            "classifier:hard_negative_weight=1 classifier:hard_negative_weight=3,penalty=mix "
+            "classifier:negatives_ratio=30,bags=3 classifier:min_df=10 classifier:ngrams=3")
 
 
 def default_methods() -> str:
@@ -99,7 +100,8 @@ def run_classifier(bench: Benchmark, task: str, opts: dict[str, str], seed: int)
     rows, seen = reservoir_sample(range(pool.n_docs), wanted, np.random.default_rng(sel.config.seed))
     sel.fit_features(positives, pool.take(rows), pool_docs=seen)
     scores = sel.score_features(pool) if hasattr(sel, "score_features") else pool.dot(sel.weights) + sel.intercept
-    extra = {"pu_share": sel.pu_share, "pu_share_source": sel.pu_share_source, **sel.fit_stats,
+    extra = {"pu_share": sel.pu_share, "pu_share_source": sel.pu_share_source, "target_share": sel.target_share,
+             **sel.fit_stats,
              "pool_featurize_cpu_s": sum(bench.featurize_cpu_s.values())}
     extra.update(getattr(sel, "fit_info", {}))
     return scores, time.process_time() - t0, extra
@@ -153,12 +155,18 @@ def main() -> None:
                     help="run a fixed pu_top_fraction only on tasks whose share is at least 1/NEAR of it (0: all)")
     ap.add_argument("--report", type=Path, help="write the Markdown report from --json (and --also) and exit")
     ap.add_argument("--also", type=Path, nargs="*", default=[], help="more result files for --report")
+    ap.add_argument("--screened", type=Path, nargs="*", default=[],
+                    help="result files of one-seed screens for --report (a table of differences from the default)")
+    ap.add_argument("--header", type=Path, help="Markdown to put above --report's tables (the text of results.md)")
     args = ap.parse_args()
     if args.report:
         from report import write_report
 
         results = [r for path in [args.json, *args.also] for r in json.loads(path.read_text())]
-        write_report(results, args.data, args.report)
+        screened = [r for path in args.screened for r in json.loads(path.read_text())]
+        # --header FILE: its text above the tables (the report's own file keeps what it said before its tables)
+        header = args.header.read_text().split("\n## Pool and tasks")[0] if args.header else ""
+        write_report(results, args.data, args.report, header, screened)
         return
     bench = load_benchmark(args.data)
     tasks = args.tasks.split(",") if args.tasks else list(bench.targets)

@@ -373,9 +373,10 @@ class ClassifierSelector(Selector):
         elif not keep.all() or (penalty, c) != ("l2", self.config.c) or weights is not None:
             self.weights, self.intercept = self._logreg(x_pos, x_kept, penalty, c, weights)
         self.model = {"penalty": penalty, "c": c}
-        plain = weights is None and (penalty, c, self.config.bags) == ("l2", self.config.c, 1)  # final model: L2's
+        # The dropped negatives are scored by the final model (none of them trained it); a mix's sum of scaled
+        # scores has no balanced boundary at 0, so for it an L2 model is fitted on the kept negatives.
         self.target_share = refit_target_share(x_pos, x_neg, keep, self._logreg,
-                                               (self.weights, self.intercept) if plain else None)
+                                               None if penalty == "mix" else (self.weights, self.intercept))
         self.share_boundary = share_boundary(negatives.dot(self.weights) + self.intercept, self.target_share)
         self.pu_dropped = np.flatnonzero(~keep)
         self.fit_stats = {"positives": positives.n_docs, "negatives": negatives.n_docs,
