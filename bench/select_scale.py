@@ -3,7 +3,7 @@ speed-up and peak RSS of ``sievekit select`` for every method, beside the raw re
 RSS on the same pool listed four times (symlinks with distinct names), which must stay flat.
 
     nice .venv/bin/python bench/select_scale.py                       # the tree this script sits in
-    nice .venv/bin/python bench/select_scale.py --tree /tmp/sievekit-head --label HEAD   # another checkout
+    nice .venv/bin/python bench/select_scale.py --tree /tmp/before . --label before after   # two, in turn
 
 Defaults: the realistic pool (bench/data/realistic/pool, built by bench/realistic/build.py: 108,312 documents,
 406 MB of text in 8 shards, jsonl.zst / jsonl / parquet) and its ``python`` task's 400 target documents,
@@ -107,8 +107,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--scale", type=int, default=4, help="peak RSS also on the pool listed this many times "
                                                              "(0: skip)")
-    parser.add_argument("--tree", type=Path, default=ROOT, help="the sievekit checkout to run (PYTHONPATH)")
-    parser.add_argument("--label", default="")
+    parser.add_argument("--tree", type=Path, nargs="+", default=[ROOT],
+                        help="the sievekit checkouts to run (PYTHONPATH); several are run in turn, command by "
+                             "command, so that they share the machine's load")
+    parser.add_argument("--label", nargs="+", default=[])
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     meta = json.loads((args.pool.parent / "meta.json").read_text()) if (args.pool.parent / "meta.json").exists() \
@@ -116,45 +118,53 @@ def main() -> None:
     docs = int(meta.get("pool_docs", 0)) or None
     mb = (int(meta["pool_bytes"]) if "pool_bytes" in meta
           else sum(p.stat().st_size for p in args.pool.iterdir())) / 1e6
-    env = {**os.environ, "PYTHONPATH": str(args.tree.resolve())}
+    envs = [{**os.environ, "PYTHONPATH": str(tree.resolve())} for tree in args.tree]
     tmp = Path(tempfile.mkdtemp(prefix="sievekit-bench-scale-"))
-    rows: list[dict[str, object]] = []
+    rows: list[list[dict[str, object]]] = [[] for _ in args.tree]
     try:
         for parse in (False, True):
-            cpu = raw_read(args.pool, parse)
-            rows.append({"run": "decode + JSON parse (orjson)" if parse else "decode only", "cpu": cpu})
-        rows.append({"run": "report (one read pass)", **run(["report", str(args.pool), "-q"], env, tmp)})
+            for k in range(len(args.tree)):
+                cpu = raw_read(args.pool, parse)
+                rows[k].append({"run": "decode + JSON parse (orjson)" if parse else "decode only", "cpu": cpu})
+        for k, env in enumerate(envs):
+            rows[k].append({"run": "report (one read pass)", **run(["report", str(args.pool), "-q"], env, tmp)})
         big = scaled_pool(args.pool, tmp / f"pool-x{args.scale}", args.scale) if args.scale > 1 else None
         for method in args.methods:
-            row: dict[str, object] = {"run": f"select --method {method}"}
+            row: list[dict[str, object]] = [{"run": f"select --method {method}"} for _ in args.tree]
             for jobs in args.jobs:
-                cmd = ["select", str(args.pool), "--method", method, "--top-k", str(args.top_k), "-j", str(jobs),
-                       "-o", str(tmp / f"out-{method}-{jobs}"), "-q"]
-                cmd += ["--target", str(args.target)] if method != "random" else []
-                row[f"j{jobs}"] = run(cmd, env, tmp)
-                if jobs == args.jobs[0]:
-                    row.update(row[f"j{jobs}"])  # type: ignore[arg-type]
-            if big is not None:
-                cmd = ["select", str(big), "--method", method, "--top-k", str(args.top_k),
-                       "-j", str(args.jobs[0]), "-o", str(tmp / f"out-{method}-big"), "-q"]
-                cmd += ["--target", str(args.target)] if method != "random" else []
-                row["rss_scaled"] = run(cmd, env, tmp)["rss"]
-            rows.append(row)
-            shutil.rmtree(tmp / f"out-{method}-big", ignore_errors=True)
+                for k, env in enumerate(envs):
+                    cmd = ["select", str(args.pool), "--method", method, "--top-k", str(args.top_k), "-j", str(jobs),
+                           "-o", str(tmp / f"out-{method}-{jobs}-{k}"), "-q"]
+                    cmd += ["--target", str(args.target)] if method != "random" else []
+                    row[k][f"j{jobs}"] = run(cmd, env, tmp)
+                    if jobs == args.jobs[0]:
+                        row[k].update(row[k][f"j{jobs}"])  # type: ignore[arg-type]
+            for k, env in enumerate(envs):
+                if big is not None:
+                    cmd = ["select", str(big), "--method", method, "--top-k", str(args.top_k),
+                           "-j", str(args.jobs[0]), "-o", str(tmp / f"out-{method}-big"), "-q"]
+                    cmd += ["--target", str(args.target)] if method != "random" else []
+                    row[k]["rss_scaled"] = run(cmd, env, tmp)["rss"]
+                    shutil.rmtree(tmp / f"out-{method}-big", ignore_errors=True)
+                rows[k].append(row[k])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print_table(rows, mb, docs, args)
+    labels = args.label + [""] * (len(args.tree) - len(args.label))
+    for k, tree in enumerate(args.tree):
+        print_table(rows[k], mb, docs, args, tree, labels[k])
     if args.json:
-        args.json.write_text(json.dumps({"label": args.label, "tree": str(args.tree), "mb": mb, "docs": docs,
-                                         "top_k": args.top_k, "rows": rows}, indent=1) + "\n")
+        args.json.write_text(json.dumps([{"label": label, "tree": str(tree), "mb": mb, "docs": docs,
+                                          "top_k": args.top_k, "rows": tree_rows}
+                                         for label, tree, tree_rows in zip(labels, args.tree, rows)], indent=1) + "\n")
 
 
-def print_table(rows: list[dict[str, object]], mb: float, docs: int | None, args: argparse.Namespace) -> None:
+def print_table(rows: list[dict[str, object]], mb: float, docs: int | None, args: argparse.Namespace, tree: Path,
+                label: str) -> None:
     """The issue's table. The -j N bound is the speed-up the -j N run's CPU split allows (its main process's
     CPU s serial, its workers' CPU s over N): a machine-load-free ceiling beside the measured wall ratio."""
     j1, jn, n = f"j{args.jobs[0]}", f"j{args.jobs[-1]}", args.jobs[-1]
     print(f"pool {args.pool} ({mb:.0f} MB of text, {docs or '?'} documents); target {args.target.name}; "
-          f"--top-k {args.top_k}; tree {args.tree} {args.label}")
+          f"--top-k {args.top_k}; tree {tree} {label}")
     print(f"| run | -j {args.jobs[0]} CPU s | MB per CPU-s | docs per CPU-s | -j {n} wall speed-up | -j {n} CPU "
           f"bound | -j {n} main-process CPU s | peak RSS MB | peak RSS {args.scale}x pool |")
     print("|---|---|---|---|---|---|---|---|---|")
