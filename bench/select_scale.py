@@ -33,33 +33,20 @@ REALISTIC = ROOT / "bench" / "data" / "realistic"
 METHODS = ("random", "zstd-ml", "dsir", "classifier")
 
 
-# Runs ``python -m sievekit ...`` and, at exit, writes the CPU seconds of that process alone (not its workers).
-SELF_CPU = ("import atexit, os, resource, runpy, sys\n"
-            "def _self():\n"
-            "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
-            "    open(os.environ['SELF_CPU_FILE'], 'w').write(str(r.ru_utime + r.ru_stime))\n"
-            "atexit.register(_self)\n"
-            "sys.argv = ['sievekit', *sys.argv[1:]]\n"
-            "runpy.run_module('sievekit', run_name='__main__', alter_sys=True)\n")
-
-
 def run(args: list[str], env: dict[str, str], tmp: Path) -> dict[str, float]:
-    """Wall s, CPU s (user + sys, its workers included), the CPU s of the main process alone, and peak RSS (MB,
-    the largest one process reached) of ``sievekit ARGS``, run in a fresh child of a fresh probe process."""
+    """Wall s, CPU s (user + sys, its workers included) and peak RSS (MB, the largest one process reached) of
+    ``sievekit ARGS``, run in a fresh child of a fresh probe process."""
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
              "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE); "
              "w = time.perf_counter() - t; r = resource.getrusage(resource.RUSAGE_CHILDREN); "
              "sys.stderr.write(p.stderr.decode()[-2000:]) if p.returncode else None; "
              "print(p.returncode, w, r.ru_utime + r.ru_stime, r.ru_maxrss)")
-    self_file = tmp / "self-cpu"
-    cmd = [sys.executable, "-c", SELF_CPU, *args]
-    out = subprocess.run([sys.executable, "-c", probe, *cmd], env={**env, "SELF_CPU_FILE": str(self_file)},
-                         capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "sievekit", *args]
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True)
     code, wall, cpu, rss_kb = out.stdout.split()
     if int(code):
         raise SystemExit(f"failed ({code}): {' '.join(args)}\n{out.stderr}")
-    return {"wall": float(wall), "cpu": float(cpu), "main_cpu": float(self_file.read_text()),
-            "rss": int(rss_kb) / 1024}
+    return {"wall": float(wall), "cpu": float(cpu), "rss": int(rss_kb) / 1024}
 
 
 def raw_read(pool: Path, parse: bool) -> float:
@@ -160,29 +147,23 @@ def main() -> None:
 
 def print_table(rows: list[dict[str, object]], mb: float, docs: int | None, args: argparse.Namespace, tree: Path,
                 label: str) -> None:
-    """The issue's table. The -j N bound is the speed-up the -j N run's CPU split allows (its main process's
-    CPU s serial, its workers' CPU s over N): a machine-load-free ceiling beside the measured wall ratio."""
     j1, jn, n = f"j{args.jobs[0]}", f"j{args.jobs[-1]}", args.jobs[-1]
     print(f"pool {args.pool} ({mb:.0f} MB of text, {docs or '?'} documents); target {args.target.name}; "
           f"--top-k {args.top_k}; tree {tree} {label}")
-    print(f"| run | -j {args.jobs[0]} CPU s | MB per CPU-s | docs per CPU-s | -j {n} wall speed-up | -j {n} CPU "
-          f"bound | -j {n} main-process CPU s | peak RSS MB | peak RSS {args.scale}x pool |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| run | -j {args.jobs[0]} CPU s | MB per CPU-s | docs per CPU-s | -j {n} wall speed-up | -j {n} CPU s | "
+          f"peak RSS MB | peak RSS {args.scale}x pool |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         cpu = float(row["cpu"])  # type: ignore[arg-type]
-        speed = bound = main = "—"
+        speed = many = "—"
         if jn in row and j1 != jn:
-            one, many = row[j1], row[jn]  # type: ignore[index]
-            speed = f"{one['wall'] / many['wall']:.2f}x"
-            workers = max(many["cpu"] - many["main_cpu"], 0.0)
-            bound = f"{one['cpu'] / (many['main_cpu'] + workers / n):.2f}x"
-            main = f"{many['main_cpu']:.1f}"
+            speed = f"{row[j1]['wall'] / row[jn]['wall']:.2f}x"  # type: ignore[index]
+            many = f"{row[jn]['cpu']:.1f}"  # type: ignore[index]
         rss = f"{row['rss']:.0f}" if "rss" in row else "—"
         scaled = (f"{row['rss_scaled']:.0f} ({row['rss_scaled'] / row['rss']:.2f}x)"  # type: ignore[operator]
                   if "rss_scaled" in row else "—")
         per_doc = f"{docs / cpu / 1000:.1f}k" if docs else "—"
-        print(f"| {row['run']} | {cpu:.1f} | {mb / cpu:.0f} | {per_doc} | {speed} | {bound} | {main} | {rss} | "
-              f"{scaled} |")
+        print(f"| {row['run']} | {cpu:.1f} | {mb / cpu:.0f} | {per_doc} | {speed} | {many} | {rss} | {scaled} |")
     print(f"(peak RSS at -j {args.jobs[0]}; CPU s = user + system seconds of the command and its workers)")
 
 
