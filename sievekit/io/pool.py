@@ -9,7 +9,9 @@ positions are drawn in the parent from the seed, so the sample is the same for a
 
 A position is a record's place in the pool: shards in manifest order, in each its non-blank lines (JSONL) or
 rows (Parquet) from 0. That is the reader's row number unless records are skipped (``--on-bad-record
-skip``): then a drawn bad record is left out of the sample, which is one short.
+skip``): then a drawn bad record is left out (the classifier's sample is one short; zstd-ml's background
+takes the next document in key order). A fit that needs every text (DSIR's raw count) runs one task per
+shard through ``map_texts``.
 """
 
 from __future__ import annotations
