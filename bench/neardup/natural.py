@@ -3,7 +3,7 @@
 Two pools, each from the archives of its set (``SETS``), fetched once with pip (the only network the machines
 have) into ``<out>/archives`` (gitignored):
     python bench/neardup/natural.py --fetch            # the 16k pool: bench/data/natural
-    python bench/neardup/natural.py --set large --fetch  # the 140k pool: bench/data/natural-large
+    python bench/neardup/natural.py --set large --fetch  # the 134k pool: bench/data/natural-large
 - ``small``: two releases of each of Django (sdists: code, docs, tests, translations), SQLAlchemy, Sphinx,
   pytest, attrs, httpx, requests, Tornado, Flask, Jinja2 and pandas (wheels): 16,342 documents, 195 MB.
 - ``large``: ``small`` plus a third release of each of those, three releases of sympy, SciPy, NumPy, matplotlib,
