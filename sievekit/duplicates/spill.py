@@ -38,7 +38,8 @@ class Budget:
     """
 
     def __init__(self, memory_mb: float, work: WorkDir) -> None:
-        self.total = max(int(memory_mb * MB), 1)
+        # a huge budget (1e308 MB) overflows to inf in bytes: it only means "everything in memory"
+        self.total = max(int(min(memory_mb * MB, 2.0**62)), 1)
         self.work = work
         self.held = 0
         self._maps: list[mmap.mmap] = []

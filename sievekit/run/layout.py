@@ -84,6 +84,11 @@ class Layout:
     def clusters(self, given: str | None) -> str | None:
         """Where dedupe's clusters file goes: where asked, else beside the shards of a directory output, or beside
         a single output file (``out/kept.jsonl.zst`` -> ``out/kept.clusters.jsonl``); stdout output has none."""
+        if given == STDIO:
+            # the clusters file is copied from the work dir to a path; "-" would become a file named "-"
+            raise ConfigError(f"{option('clusters')} cannot be '-': the clusters file is written to a path, and "
+                              "stdout holds only the kept records",
+                              hint=f"give a file, e.g. {option('clusters')} clusters.jsonl")
         if given is not None:
             return given
         if self.kind == "dir":

@@ -1,0 +1,37 @@
+"""Hostile round 3: dedupe's --memory-mb and --clusters at their edges, as a shell user types them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.conftest import DATA
+
+
+def _one_error_line(stderr: str) -> None:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert lines and lines[0].startswith("Error: ") and len([ln for ln in lines if ln.startswith("Error")]) == 1
+    assert "Traceback" not in stderr
+
+
+def test_a_huge_memory_budget_means_everything_in_memory_not_a_traceback(invoke, tmp_path):
+    # 1e308 MB is finite but overflows to inf once turned into bytes
+    small = invoke("dedupe", DATA / "pool.jsonl", "-o", tmp_path / "a", "--memory-mb", "1")
+    huge = invoke("dedupe", DATA / "pool.jsonl", "-o", tmp_path / "b", "--memory-mb", "1e308")
+    assert small.exit_code == 0 and huge.exit_code == 0, huge.stderr
+    assert (tmp_path / "a" / "pool.jsonl").read_bytes() == (tmp_path / "b" / "pool.jsonl").read_bytes()
+    assert (tmp_path / "a" / "clusters.jsonl").read_bytes() == (tmp_path / "b" / "clusters.jsonl").read_bytes()
+
+
+def test_clusters_to_dash_is_refused_not_a_file_named_dash(invoke, tmp_path):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for out in ("kept.jsonl", "-"):
+            res = invoke("dedupe", DATA / "pool.jsonl", "-o", out, "--clusters", "-")
+            assert res.exit_code == 2
+            _one_error_line(res.stderr)
+            assert "--clusters" in res.stderr and res.stdout == ""
+            assert not Path("-").exists() and not Path("kept.jsonl").exists()
+    finally:
+        os.chdir(cwd)
