@@ -18,6 +18,7 @@ from sievekit.run.progress import tracker
 from sievekit.run.writeback import RunResult, stat_fields
 from sievekit.scoring.methods import (
     MethodSpec,
+    check_target,
     describe_selectors,
     fit_all,
     load_states,
@@ -44,6 +45,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
     if out.kind == "file":
         raise ConfigError(f"score writes one output per input shard: {option('output')} must be a directory or "
                           f"- (stdout), not the file name {output}", hint=f"e.g. {option('output')} scores/")
+    check_target(target)
     if not methods and not state:
         raise ConfigError(f"no method given: pass {option('methods')} (or {option('state')} from an earlier run)")
     with readable_twice(inputs, read) as all_shards, scratch_dir("sievekit-score-") as tmp, \

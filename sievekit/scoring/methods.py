@@ -11,7 +11,7 @@ from typing import Any
 from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import ReadOptions, Shard, fs, iter_texts, resolve_inputs
 from sievekit.io.pool import ShardPool
-from sievekit.io.streams import atomic_output
+from sievekit.io.streams import STDIO, atomic_output
 from sievekit.run.executor import Executor
 from sievekit.selectors import Selector, get_selector
 from sievekit.selectors.params import build_config
@@ -88,8 +88,17 @@ def describe_selectors(selectors: Sequence[Selector]) -> list[dict[str, Any]]:
     return [{"name": s.name, "config": dataclasses.asdict(s.config)} for s in selectors]
 
 
+def check_target(specs: Sequence[str] | None) -> None:
+    """Refuse ``--target -``: stdin is only ever the pool (read twice, so spooled); a target from it was read
+    as a file named ``-`` ("No such file or directory", exit 1)."""
+    if specs and STDIO in specs:
+        raise ConfigError(f"{option('target')} cannot be - (stdin): the target set is read from a path; stdin "
+                          "is for the pool", hint=f"save the target to a file, e.g. {option('target')} target.jsonl")
+
+
 def read_target(specs: Sequence[str], opts: ReadOptions) -> list[str]:
     """All target texts (a target set is small: it is held in memory)."""
+    check_target(specs)
     texts = list(iter_texts(resolve_inputs(specs), opts))
     if not texts:
         raise InputError(", ".join(specs), "the target set holds no documents", hint="pass a non-empty --target")

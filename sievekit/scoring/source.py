@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sievekit.errors import ConfigError, option
 from sievekit.io import fs
-from sievekit.scoring.methods import MethodSpec
+from sievekit.scoring.methods import MethodSpec, check_target
 
 _PROPORTION = re.compile(r"^(.+):((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
 
@@ -43,6 +43,7 @@ class ScoreSource:
                               f"{option('sidecars')}")
         if self.target is not None and isinstance(self.target, str):
             object.__setattr__(self, "target", [self.target])
+        check_target(self.target)
         if self.proportions is not None:
             self._check_proportions()
 

@@ -10,7 +10,7 @@ from tests.conftest import DATA
 
 def _one_error_line(stderr: str) -> None:
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert lines and lines[0].startswith("Error: ") and len([ln for ln in lines if ln.startswith("Error")]) == 1
+    assert len([ln for ln in lines if ln.startswith("Error: ")]) == 1
     assert "Traceback" not in stderr
 
 
@@ -35,3 +35,16 @@ def test_clusters_to_dash_is_refused_not_a_file_named_dash(invoke, tmp_path):
             assert not Path("-").exists() and not Path("kept.jsonl").exists()
     finally:
         os.chdir(cwd)
+
+
+def test_target_from_stdin_is_a_usage_error_naming_the_fix(invoke, tmp_path):
+    # it was read as a file named "-": "No such file or directory", exit 1, a hint about free space
+    target = (DATA / "target.jsonl").read_text()
+    for args in (["select", DATA / "pool.jsonl", "--target", "-", "--top-k", "2"],
+                 ["select", "-", "--target", "-", "--top-k", "2"],
+                 ["score", DATA / "pool.jsonl", "--target", "-", "-o", tmp_path / "scores"]):
+        res = invoke(*args, input=target)
+        assert res.exit_code == 2, res.stderr
+        _one_error_line(res.stderr)
+        assert "--target cannot be -" in res.stderr and res.stdout == ""
+    assert not (tmp_path / "scores").exists()
