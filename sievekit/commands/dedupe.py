@@ -9,6 +9,7 @@ from sievekit.allocator import tune_allocator
 from sievekit.commands.jobs import manifest, path_job, read_job
 from sievekit.duplicates.options import DedupeConfig
 from sievekit.duplicates.runner import run as run_stages
+from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, fs
 from sievekit.io.locks import locked
 from sievekit.io.spool import readable_twice
@@ -54,6 +55,8 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
         reads = layout.reads_of(shards) + [("the input directory " + d, d) for d in layout.input_dirs(inputs)]
         layout.check(writes, reads + ([("the earlier run", against)] if against else []),
                      layout.input_dirs(inputs), output if writes_output and out.kind == "dir" else None)
+        if work_dir and writes_output and out.kind == "dir":
+            _check_work_dir_outside(work_dir, output)
         contracted = writes_output and out.kind == "dir"
         task = _task(stage, shard, band)
         with contract.claimed(output, job, run.overwrite, task=task) if contracted else nullcontext("new") as status, \
@@ -70,3 +73,13 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
                 files = [summary["clusters_file"]] if summary.get("clusters_file") and clusters is None else []
                 contract.finish(output, job, manifest("dedupe", shards, result, files=files))
             return result
+
+
+def _check_work_dir_outside(work_dir: str, output: str) -> None:
+    """Refuse a work directory inside the output directory: the next step of a pipeline reads the output
+    directory as its input and would read the work files (band parts, ids) as shards."""
+    wd, od = fs.realpath(work_dir), fs.realpath(output)
+    if wd.startswith(od.rstrip("/") + "/"):
+        raise ConfigError(f"the work directory {work_dir} is inside the output directory {output}",
+                          hint=f"choose a {option('work_dir')} outside {output}; a later run reading {output} "
+                          "would read the work files as shards")

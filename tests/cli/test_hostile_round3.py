@@ -48,3 +48,15 @@ def test_target_from_stdin_is_a_usage_error_naming_the_fix(invoke, tmp_path):
         _one_error_line(res.stderr)
         assert "--target cannot be -" in res.stderr and res.stdout == ""
     assert not (tmp_path / "scores").exists()
+
+
+def test_a_work_dir_inside_the_output_dir_is_refused(invoke, tmp_path):
+    # accepted before: the next step (select OUT) then read OUT/w/bucket/*.json as shards and failed
+    out = tmp_path / "out"
+    res = invoke("dedupe", DATA / "pool.jsonl", "-o", out, "--work-dir", out / "w")
+    assert res.exit_code == 2
+    _one_error_line(res.stderr)
+    assert "inside the output directory" in res.stderr and "--work-dir" in res.stderr
+    assert not out.exists()
+    ok = invoke("dedupe", DATA / "pool.jsonl", "-o", out, "--work-dir", tmp_path / "w")
+    assert ok.exit_code == 0, ok.stderr
