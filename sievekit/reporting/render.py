@@ -100,9 +100,9 @@ def _share_table(share: dict[str, Any]) -> Section:
         return title, ["", "value"], [["estimate", "not recorded (fitted before sievekit recorded it)"],
                                       ["kept", share.get("kept")]]
     past = share["kept"] > share["pool_above"]
-    rows = [["estimated share", f"{100 * share['estimate']:.2f}%"], ["score boundary", share["boundary"]],
-            ["pool documents above it", share["pool_above"]], ["kept", share["kept"]],
-            ["kept above it", share["kept_above"]],
+    rows = [["estimated share", f"{100 * share['estimate']:.2f}%"], ["pool documents it implies", share["pool_above"]],
+            ["lowest score among them", "–" if share["boundary"] is None else share["boundary"]],
+            ["kept", share["kept"]], ["kept among them", share["kept_above"]],
             ["budget past the estimate", "yes: the selection reaches past what the pool holds" if past else "no"]]
     return title, ["", "value"], rows
 

@@ -115,7 +115,8 @@ class ZstdMLSelector(_ZstdBase):
     """Bits saved per byte by the target dictionary over a pool-background dictionary (higher = more target-like).
 
     ``fit`` draws the background from the pool (``raw``: a stream, or a row-counted pool from which only the
-    drawn documents are read); the draw's seed and the pool positions of its documents are part of the fitted state, hence of the run's manifest.
+    drawn documents are read); the draw's seed and the pool positions of its documents are part of the fitted
+    state, hence of the run's manifest.
 
     Example:
         >>> sel = ZstdMLSelector(ZstdMLConfig(min_bytes=1, background_draws=1))

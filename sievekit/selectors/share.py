@@ -34,11 +34,12 @@ def share_summary(state: Mapping[str, Any] | None, scores: npt.NDArray[np.float6
 
     Returns:
         ``{"recorded": False, "kept": n}`` for a state saved before the estimate was recorded; else
-        ``recorded``, ``estimate`` (share of the pool), ``boundary`` (score), ``pool_docs``, ``pool_above``
-        (pool documents scoring above the boundary: the estimate in documents), ``kept`` and ``kept_above``.
+        ``recorded``, ``estimate`` (share of the pool), ``pool_docs``, ``pool_above`` (the estimate in
+        documents: the pool's best-scoring round(share x N)), ``boundary`` (the lowest score among them, None
+        if none), ``kept`` and ``kept_above`` (kept documents among them).
 
     Example:
-        >>> s = {"name": "classifier", "state": {"target_share": 0.25, "share_boundary": 0.5}}
+        >>> s = {"name": "classifier", "state": {"target_share": 0.5, "share_boundary": 0.5}}
         >>> share_summary(s, np.array([0.9, 0.1, 0.7, 0.2]), np.array([0, 2, 3]))["kept_above"]
         2
     """
@@ -49,9 +50,17 @@ def share_summary(state: Mapping[str, Any] | None, scores: npt.NDArray[np.float6
     kept = np.asarray(kept, dtype=np.int64)
     if estimate is None or boundary is None:
         return {"recorded": False, "kept": len(kept)}
-    above = np.asarray(scores, dtype=np.float64) > float(boundary)
-    return {"recorded": True, "estimate": float(estimate), "boundary": float(boundary), "pool_docs": len(scores),
-            "pool_above": int(above.sum()), "kept": len(kept), "kept_above": int(above[kept].sum())}
+    # The estimate is counted on this pool: its best-scoring round(share x N) documents. (The recorded
+    # boundary is a quantile of the fit's small sample; counting documents above it could contradict the
+    # share itself, e.g. a share of 0 beside dozens of documents above the sample's best score.)
+    scores = np.asarray(scores, dtype=np.float64)
+    pool_above = min(len(scores), int(round(float(estimate) * len(scores))))
+    top = np.argsort(-scores, kind="stable")[:pool_above]
+    above = np.zeros(len(scores), dtype=bool)
+    above[top] = True
+    return {"recorded": True, "estimate": float(estimate),
+            "boundary": float(scores[top[-1]]) if pool_above else None, "pool_docs": len(scores),
+            "pool_above": pool_above, "kept": len(kept), "kept_above": int(above[kept].sum())}
 
 
 def share_sentence(summary: Mapping[str, Any]) -> str:
@@ -60,9 +69,11 @@ def share_sentence(summary: Mapping[str, Any]) -> str:
         return "the classifier's estimate of the pool's target-like share: not recorded (a state fitted before " \
                "sievekit recorded it)"
     kept, above = summary["kept"], summary["kept_above"]
-    text = (f"the classifier estimates {100 * summary['estimate']:.2f}% of the pool target-like "
-            f"({summary['pool_above']:,} of {summary['pool_docs']:,} documents score above "
-            f"{summary['boundary']:.4g}); {above:,} of the {kept:,} kept score above it")
+    boundary, n = summary["boundary"], summary["pool_docs"]
+    which = (f"the best {summary['pool_above']:,} of {n:,} documents, scoring at least {boundary:.4g}"
+             if boundary is not None else f"none of the {n:,} documents")
+    text = (f"the classifier estimates {100 * summary['estimate']:.2f}% of the pool target-like ({which}); "
+            f"{above:,} of the {kept:,} kept are among them")
     if kept > summary["pool_above"]:
         text += ": the selection reaches past what the pool holds, by this estimate"
     return text

@@ -43,15 +43,26 @@ def test_share_boundary_is_the_quantile_of_the_pool_sample():
     assert share_boundary(np.empty(0), 0.3) == 0.0
 
 
-def test_summary_counts_the_kept_above_the_boundary():
-    state = {"name": "classifier", "state": {"target_share": 0.4, "share_boundary": 0.5}}
+def test_summary_counts_the_estimate_on_the_pool():
+    state = {"name": "classifier", "state": {"target_share": 0.5, "share_boundary": 0.55}}
     scores = np.array([0.9, 0.1, 0.7, 0.2, 0.6, 0.5])
     got = share_summary(state, scores, np.array([0, 1, 2, 5]))
-    assert got == {"recorded": True, "estimate": 0.4, "boundary": 0.5, "pool_docs": 6, "pool_above": 3, "kept": 4,
-                   "kept_above": 2}  # 0.5 itself is not above
+    # half of 6 documents: the best three (0.9, 0.7, 0.6); of the kept, 0.9 and 0.7 are among them
+    assert got == {"recorded": True, "estimate": 0.5, "boundary": 0.6, "pool_docs": 6, "pool_above": 3, "kept": 4,
+                   "kept_above": 2}
     assert "reaches past what the pool holds" in share_sentence(got)  # 4 kept, 3 above in the whole pool
     fits = share_summary(state, scores, np.array([0, 2]))
     assert fits is not None and "reaches past" not in share_sentence(fits)
+
+
+def test_a_zero_estimate_counts_no_document_and_flags_any_selection():
+    # The sample's quantile put the boundary at its best score, below 32 pool documents: the count must
+    # follow the share (0), not that boundary.
+    state = {"name": "classifier", "state": {"target_share": 0.0, "share_boundary": 0.1}}
+    got = share_summary(state, np.linspace(0, 1, 50), np.array([49, 48]))
+    assert got is not None and got["pool_above"] == 0 and got["kept_above"] == 0 and got["boundary"] is None
+    line = share_sentence(got)
+    assert "estimates 0.00%" in line and "none of the 50 documents" in line and "reaches past" in line
 
 
 def test_summary_of_an_old_state_and_of_other_methods():
@@ -102,11 +113,11 @@ def test_select_verbose_shows_the_estimate_on_stderr(picked):
     assert res.exit_code == 0, res.stderr
     assert res.stdout == ""
     line = next(s for s in res.stderr.splitlines() if "target-like" in s)
-    assert line.startswith("select: the classifier estimates ") and "of the 100 kept score above it" in line
+    assert line.startswith("select: the classifier estimates ") and "of the 100 kept are among them" in line
     share = json.loads((out / "manifest.json").read_text())["target_share"]
     assert share["recorded"] and share["kept"] == 100 and share["pool_docs"] == 1237
     assert 0 < share["kept_above"] <= 100 and 0 < share["estimate"] < 0.5
-    assert f"{share['pool_above']:,} of 1,237 documents score above" in line
+    assert f"the best {share['pool_above']:,} of 1,237 documents" in line
 
 
 def test_select_without_verbose_is_quiet_about_it_and_stdout_holds_records_only(tmp_path):
@@ -136,9 +147,9 @@ def test_report_shows_the_estimate_in_every_format(picked, tmp_path):
     res = run("report", out, "--json", "--no-pool")
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["run"]["target_share"] == recorded
-    assert "Target-like share of the pool" in res.stderr and "kept above it" in res.stderr
+    assert "Target-like share of the pool" in res.stderr and "kept among them" in res.stderr
     res = run("report", out, "--markdown", "--no-pool", "-q")
-    assert res.exit_code == 0 and f"| kept above it | {recorded['kept_above']:,} |" in res.stdout
+    assert res.exit_code == 0 and f"| kept among them | {recorded['kept_above']:,} |" in res.stdout
     page = tmp_path / "r.html"
     res = run("report", out, "--no-pool", "--html", page, "-q")
     assert res.exit_code == 0, res.stderr
