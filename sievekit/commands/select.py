@@ -219,6 +219,9 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
             read = read_sidecars(source.sidecars or "", shards, column)
             per_shard, stats, digests = [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read]
             extra = {"scores_from": source.sidecars, "method": read[0][0] if read else column}
+            saved = _saved_state(source.sidecars or "", extra["method"])
+            if saved is not None:  # the state beside the sidecars scored them: its estimate applies
+                extra["selector"] = saved
         arrays = [{SCORES: s} for s in per_shard]
         if rule.counting:
             counted, _ = score_shards([], shards, opts, ex, run.progress, span_bytes=run.span_bytes,
@@ -244,6 +247,17 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
         extra["selectors"] = [s.state_dict() for s in selectors]
     return [{**{name: s[key] for name, key in zip(names, keys)}, **({COUNTS: s[COUNTS]} if COUNTS in s else {})}
             for s in per_method], stats, [None] * len(shards), extra
+
+
+def _saved_state(scores_dir: str, method: str | None) -> dict[str, Any] | None:
+    """The fitted state a ``score`` run saved beside its sidecars, if it is there and whole (it only informs the
+    summary, so a missing or damaged one is no error)."""
+    if not method:
+        return None
+    try:
+        return load_states(scores_dir, [method])[0].state_dict()
+    except ConfigError:
+        return None
 
 
 def _pick(rule: Rule, source: ScoreSource, per_shard: Sequence[dict[str, np.ndarray]], seed: int,

@@ -210,3 +210,20 @@ def test_the_run_sets_the_refit_share(tmp_path, command, rule, source, share):
     else:
         assert fitted["pu_share"] == pytest.approx(share)
     assert fitted["fit_stats"]["pu_dropped"] == round(fitted["pu_share"] * negatives)
+
+
+def test_a_selection_from_score_sidecars_shows_the_saved_estimate(tmp_path):
+    pytest.importorskip("sklearn")
+    scored = tmp_path / "scored"
+    res = run("score", DEMO / "pool", "--method", "classifier", "--target", DEMO / "target.jsonl", *SMALL,
+              "-o", scored)
+    assert res.exit_code == 0, res.stderr
+    res = run("select", DEMO / "pool", "--scores", scored, "--top-k", "50", "-o", tmp_path / "sel", "-v")
+    assert res.exit_code == 0, res.stderr
+    share = json.loads((tmp_path / "sel" / "manifest.json").read_text())["target_share"]
+    assert share["recorded"] and share["kept"] == 50 and share["pool_docs"] == 1237
+    assert "select: the classifier estimates" in res.stderr
+    (scored / "state" / "classifier.json").write_text("{damaged")  # only the summary loses it: no error
+    res = run("select", DEMO / "pool", "--scores", scored, "--top-k", "50", "-o", tmp_path / "sel2", "-v")
+    assert res.exit_code == 0, res.stderr
+    assert "target_share" not in json.loads((tmp_path / "sel2" / "manifest.json").read_text())
