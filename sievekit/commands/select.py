@@ -220,8 +220,8 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
             per_shard, stats, digests = [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read]
             extra = {"scores_from": source.sidecars, "method": read[0][0] if read else column}
             saved = _saved_state(source.sidecars or "", extra["method"])
-            if saved is not None:  # the state beside the sidecars scored them: its estimate applies
-                extra["selector"] = saved
+            if saved is not None:  # the state beside the sidecars scored them: its estimate applies (``_pick``
+                extra["sidecar_state"] = saved  # takes it out: the manifest's "selector" means fitted here)
         arrays = [{SCORES: s} for s in per_shard]
         if rule.counting:
             counted, _ = score_shards([], shards, opts, ex, run.progress, span_bytes=run.span_bytes,
@@ -265,11 +265,12 @@ def _pick(rule: Rule, source: ScoreSource, per_shard: Sequence[dict[str, np.ndar
           annotate: bool) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
     """The kept indices and the columns ``annotate`` adds; the budget's and the mixture's figures go to ``extra``."""
     counts = _counts(per_shard) if rule.counting else None
+    state = extra.get("selector") or extra.pop("sidecar_state", None)
     if source.shares is None:
         scores = _joined(per_shard, SCORES)
         kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None, counts)
         columns = _annotations(scores, kept) if annotate else None
-        share = share_summary(extra.get("selector"), scores, kept)
+        share = share_summary(state, scores, kept)
         if share is not None:  # the classifier's estimate of the pool's target-like share beside the selection
             extra["target_share"] = share
     else:
