@@ -39,7 +39,7 @@ from sievekit.scoring.passes import COUNTS, method_keys, score_shards
 from sievekit.scoring.sidecars import field_scores, read_sidecars
 from sievekit.scoring.source import ScoreSource
 from sievekit.selectors import Selector
-from sievekit.selectors.share import share_summary
+from sievekit.selectors.share import SELECTORS, share_summary
 
 RESULT_KEYS = ("selector", "scores_from", "method", "score_field", "target_share")
 
@@ -252,7 +252,7 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
 def _saved_state(scores_dir: str, method: str | None) -> dict[str, Any] | None:
     """The fitted state a ``score`` run saved beside its sidecars, if it is there and whole (it only informs the
     summary, so a missing or damaged one is no error)."""
-    if not method:
+    if method not in SELECTORS:  # only these record an estimate: no other state is worth loading
         return None
     try:
         return load_states(scores_dir, [method])[0].state_dict()

@@ -55,12 +55,30 @@ def share_summary(state: Mapping[str, Any] | None, scores: npt.NDArray[np.float6
     # share itself, e.g. a share of 0 beside dozens of documents above the sample's best score.)
     scores = np.asarray(scores, dtype=np.float64)
     pool_above = min(len(scores), int(round(float(estimate) * len(scores))))
-    top = np.argsort(-scores, kind="stable")[:pool_above]
-    above = np.zeros(len(scores), dtype=bool)
-    above[top] = True
+    above, lowest = best_of(scores, pool_above)
     return {"recorded": True, "estimate": float(estimate),
-            "boundary": float(scores[top[-1]]) if pool_above else None, "pool_docs": len(scores),
+            "boundary": lowest if lowest is not None and np.isfinite(lowest) else None,  # JSON has no NaN/inf
+            "pool_docs": len(scores),
             "pool_above": pool_above, "kept": len(kept), "kept_above": int(above[kept].sum())}
+
+
+def best_of(scores: npt.NDArray[np.float64], k: int) -> tuple[npt.NDArray[np.bool_], float | None]:
+    """A mask of the ``k`` best scores (ties broken by position, NaN last) and the lowest of them, in linear
+    time: the pool can be large, and only the k-th best value is needed, not a full order.
+
+    Example:
+        >>> mask, lowest = best_of(np.array([0.2, 0.9, 0.5, 0.9]), 2)
+        >>> mask.tolist(), lowest
+        ([False, True, False, True], 0.9)
+    """
+    mask = np.zeros(len(scores), dtype=bool)
+    if k <= 0:
+        return mask, None
+    ranked = np.where(np.isnan(scores), -np.inf, scores)
+    kth = float(np.partition(ranked, len(ranked) - k)[len(ranked) - k])
+    mask[ranked > kth] = True
+    mask[np.flatnonzero(ranked == kth)[: k - int(mask.sum())]] = True
+    return mask, kth
 
 
 def share_sentence(summary: Mapping[str, Any]) -> str:
@@ -70,8 +88,9 @@ def share_sentence(summary: Mapping[str, Any]) -> str:
                "sievekit recorded it)"
     kept, above = summary["kept"], summary["kept_above"]
     boundary, n = summary["boundary"], summary["pool_docs"]
-    which = (f"the best {summary['pool_above']:,} of {n:,} documents, scoring at least {boundary:.4g}"
-             if boundary is not None else f"none of the {n:,} documents")
+    which = f"the best {summary['pool_above']:,} of {n:,} documents" if summary["pool_above"] else \
+        f"none of the {n:,} documents"
+    which += f", scoring at least {boundary:.4g}" if boundary is not None else ""
     text = (f"the classifier estimates {100 * summary['estimate']:.2f}% of the pool target-like ({which}); "
             f"{above:,} of the {kept:,} kept are among them")
     if kept > summary["pool_above"]:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sievekit.cli.main import app
 from sievekit.selectors.classifier import ClassifierConfig, ClassifierSelector, share_boundary
-from sievekit.selectors.share import share_sentence, share_summary
+from sievekit.selectors.share import best_of, share_sentence, share_summary
 
 DEMO = Path(__file__).parents[2] / "sievekit" / "demo"
 SMALL = ("--buckets", "65536", "--negatives-ratio", "3")  # a fit on the demo well under a second
@@ -227,3 +229,16 @@ def test_a_selection_from_score_sidecars_shows_the_saved_estimate(tmp_path):
     res = run("select", DEMO / "pool", "--scores", scored, "--top-k", "50", "-o", tmp_path / "sel2", "-v")
     assert res.exit_code == 0, res.stderr
     assert "target_share" not in json.loads((tmp_path / "sel2" / "manifest.json").read_text())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.5, 1.0, -2.0, float("nan")]) | st.floats(-5, 5), max_size=40),
+       st.integers(0, 45))
+def test_best_of_agrees_with_a_stable_full_sort(values, k):
+    scores = np.array(values, dtype=np.float64)
+    k = min(k, len(scores))
+    mask, lowest = best_of(scores, k)
+    ranked = np.where(np.isnan(scores), -np.inf, scores)
+    top = np.argsort(-ranked, kind="stable")[:k]
+    assert sorted(np.flatnonzero(mask).tolist()) == sorted(top.tolist())
+    assert lowest == (float(ranked[top[-1]]) if k else None)
