@@ -12,6 +12,7 @@ from sievekit.duplicates.runner import run as run_stages
 from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, fs
 from sievekit.io.locks import locked
+from sievekit.io.shards import require_documents
 from sievekit.io.spool import readable_twice
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.layout import Layout
@@ -49,29 +50,35 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
                "read": read_job(read), "against": path_job(against), "output_compression": output_compression,
                "clusters": fs.realpath(clusters) if clusters else None}
         writes = [("the work directory", work_dir)] if work_dir else []
+        guard = out.outputs(shards) + [("the clusters file", out.clusters(clusters) or "")] if writes_output else []
         if writes_output:
-            writes += out.outputs(shards) + [("the clusters file", out.clusters(clusters) or "")]
-            writes += out.record() + ([("the output directory", output)] if out.kind == "dir" else [])
+            writes += guard + out.record() + ([("the output directory", output)] if out.kind == "dir" else [])
         reads = layout.reads_of(shards) + [("the input directory " + d, d) for d in layout.input_dirs(inputs)]
         layout.check(writes, reads + ([("the earlier run", against)] if against else []),
-                     layout.input_dirs(inputs), output if writes_output and out.kind == "dir" else None)
+                     layout.input_dirs(inputs), out.place if writes_output else None)
         if work_dir and writes_output and out.kind == "dir":
             _check_work_dir_outside(work_dir, output)
-        contracted = writes_output and out.kind == "dir"
+        if shard is not None and writes_output and out.kind == "file":
+            raise ConfigError(f"{option('stage')} filter {option('shard')} {shard} writes one shard's survivors, but "
+                              f"{output} is one file for all shards",
+                              hint=f"give {option('output')} a directory, or run {option('stage')} filter without "
+                              f"{option('shard')}")
+        if stage in ("all", "sign"):
+            require_documents(shards, read, "deduplicate")
         task = _task(stage, shard, band)
-        with contract.claimed(output, job, run.overwrite, task=task) if contracted else nullcontext("new") as status, \
+        with out.claimed(job, run.overwrite, guard, task=task) if writes_output else nullcontext("new") as status, \
                 locked(work_dir, shared=task is not None) if work_dir else nullcontext(), \
                 locked(work_dir, f".sievekit-{task}.lock") if work_dir and task else nullcontext():
             if status == "done":
-                return RunResult.from_manifest(contract.load_manifest(output) or {}, RESULT_KEYS)
+                return RunResult.from_manifest(out.load_manifest() or {}, RESULT_KEYS)
             entries, summary = run_stages(shards, out, config, read, work_dir=work_dir, stage=stage, shard=shard,
                                           band=band, run_opts=run, against=against, clusters=clusters,
                                           output_compression=output_compression, log=log)
             result = RunResult(shards=entries, outputs=list(dict.fromkeys(e["output"] for e in entries)),
                                extra={"dedupe": summary})
-            if contracted and len(entries) == len(shards):
+            if writes_output and len(entries) == len(shards):
                 files = [summary["clusters_file"]] if summary.get("clusters_file") and clusters is None else []
-                contract.finish(output, job, manifest("dedupe", shards, result, files=files))
+                out.finish(job, manifest("dedupe", shards, result, files=files))
             return result
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from contextlib import nullcontext
 
 from sievekit.allocator import tune_allocator
 from sievekit.commands.jobs import inputs_job, manifest, path_job, read_job
 from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, resolve_inputs
+from sievekit.io.shards import require_documents
 from sievekit.io.spool import copy_to_stdout, readable_twice, scratch_dir
 from sievekit.run import RunOptions, contract, layout
 from sievekit.run.executor import Executor
@@ -59,16 +59,18 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
                "seed": seed}
         dests = [_dest(out, tmp, shard, inline) for shard in shards]
         states = [out.state(s.name) for s in selectors] if out.kind == "dir" else []
+        sidecars = [(f"the scores of {s.label}", d) for s, d in zip(shards, dests)] if out.kind == "dir" else []
+        saved = [(f"the state of {os.path.basename(p)[:-5]}", p) for p in states]
         if out.kind == "dir":
-            writes = [(f"the scores of {s.label}", d) for s, d in zip(shards, dests)]
-            writes += [(f"the state of {os.path.basename(p)[:-5]}", p) for p in states] + out.record(name)
             reads = layout.reads_of(shards) + [(f"the target {s.label}", s.path)
                                                for s in (resolve_inputs(list(target)) if target else [])]
-            layout.check(writes, reads + ([("the state", state)] if state else []), layout.input_dirs(inputs),
-                         output)
-        with contract.claimed(output, job, run.overwrite, name) if out.kind == "dir" else nullcontext("new") as status:
+            layout.check(sidecars + saved + out.record(name), reads + ([("the state", state)] if state else []),
+                         layout.input_dirs(inputs), output)
+        require_documents(all_shards, read, "score")
+        # the tasks of an array run (``part``) each save the same states: only their own sidecars are guarded
+        with out.claimed(job, run.overwrite, sidecars + (saved if part is None else []), name) as status:
             if status == "done":
-                return RunResult.from_manifest(contract.load_manifest(output, name) or {}, ("methods",))
+                return RunResult.from_manifest(out.load_manifest(name) or {}, ("methods",))
             if status == "resume" and not state and all(fs.exists(p) for p in states):
                 selectors = load_states(output, [s.name for s in selectors])  # the fit the killed run saved
             elif not state:
@@ -92,8 +94,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
                 result.shards.append({"name": shard.name, "input": shard.label, "rows_in": rows,
                                       "output": output if out.kind == "stdout" else dests[i], **stat_fields(st)})
             result.extra["methods"] = [s.name for s in selectors]
-            if out.kind == "dir":
-                contract.finish(output, job, manifest("score", shards, result, files=states), name)
+            out.finish(job, manifest("score", shards, result, files=states), name)
             return result
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from typing import Any, overload
 
 import numpy as np
@@ -20,6 +20,7 @@ from sievekit.allocator import tune_allocator
 from sievekit.commands.jobs import inputs_job, manifest, path_job, read_job
 from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, memory, resolve_inputs
+from sievekit.io.shards import require_documents
 from sievekit.io.spool import readable_twice, scratch_dir
 from sievekit.rules import Rule, mixture, stratify
 from sievekit.run import RunOptions, contract, layout
@@ -123,13 +124,14 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
                "annotate": annotate, "output_compression": output_compression}
         if rule.tokenizer:
             job["tokenizer"] = path_job(rule.tokenizer)
-        writes = out.outputs(shards) + (out.record() if out.kind == "dir" else [])
+        writes = out.outputs(shards) + out.record()
         reads = layout.reads_of(shards) + _source_reads(source) + ([("the tokenizer", rule.tokenizer)]
                                                                    if rule.tokenizer else [])
-        layout.check(writes, reads, layout.input_dirs(inputs), output if out.kind == "dir" else None)
-        with contract.claimed(output, job, run.overwrite) if out.kind == "dir" else nullcontext("new") as status:
+        layout.check(writes, reads, layout.input_dirs(inputs), out.place)
+        require_documents(shards, read, "select from")
+        with out.claimed(job, run.overwrite, out.outputs(shards)) as status:
             if status == "done":
-                return RunResult.from_manifest(contract.load_manifest(output) or {}, RESULT_KEYS)
+                return RunResult.from_manifest(out.load_manifest() or {}, RESULT_KEYS)
             per_shard, stats, digests, extra = _collect_scores(source, selectors, shards, read, ex, run, rule)
             rows = [len(next(iter(s.values()))) for s in per_shard]
             kept, columns = _pick(rule, source, per_shard, seed, shards, read, extra, annotate)
@@ -140,8 +142,7 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
             result = write_kept(shards, rows, keep, columns, out, read, output_compression, stats, digests,
                                 resume=status == "resume", executor=ex, progress=tracker(run.progress))
             result.extra.update(extra)
-            if out.kind == "dir":
-                contract.finish(output, job, manifest("select", shards, result))
+            out.finish(job, manifest("select", shards, result))
             return result
 
 

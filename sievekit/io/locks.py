@@ -1,9 +1,10 @@
 """An exclusive lock on a directory for the duration of a run, so two runs never write into one place.
 
 The lock is ``flock`` on a hidden file in the directory, holding the owner's PID for the message a second
-run gets; the owner removes the file when done. The kernel releases the lock when the owner exits, however
-it exits, so the lock file a killed run leaves behind is simply taken over by the next run. URLs (object
-stores) have no such lock and are not locked.
+run gets; the last holder removes the file when done (a shared holder checks that none is left by taking
+the lock alone, without waiting), so a finished run leaves no lock file behind. The kernel releases the
+lock when the owner exits, however it exits, so the lock file a killed run leaves behind is simply taken
+over by the next run. URLs (object stores) have no such lock and are not locked.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import errno
 import os
 from collections.abc import Iterator
 
-from sievekit.errors import SievekitError
+from sievekit.errors import ShardError, SievekitError
 from sievekit.io import fs
 
 LOCK = ".sievekit.lock"
@@ -35,19 +36,35 @@ def locked(directory: str, name: str = LOCK, shared: bool = False) -> Iterator[N
     if fs.is_url(directory):
         yield
         return
-    fs.makedirs(directory)
     path = os.path.join(directory, name)
-    fd = _acquire(path, directory, shared)
+    try:
+        fs.makedirs(directory)
+        fd = _acquire(path, directory, shared)
+    except OSError as exc:  # a read-only or missing place: one line naming it, not a traceback
+        raise ShardError(f"{directory or '.'}: cannot write there ({exc.strerror or exc})",
+                         hint="check that it exists and is writable (permissions, a read-only disk)") from None
     try:
         if not shared:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
-        if not shared:  # only a sole holder may remove the file; a waiting run then finds it gone, starts over
+        # Only a sole holder may remove the file (a waiting run then finds it gone and starts over); a shared
+        # holder is the last one when it can take the lock alone without waiting.
+        if not shared or _sole(fd):
             with contextlib.suppress(OSError):
                 os.unlink(path)
         os.close(fd)  # closing releases the lock
+
+
+def _sole(fd: int) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def _acquire(path: str, directory: str, shared: bool) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from sievekit.errors import ConfigError, InputError
+from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import formats, fs
 from sievekit.io.batch import Batch
 from sievekit.io.formats import BatchWriter
@@ -28,6 +28,8 @@ _KNOWN = tuple(suffix for fmt in formats.FORMATS for suffix in formats.suffixes(
 _GLOB_CHARS = set("*?[")
 # What sievekit itself writes beside the shards of an output directory; never read back as data.
 RUN_ARTEFACTS = frozenset({"manifest.json", "state.json", "clusters.jsonl"})
+# The manifest beside a single output file (``kept.jsonl.manifest.json``), and an array task's manifest.
+RUN_RECORD_SUFFIX = ".manifest.json"
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class Shard:
 def shard_format(path: str) -> str | None:
     """``jsonl`` or ``parquet`` by the file's suffix, or None for a file that is not a shard."""
     base = path.rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
-    if base in RUN_ARTEFACTS or base.startswith("manifest.part-") and base.endswith(".json"):
+    if base in RUN_ARTEFACTS or base.endswith(RUN_RECORD_SUFFIX) or base.startswith("manifest.part-") and \
+            base.endswith(".json"):
         return None
     fmt = formats.for_path(path)
     return None if fmt is None else fmt.name
@@ -144,6 +147,23 @@ def iter_batches(shard: Shard, opts: ReadOptions, stats: ShardStats | None = Non
     stats = stats if stats is not None else ShardStats()
     return formats.by_name(shard.format).iter_batches(shard.path, opts, stats, shard.index, all_columns, span,
                                                       shard.label)
+
+
+def require_documents(shards: Sequence[Shard], opts: ReadOptions, command: str) -> None:
+    """Refuse an empty pool (bad data, exit 1): stop at the first record found, so a pool with documents
+    costs one batch of its first non-empty shard; an empty one costs a read of what little it holds.
+
+    Raises:
+        InputError: no shard holds a single record (empty files, only blank lines, or every record skipped).
+    """
+    for shard in shards:
+        for batch in iter_batches(shard, opts, all_columns=False):
+            if len(batch):
+                return
+    where = shards[0].label if len(shards) == 1 else f"{len(shards)} shards"
+    raise InputError(where, f"the pool holds no documents, so there is nothing to {command}",
+                     hint="check the inputs: an empty file, or every record skipped as bad under "
+                     f"{option('on_bad_record')} skip")
 
 
 def iter_texts(shards: Sequence[Shard], opts: ReadOptions) -> Iterator[str]:

@@ -1,14 +1,18 @@
-"""The run contract for output directories: a finished run is not redone, a changed one is not mixed in.
+"""The run contract for outputs: a finished run is not redone, a changed one is not mixed in, and nothing a
+user (or another run) wrote is replaced by surprise.
 
 A run is described by its *job*: a JSON-safe dict of everything that decides its output (the command, the
 rule and scoring source with each method's built config, the read options, the seed, and every input by
 canonical path, size and modification stamp, or content hash for stdin). How a run goes (workers, executor,
 split size, progress) is never part of it. The job's hash is the run's fingerprint.
 
-A run that writes into a directory first records its job in ``.sievekit-run.json`` and writes
-``manifest.json`` last. Re-running the same job finds the manifest and does nothing; a run killed half-way
-resumes (shards already written are complete, as every file is renamed into place only when whole); a
-different job is refused, naming what differs, unless ``overwrite``.
+A run first records its job in a run marker and writes its manifest last: inside an output directory
+``.sievekit-run.json`` and ``manifest.json``; beside a single output file ``kept.jsonl`` the hidden
+``.kept.jsonl.manifest.run.json`` and ``kept.jsonl.manifest.json`` (``run.layout`` says where). Re-running
+the same job finds the manifest and does nothing; a run killed half-way resumes (every file is renamed into
+place only when whole); a different job is refused, naming what differs, unless ``overwrite``; so is a new
+run whose outputs already exist but were not written by a run of this output. A lock beside the records
+keeps a second run out while one runs.
 """
 
 from __future__ import annotations
@@ -59,27 +63,44 @@ def marker_name(name: str = MANIFEST) -> str:
     return MARKER if name == MANIFEST else f".{name[:-5]}.run.json"
 
 
-def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANIFEST) -> str:
-    """Claim the directory ``output`` for ``job``.
+def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANIFEST, *,
+          guard: Sequence[tuple[str, str]] = (), label: str | None = None, keep: Sequence[str] = ()) -> str:
+    """Claim ``output`` (the directory that holds the run's records, ``name`` and its marker) for ``job``.
+
+    ``guard`` lists (what, path) for each file the run will write: a new run (no records of this output)
+    refuses to replace one that exists, unless ``overwrite``. ``label`` names the output in messages (a
+    single file, whose records sit in its directory). ``keep``: files an ``overwrite`` leaves for the run to
+    replace whole, rather than removing them first (a single output file stays until its successor is
+    complete).
 
     Returns:
         ``"new"`` (nothing there), ``"resume"`` (an unfinished run of the same job), or ``"done"`` (a
         finished run of the same job: nothing to do).
 
     Raises:
-        ConfigError: the directory holds another run's results and ``overwrite`` is false; the message
-            names each key that differs, with its old and new value.
+        ConfigError: the output holds another run's results, or a file the run would write exists and no
+            run of this output wrote it, and ``overwrite`` is false; the message names each key that
+            differs (old and new value), or the file, and ``--overwrite``.
     """
     job = _plain(job)
     fp = fingerprint(job)
+    label = label or output
+    # Looked at before the records: a run writes its marker before any output, so an output seen here
+    # without a marker seen next was not written by a run of this output.
+    existing = [(what, path) for what, path in guard if path and path != STDIO and fs.isfile(path)]
     manifest, marker = (_read(fs.join(output, n)) for n in (name, marker_name(name)))
     other = next((p for p in (manifest, marker) if p is not None and p.get("fingerprint") != fp), None)
     if other is not None:
         if not overwrite:
-            raise ConfigError(f"{output} holds the results of a different run ({_differences(other, job)})",
-                              hint=f"pass {option('overwrite')} to replace them, or choose another output")
-        clear(output, manifest, name)
+            raise ConfigError(f"{label} holds the results of a different run ({_differences(other, job)}); "
+                              f"pass {option('overwrite')} to replace them", hint=_REPLACE)
+        clear(output, manifest, name, keep)
         manifest = marker = None
+    elif manifest is None and marker is None and existing and not overwrite:
+        what, path = existing[0]
+        whose = "" if fs.realpath(path) == fs.realpath(label) else f" ({what} of {label})"
+        raise ConfigError(f"{path}{whose} already exists and no sievekit run recorded writing it; pass "
+                          f"{option('overwrite')} to replace it", hint=_REPLACE)
     if manifest is not None and not _missing(manifest):
         return "done"
     state = "resume" if marker is not None or manifest is not None else "new"
@@ -88,21 +109,28 @@ def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANI
     return state
 
 
+_REPLACE = (f"to replace an output on purpose (a scheduled job whose inputs change), pass {option('overwrite')}; "
+            "or choose another output")
+
+
 @contextlib.contextmanager
 def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANIFEST,
-            task: str | None = None) -> Iterator[str]:
-    """``begin`` for the block's duration, with the directory locked against other runs (a second run gets a
-    one-line "in use by PID" error; ``task`` names one task of a staged run, which shares the directory with
+            task: str | None = None, *, guard: Sequence[tuple[str, str]] = (), label: str | None = None,
+            files: Sequence[str] | None = None) -> Iterator[str]:
+    """``begin`` for the block's duration, with the output locked against other runs (a second run gets a
+    one-line "in use by PID" error; ``task`` names one task of a staged run, which shares the output with
     the run's other tasks). A new run refused by a usage error inside the block (which writes
-    nothing) leaves no claim behind, so the directory is not taken by a run that never ran."""
+    nothing) leaves no claim behind, so the output is not taken by a run that never ran. ``files``: the
+    output is these files beside other things (a single file in a folder that is not the run's): a resumed
+    run sweeps only their temporaries, and an ``overwrite`` lets the run replace them whole."""
     with contextlib.ExitStack() as stack:
-        # A whole run holds the directory alone; the tasks of a staged run (``task``) share it with each other.
+        # A whole run holds the output alone; the tasks of a staged run (``task``) share it with each other.
         stack.enter_context(locked(output, LOCK if name == MANIFEST else f".{name[:-5]}.lock", shared=bool(task)))
         if task:
             stack.enter_context(locked(output, f".sievekit-{task}.lock"))
-        status = begin(output, job, overwrite, name)
+        status = begin(output, job, overwrite, name, guard=guard, label=label, keep=files or ())
         if status == "resume":
-            sweep_temporaries(output)
+            sweep_temporaries(output, files)
         try:
             yield status
         except ConfigError:
@@ -114,12 +142,13 @@ def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MA
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 
-def sweep_temporaries(output: str) -> list[str]:
-    """Remove the temporary files that killed runs left in ``output`` (``.NAME.tmp-PID`` of a dead PID)."""
+def sweep_temporaries(output: str, files: Sequence[str] | None = None) -> list[str]:
+    """Remove the temporary files that killed runs left in ``output`` (``.NAME.tmp-PID`` of a dead PID); with
+    ``files``, only theirs (the folder of a single output file holds other people's files)."""
     removed: list[str] = []
     try:
-        found = fs.walk_files(output)
-    except InputError:  # a broken link or unreadable folder in the output: not ours to judge here
+        found = fs.walk_files(output) if files is None else _temporaries_of(files)
+    except (InputError, OSError):  # a broken link or unreadable folder in the output: not ours to judge here
         return removed
     for path, rel in found:
         match = _TEMPORARY.match(rel.replace(os.sep, "/").rsplit("/", 1)[-1])
@@ -127,6 +156,15 @@ def sweep_temporaries(output: str) -> list[str]:
             fs.remove(path)
             removed.append(path)
     return removed
+
+
+def _temporaries_of(files: Sequence[str]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for path in files:
+        head, name = fs.split(path)
+        prefix = f".{name}.tmp-"
+        found += [(fs.join(head, n), n) for n in fs.listdir(head or ".") if n.startswith(prefix)]
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -141,17 +179,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _written(manifest: Mapping[str, Any] | None) -> list[str]:
+    """The files a finished run wrote: by canonical path (``written``), or, in a manifest from before that
+    key, as the run spelled them (relative to the directory it ran in)."""
+    if manifest is None:
+        return []
+    listed = manifest.get("written")
+    if not isinstance(listed, list):
+        listed = [e.get("output") for e in manifest.get("shards", [])] + list(manifest.get("files", []))
+    return [p for p in dict.fromkeys(listed) if isinstance(p, str) and p and p != STDIO]
+
+
 def _missing(manifest: Mapping[str, Any]) -> bool:
     """Whether a file a finished run wrote is gone (deleted since): the run is then resumed to write it again."""
-    listed = [e.get("output") for e in manifest.get("shards", [])] + list(manifest.get("files", []))
-    return any(isinstance(p, str) and p != STDIO and not fs.exists(p) for p in listed)
+    return any(not fs.exists(p) for p in _written(manifest))
 
 
 def finish(output: str, job: Mapping[str, Any], manifest: Mapping[str, Any], name: str = MANIFEST) -> None:
-    """Write the manifest last (its presence means the run completed), then drop the run marker."""
+    """Write the manifest last (its presence means the run completed), then drop the run marker. The manifest
+    lists every file the run wrote by canonical path (``written``), so a later run from another directory
+    checks and clears exactly those."""
     job = _plain(job)
+    listed = [e.get("output") for e in manifest.get("shards", [])] + list(manifest.get("files", []))
+    written = [fs.realpath(p) for p in dict.fromkeys(listed) if isinstance(p, str) and p and p != STDIO]
     record = {"format_version": FORMAT_VERSION, "sievekit_version": __version__, "fingerprint": fingerprint(job),
-              "job": job, **manifest}
+              "job": job, **manifest, "written": written}
     write_json(fs.join(output, name), record)
     if fs.exists(fs.join(output, marker_name(name))):
         fs.remove(fs.join(output, marker_name(name)))
@@ -161,11 +213,11 @@ def load_manifest(output: str, name: str = MANIFEST) -> dict[str, Any] | None:
     return _read(fs.join(output, name))
 
 
-def clear(output: str, manifest: Mapping[str, Any] | None, name: str = MANIFEST) -> None:
-    """Remove what the previous run wrote (the files its manifest lists) and its bookkeeping."""
-    listed = [e.get("output") for e in (manifest or {}).get("shards", [])] + list((manifest or {}).get("files", []))
-    for path in listed:
-        if isinstance(path, str) and path != STDIO and fs.isfile(path):
+def clear(output: str, manifest: Mapping[str, Any] | None, name: str = MANIFEST, keep: Sequence[str] = ()) -> None:
+    """Remove what the previous run wrote (the files its manifest lists, but ``keep``) and its bookkeeping."""
+    kept = {fs.realpath(p) for p in keep}
+    for path in _written(manifest):
+        if fs.isfile(path) and fs.realpath(path) not in kept:
             fs.remove(path)
     for record in (name, marker_name(name)):
         if fs.exists(fs.join(output, record)):

@@ -1,24 +1,30 @@
 """Every path a run writes, decided in one place and checked before anything is written.
 
 ``Layout`` names the outputs of a run (output shards, sidecars, states, manifests, span parts, the
-clusters file); ``check`` compares every path a run will write with every path it reads and with each
-other, so no run overwrites its own input and no two outputs land on one file.
+clusters file) and where the run contract keeps their records (``manifest.json`` inside a directory,
+``NAME.manifest.json`` beside a single file ``NAME``, none for stdout), and claims and finishes the output
+through ``run.contract``; ``check`` compares every path a run will write with every path it reads and with
+each other, so no run overwrites its own input and no two outputs land on one file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sievekit.errors import ConfigError, option
 from sievekit.io import Shard, formats, fs
 from sievekit.io.shards import codec_suffix, format_stem, shard_format
 from sievekit.io.streams import STDIO, check_output_codec
+from sievekit.run import contract
 from sievekit.run.contract import MANIFEST, marker_name
 
 CODEC_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
+FILE_MANIFEST = ".manifest.json"  # beside a single output file: ``kept.jsonl`` -> ``kept.jsonl.manifest.json``
 Paths = Iterable[tuple[str, str]]  # (what, path): what names the path in an error message
 
 
@@ -49,6 +55,8 @@ class Layout:
         """``stdout``, ``file`` or ``dir``, decided once (for a URL each look is a round trip)."""
         if self.output == STDIO:
             return "stdout"
+        if self.output.endswith("/"):  # ``-o picked.jsonl/`` asks for a directory, whatever its name
+            return "dir"
         fmt = shard_format(self.output)  # a format whose files concatenate (JSONL) can take every shard in one
         if fmt is not None and formats.by_name(fmt).concatenates and not fs.isdir(self.output):
             return "file"
@@ -76,10 +84,47 @@ class Layout:
     def state(self, method: str) -> str:
         return fs.join(self.output, "state", f"{method}.json")
 
+    @property
+    def place(self) -> str | None:
+        """What a later run would read back of this output (a directory, or the one file): it must not be
+        inside an input directory. None for stdout."""
+        return None if self.kind == "stdout" else self.output
+
+    def records_at(self, name: str = MANIFEST) -> tuple[str, str]:
+        """Where the run contract keeps this output's records: (folder, manifest name). A directory holds
+        ``name``; a single file's are beside it, named after the whole file name (``kept.jsonl`` and
+        ``kept.jsonl.gz`` keep theirs apart)."""
+        if self.kind != "file":
+            return self.output, name
+        head, base = fs.split(self.output)
+        return head or ".", base + FILE_MANIFEST
+
     def record(self, name: str = MANIFEST) -> list[tuple[str, str]]:
-        """The run's bookkeeping files: its manifest and its run marker."""
-        return [("the run manifest", fs.join(self.output, name)),
-                ("the run marker", fs.join(self.output, marker_name(name)))]
+        """The run's bookkeeping files: its manifest and its run marker (none for stdout)."""
+        if self.kind == "stdout":
+            return []
+        folder, manifest = self.records_at(name)
+        return [("the run manifest", fs.join(folder, manifest)),
+                ("the run marker", fs.join(folder, marker_name(manifest)))]
+
+    def claimed(self, job: Mapping[str, Any], overwrite: bool, guard: Paths = (), name: str = MANIFEST,
+                task: str | None = None) -> contextlib.AbstractContextManager[str]:
+        """``contract.claimed`` for this output (stdout: always a new run, never locked). ``guard``: the
+        (what, path) files the run will write, refused when they exist and no run of this output wrote them."""
+        if self.kind == "stdout":
+            return contextlib.nullcontext("new")
+        folder, manifest = self.records_at(name)
+        return contract.claimed(folder, job, overwrite, manifest, task, guard=list(guard), label=self.output,
+                                files=[self.output] if self.kind == "file" else None)
+
+    def finish(self, job: Mapping[str, Any], manifest: Mapping[str, Any], name: str = MANIFEST) -> None:
+        """Record the finished run (nothing for stdout)."""
+        if self.kind != "stdout":
+            folder, record = self.records_at(name)
+            contract.finish(folder, job, manifest, record)
+
+    def load_manifest(self, name: str = MANIFEST) -> dict[str, Any] | None:
+        return None if self.kind == "stdout" else contract.load_manifest(*self.records_at(name))
 
     def clusters(self, given: str | None) -> str | None:
         """Where dedupe's clusters file goes: where asked, else beside the shards of a directory output, or beside
@@ -109,7 +154,8 @@ def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_di
     """Refuse a run that would write over what it reads, or write two things to one path.
 
     ``writes`` and ``reads`` are (what, path) pairs; ``input_dirs`` are the directories given as inputs,
-    which must not hold ``output_dir`` (its shards would be read back as inputs by the next run).
+    which must not hold ``output_dir`` (an output directory or single output file: the next run would read
+    it back as input).
 
     Raises:
         ConfigError: naming both sides of the clash.
@@ -134,7 +180,7 @@ def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_di
         for spec in input_dirs:
             root = fs.realpath(spec)
             if out == root or out.startswith(root.rstrip("/") + "/"):
-                raise ConfigError(f"the output directory {output_dir} is inside the input directory {spec}",
+                raise ConfigError(f"the output {output_dir} is inside the input directory {spec}",
                                   hint=f"choose an {option('output')} outside the inputs; a later run would read "
                                   "the outputs as inputs")
 
