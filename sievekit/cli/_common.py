@@ -25,6 +25,7 @@ from rich.markup import escape
 from sievekit.cli import progress
 from sievekit.cli.options import flag
 from sievekit.errors import ConfigError, SievekitError
+from sievekit.io import notices
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -152,10 +153,12 @@ def boundary(fn: F) -> F:
     """The error boundary: a ``SievekitError`` becomes ``Error:``/``Hint:`` lines on stderr and its exit code; a
     closed stdout (``| head``) ends the run quietly with 0; an ``OSError`` that escaped the library's own checks
     still becomes one line naming the path (exit 1). Untrusted text in messages (file names, field values) is
-    shown inert: no rich markup, no control characters, no line breaks."""
+    shown inert: no rich markup, no control characters, no line breaks. Each call starts the run's notices
+    afresh (a warning about a file is shown once per run)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        notices.begin_run()  # a data warning (a truncated shard) shows once per command, across its workers
         try:
             return fn(*args, **kwargs)
         except SievekitError as exc:

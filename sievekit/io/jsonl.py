@@ -4,7 +4,6 @@ for byte."""
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -12,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sievekit.errors import BadRecordError, InputError, ShardError, option
-from sievekit.io import fs
+from sievekit.io import fs, notices
 from sievekit.io.batch import Batch
 from sievekit.io.jsonvalue import MAX_DEPTH, RecordValueError, dumps, fast_loads, loads
 from sievekit.io.options import ReadOptions, ShardStats, Span
@@ -194,7 +193,7 @@ def _line_blocks(path: str, opts: ReadOptions, stats: ShardStats, byte_range: tu
         if opts.on_bad_record == "fail" or "truncated" not in exc.reason:
             raise
         # Under skip, a truncated stream keeps the complete lines before the break and counts the loss.
-        print(f"Warning: {exc.message}; kept the {lineno - 1} complete lines before it", file=sys.stderr)
+        notices.warn_once(exc.message, f"{exc.message}; kept the complete lines before it")
         stats.skipped["truncated_stream"] += 1
 
 

@@ -16,7 +16,6 @@ shard through ``map_texts``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from sievekit.errors import BadRecordError, InputError
-from sievekit.io import formats, fs
+from sievekit.io import formats, fs, notices
 from sievekit.io.jsonl import JSONL, _check_head, parse_record
 from sievekit.io.options import ReadOptions
 from sievekit.io.parquet import _ARROW_ERRORS, PARQUET, open_parquet, parquet_columns
@@ -99,7 +98,7 @@ def _pieces(shard: Shard, opts: ReadOptions) -> Iterator[bytes]:
     except InputError as exc:
         if opts.on_bad_record == "fail" or "truncated" not in exc.reason:
             raise
-        print(f"Warning: {exc.message}; kept the complete lines before it", file=sys.stderr)
+        notices.warn_once(exc.message, f"{exc.message}; kept the complete lines before it")
         return
     if rest:
         yield rest

@@ -1,0 +1,56 @@
+"""Warnings about the data that a run shows once, however many passes and worker processes read the file.
+
+A run reads a shard several times (the fit's pool pass, scoring, writing back), in this process or in
+workers; a truncated stream kept up to its break under ``--on-bad-record skip`` would otherwise warn on
+every read. ``warn_once`` prints a notice the first time its key is seen in the run: within a process by a
+set, across the run's local worker processes by creating a file named after the key, exclusively, in a
+folder the run shares with them through the environment (spawned workers inherit it). ``begin_run`` starts
+that folder (the CLI calls it for each command); without it, a notice is shown once per process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+
+_ENV = "SIEVEKIT_NOTICES_DIR"
+_seen: set[str] = set()
+_started: list[str] = []  # the folder this process started (a worker starts none, so never removes one)
+
+
+def begin_run() -> None:
+    """Start a run's notices afresh: a new shared folder (the previous run's is removed)."""
+    _seen.clear()
+    _end_run()
+    _started.append(tempfile.mkdtemp(prefix="sievekit-notices-"))
+    os.environ[_ENV] = _started[-1]
+
+
+@atexit.register
+def _end_run() -> None:
+    while _started:
+        folder = _started.pop()
+        shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get(_ENV) == folder:
+            del os.environ[_ENV]
+
+
+def warn_once(key: str, message: str) -> None:
+    """Print ``Warning: message`` on stderr, unless this run has already shown the notice ``key``."""
+    if key in _seen:
+        return
+    _seen.add(key)
+    folder = os.environ.get(_ENV)
+    if folder and os.path.isdir(folder):
+        name = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        try:
+            os.close(os.open(os.path.join(folder, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return  # another process of the run showed it
+        except OSError:
+            pass  # the folder went away: showing it twice beats not at all
+    print(f"Warning: {message}", file=sys.stderr)
