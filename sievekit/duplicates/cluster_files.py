@@ -22,7 +22,7 @@ from sievekit.duplicates.cluster import I64, histogram
 from sievekit.duplicates.options import DedupeConfig
 from sievekit.duplicates.sources import SigStore, Source
 from sievekit.duplicates.spill import Budget
-from sievekit.duplicates.verify import ShingleSets, estimate_pairs
+from sievekit.duplicates.verify import ShingleSets, estimate_pairs, pool_sets
 from sievekit.duplicates.workdir import NpyStream, WorkDir
 
 ROW_BYTES = 256  # a chunk's temporaries per document: indices, labels, masks, priorities, estimates
@@ -121,7 +121,7 @@ def write_clusters(work: WorkDir, sources: Sequence[Source], cfg: DedupeConfig, 
     """Write the cluster stage's arrays and ``clusters.jsonl``; return its stats."""
     n, start = len(label), first_new(sources)
     store = SigStore(sources, cfg.num_perm)
-    sets = ShingleSets(sources) if cfg.verify == "exact" else None
+    sets = pool_sets(sources, cfg.threshold, cfg.num_perm, cfg.memory_mb) if cfg.verify == "exact" else None
     count = member_counts(label, budget)
     best = best_members(label, count, store, cfg, start, budget) if cfg.keep != "first" else None
     seen_roots = budget.array("seen_roots", start, np.bool_, fill=False)
@@ -140,7 +140,7 @@ def write_clusters(work: WorkDir, sources: Sequence[Source], cfg: DedupeConfig, 
             node = in_cluster(label, count, lo, hi)
             nodes, labs = np.flatnonzero(node) + lo, lab[node]
             surv = labs if best is None else best[labs].astype(np.int64)
-            est = sets.jaccard(nodes, surv) if sets is not None else estimate_pairs(store, nodes, surv)
+            est = _member_jaccard(sets, store, rep, nodes, surv)
             keep = np.ones(hi - lo, dtype=bool)
             keep[node] = nodes == surv
             jac = np.full(hi - lo, np.nan, dtype=np.float32)
@@ -159,6 +159,9 @@ def write_clusters(work: WorkDir, sources: Sequence[Source], cfg: DedupeConfig, 
             store.release()
             budget.release()
     ids.close()
+    store.close()
+    if sets is not None:
+        sets.close()
     for lo, hi in budget.chunks(start, ROW_BYTES):
         roots = np.flatnonzero(seen_roots[lo:hi]) + lo
         sizes.update(dict(zip(*(x.tolist() for x in np.unique(count[roots].astype(np.int64) + 1,
@@ -169,6 +172,17 @@ def write_clusters(work: WorkDir, sources: Sequence[Source], cfg: DedupeConfig, 
             "exact_duplicates": totals["exact"], "near_duplicates": totals["dropped"] - totals["exact"],
             "seen_before": totals["seen"], "clusters": totals["clusters"], "candidate_edges": candidate_edges,
             "cluster_sizes": histogram(sizes)}
+
+
+def _member_jaccard(sets: ShingleSets | None, store: SigStore, rep: npt.NDArray[Any], nodes: I64,
+                    surv: I64) -> npt.NDArray[np.float64]:
+    """Each member's Jaccard with its survivor: 1 for the survivor itself and its exact copies (same text,
+    same set), the true value (``--verify exact``) or the estimate for the others."""
+    est = np.ones(len(nodes), dtype=np.float64)
+    other = np.flatnonzero((nodes != surv) & (rep[nodes] != rep[surv]))
+    a, b = nodes[other], surv[other]
+    est[other] = sets.jaccard(a, b) if sets is not None else estimate_pairs(store, a, b)
+    return est
 
 
 def _write_lines(fh: IO[str], sources: Sequence[Source], offsets: I64, ids: _Ids, nodes: I64, labs: I64,

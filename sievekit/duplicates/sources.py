@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sievekit.duplicates.preads import Files
 from sievekit.duplicates.workdir import Mapped, WorkDir, raw_array, read_json
 from sievekit.errors import ConfigError, InputError
 from sievekit.io import ReadOptions, Shard, fs
@@ -126,8 +127,13 @@ class SigStore:
         self.num_perm = num_perm
         self.offsets = np.array([s.offset for s in sources] + [self.total], dtype=np.int64)
         self._mapped = Mapped()
-        self._sigs = [self._mapped.array(WorkDir(s.work).sign_base(s.shard.index).with_suffix(".sig"), np.uint32,
-                                         (s.rows, num_perm)) for s in self.sources]
+        self.sig_paths = [str(WorkDir(s.work).sign_base(s.shard.index).with_suffix(".sig")) for s in self.sources]
+        self._sigs = [self._mapped.array(Path(p), np.uint32, (s.rows, num_perm))
+                      for p, s in zip(self.sig_paths, self.sources)]
+        self._files = Files()
+
+    def close(self) -> None:
+        self._files.close()
 
     def release(self) -> None:
         """Let go of the signature pages read so far (they stay in the page cache): see ``Mapped``."""
@@ -146,6 +152,21 @@ class SigStore:
         for s in np.unique(src).tolist():
             sel = src == s
             out[sel] = self._sigs[s][idx[sel] - self.offsets[s]]
+        return out
+
+    def read(self, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
+        """The signatures of ``idx`` by positional reads (for documents spread over the pool: no file page
+        enters the process, see ``preads``); ``gather`` maps them, for runs of neighbouring documents."""
+        out = np.empty((len(idx), self.num_perm), dtype=np.uint32)
+        src = self.where(idx)
+        row_bytes = self.num_perm * 4
+        for s in np.unique(src).tolist():
+            sel = np.flatnonzero(src == s)
+            part = out if len(sel) == len(idx) else np.empty((len(sel), self.num_perm), dtype=np.uint32)
+            start = (idx[sel] - self.offsets[s]) * row_bytes
+            self._files.read_runs(self.sig_paths[s], start, np.full(len(sel), row_bytes, dtype=np.int64), part)
+            if part is not out:
+                out[sel] = part
         return out
 
     def values(self, kind: str, dtype: type, idx: npt.NDArray[np.int64]) -> npt.NDArray[Any]:

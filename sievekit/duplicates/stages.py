@@ -32,7 +32,7 @@ from sievekit.duplicates.minhash import Signer
 from sievekit.duplicates.options import DedupeConfig
 from sievekit.duplicates.sources import SigStore, Source
 from sievekit.duplicates.spill import Budget
-from sievekit.duplicates.verify import ShingleSets, make_verifier
+from sievekit.duplicates.verify import make_verifier, pool_sets
 from sievekit.duplicates.workdir import WorkDir, digest, read_json
 from sievekit.errors import InputError
 from sievekit.io import ReadOptions, Shard, ShardStats, iter_batches
@@ -163,9 +163,14 @@ def verify_band(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, ba
         raise InputError(str(groups), "missing work-directory artefact",
                          hint="run the earlier stages first (or the whole command without --stage)")
     store = SigStore(sources, cfg.num_perm)
-    sets = ShingleSets(sources) if cfg.verify == "exact" else None
-    with np.load(groups) as z:
-        u, v = peel(z["group"], z["doc"], make_verifier(cfg.verify, cfg.threshold, store, sets))
+    sets = pool_sets(sources, cfg.threshold, cfg.num_perm, cfg.memory_mb) if cfg.verify == "exact" else None
+    try:
+        with np.load(groups) as z:
+            u, v = peel(z["group"], z["doc"], make_verifier(cfg.verify, cfg.threshold, store, sets))
+    finally:
+        store.close()
+        if sets is not None:
+            sets.close()
     star = star_edges(*components(u.astype(np.int64), v.astype(np.int64)))
     with work.atomic(f"{base}.edges") as tmp, open(tmp, "wb") as fh:
         fh.write(star.tobytes())

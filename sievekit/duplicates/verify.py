@@ -1,11 +1,12 @@
 """Candidate checks: true Jaccard of the shingle sets (``exact``), estimated Jaccard from signatures (``sig``), none.
 
 ``exact`` reads the shingle sets the sign stage wrote (``shard-N.sets``: each document's sorted unique 32-bit
-shingle hashes, one after the other; ``shard-N.setend``: where each document's run ends) through memory maps,
-a chunk of pairs at a time, letting the pages go after each chunk, so the check holds one chunk
-(``CHUNK_VALUES`` hashes, ~10 MB with its temporaries) whatever the size of the pool; the pages it read stay
-in the OS page cache, not in the process. A chunk's intersections come from binary searches of one side's
-``pair << 32 | hash`` keys (increasing, as each set is sorted) for the other side's.
+shingle hashes, one after the other; ``shard-N.setend``: where each document's run ends) with positional
+reads (``preads``), a chunk of pairs at a time, so the check holds one chunk (``CHUNK_VALUES`` hashes, ~10 MB
+with its temporaries) whatever the size of the pool; the file pages stay in the OS page cache, never in the
+process. A chunk's intersections come from binary searches of one side's ``pair << 32 | hash`` keys
+(increasing, as each set is sorted) for the other side's. Each pair is read at most once per process
+(``pairmemo``): a near-duplicate pair is a candidate in several bands.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import numpy.typing as npt
 
 from sievekit.duplicates.cluster import I64, Verifier
 from sievekit.duplicates.minhash import jaccard_estimate
+from sievekit.duplicates.pairmemo import ABOVE, BELOW, ENTRY_BYTES, PairMemo, pair_keys, shared_memo
+from sievekit.duplicates.preads import Files
 from sievekit.duplicates.sources import SigStore, Source
 from sievekit.duplicates.workdir import Mapped, WorkDir
 from sievekit.errors import InputError
 
 CHUNK_VALUES = 1 << 18
-# Documents a chunk of random gathers may touch: each touch maps the page's neighbours too (the kernel's
-# fault-around, 64 KB), so a chunk holds up to PAIR_CHUNK * 2 * 64 KB of file pages (32 MB) until released
-PAIR_CHUNK = 256
+PAIR_CHUNK = 4096  # pairs whose signatures are read together (2 x 4096 x 512 bytes at most with 128 slots)
 SETTLED_ERROR = 1e-6
 SETTLE_MIN_SHINGLES = 4
 _S32 = np.uint64(32)
@@ -57,17 +58,20 @@ def set_jaccard(values_a: npt.NDArray[np.uint32], len_a: I64, values_b: npt.NDAr
 class ShingleSets:
     """The shingle sets of every source (this run's shards and earlier runs'), by global document index.
 
-    Each source's two files are mapped once; after every chunk of pairs the pages it touched are let go
-    (``MADV_DONTNEED``: they leave this process, the page cache keeps them), so the resident memory is one
-    chunk's, not the pool's.
+    The sets are read with positional reads into a buffer of one chunk (``preads``), so the process never
+    holds more than a chunk of them, whatever the size of the pool; where each set ends comes from a memory
+    map whose pages are let go after every chunk. The pairs' Jaccard values go into ``memo`` (``pairmemo``),
+    so a pair seen by another band is not read again.
     """
 
-    def __init__(self, sources: Sequence[Source]) -> None:
+    def __init__(self, sources: Sequence[Source], memo: PairMemo | None = None) -> None:
         self.sources = list(sources)
         self.offsets = np.array([s.offset for s in sources] + [sum(s.rows for s in sources)], dtype=np.int64)
+        self.memo = memo if memo is not None else PairMemo(0)
         self._mapped = Mapped()
+        self._files = Files()
         self._ends: list[npt.NDArray[np.int64]] = []
-        self._values: list[npt.NDArray[np.uint32]] = []
+        self._paths: list[str] = []
         for source in self.sources:
             base = WorkDir(source.work).sign_base(source.shard.index)
             if not base.with_suffix(".setend").exists():
@@ -76,25 +80,41 @@ class ShingleSets:
                                  if not source.seen else "the --against run was signed with --verify sig: pass "
                                  "--verify sig, or sign it again with --verify exact")
             self._ends.append(self._mapped.array(base.with_suffix(".setend"), np.int64, (source.rows,)))
-            total = int(self._ends[-1][-1]) if source.rows else 0
-            self._values.append(self._mapped.array(base.with_suffix(".sets"), np.uint32, (total,)))
+            self._paths.append(str(base.with_suffix(".sets")))
         self._mapped.release()
 
+    def close(self) -> None:
+        self._files.close()
+
     def jaccard(self, u: I64, v: I64) -> npt.NDArray[np.float64]:
-        """True Jaccard of each pair ``(u[i], v[i])``, a chunk of about ``CHUNK_VALUES`` hashes at a time."""
+        """True Jaccard of each pair ``(u[i], v[i])``: from the memo where known, else read a chunk of about
+        ``CHUNK_VALUES`` hashes at a time (each distinct pair once) and remembered."""
+        out = np.empty(len(u), dtype=np.float64)
         if not len(u):
-            return np.empty(0, dtype=np.float64)
+            return out
+        known, value = self.memo.get(u, v)
+        known &= (value >= 0.0) & (value <= 1.0)  # a settled verdict is not a Jaccard value
+        out[known] = value[known]
+        todo = np.flatnonzero(~known)
+        if len(todo):
+            keys, first, back = np.unique(pair_keys(u[todo], v[todo]), return_index=True, return_inverse=True)
+            a, b = u[todo][first], v[todo][first]
+            found = self._read_jaccard(a, b)
+            self.memo.put(a, b, found)
+            out[todo] = found[back.reshape(-1)]
+        return out
+
+    def _read_jaccard(self, u: I64, v: I64) -> npt.NDArray[np.float64]:
         (start_u, len_u), (start_v, len_v) = self._spans(u), self._spans(v)
         size = len_u + len_v
         cut = np.searchsorted(np.cumsum(size), np.arange(CHUNK_VALUES, int(size.sum()), CHUNK_VALUES))
-        bounds = sorted({0, *np.maximum(cut, 1).tolist(), *range(PAIR_CHUNK, len(u), PAIR_CHUNK), len(u)})
+        bounds = sorted({0, *np.maximum(cut, 1).tolist(), len(u)})
         parts = []
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi > lo:
                 va = self._gather(u[lo:hi], start_u[lo:hi], len_u[lo:hi])
                 vb = self._gather(v[lo:hi], start_v[lo:hi], len_v[lo:hi])
                 parts.append(set_jaccard(va, len_u[lo:hi], vb, len_v[lo:hi]))
-                self._mapped.release()
         return np.concatenate(parts)
 
     def lengths(self, idx: I64) -> I64:
@@ -112,17 +132,31 @@ class ShingleSets:
             ends = self._ends[s]
             end[sel] = ends[row]
             start[sel] = np.where(row > 0, ends[np.maximum(row - 1, 0)], 0)
+        self._mapped.release()
         return start, end - start
 
     def _gather(self, idx: I64, start: I64, length: I64) -> npt.NDArray[np.uint32]:
         """The sets of ``idx`` as one array of concatenated runs, in the order of ``idx``."""
-        out_start = np.cumsum(length) - length
         out = np.empty(int(length.sum()), dtype=np.uint32)
+        out_start = np.cumsum(length) - length
         src = np.searchsorted(self.offsets, idx, side="right") - 1
+        if len(src) and (src == src[0]).all():  # the usual case: one source, read straight into place
+            self._files.read_runs(self._paths[int(src[0])], start * 4, length * 4, out)
+            return out
         for s in np.unique(src).tolist():
             sel = np.flatnonzero(src == s)
-            out[_runs(out_start[sel], length[sel])] = self._values[s][_runs(start[sel], length[sel])]
+            part = np.empty(int(length[sel].sum()), dtype=np.uint32)
+            self._files.read_runs(self._paths[s], start[sel] * 4, length[sel] * 4, part)
+            out[_runs(out_start[sel], length[sel])] = part
         return out
+
+
+def pool_sets(sources: Sequence[Source], threshold: float, num_perm: int, memory_mb: float) -> ShingleSets:
+    """The pool's shingle sets with this process's memo of its pairs (up to an eighth of ``memory_mb``)."""
+    files = [WorkDir(s.work).sign_base(s.shard.index) for s in sources]
+    paths = [str(b.with_suffix(k)) for b in files for k in (".sig", ".sets")]
+    capacity = int(min(memory_mb * (1 << 20) / 8 / ENTRY_BYTES, 1 << 40))
+    return ShingleSets(sources, shared_memo(paths, (threshold, num_perm), capacity))
 
 
 def _runs(start: I64, length: I64) -> I64:
@@ -176,24 +210,36 @@ def settled_counts(threshold: float, num_perm: int, error: float = SETTLED_ERROR
 def exact_check(sets: ShingleSets, store: SigStore, threshold: float, u: I64, v: I64) -> npt.NDArray[np.bool_]:
     """True Jaccard >= threshold, for each pair; the shingle sets are read only for the pairs whose signatures
     leave the answer open (``settled_counts``: with 128 slots at t = 0.7, 63 or fewer or 113 or more
-    equal slots settle it). Only pairs of documents with ``SETTLE_MIN_SHINGLES`` shingles per slot or more are
-    settled by their signatures: in smaller documents densified slots are copies of one another, not
-    independent draws."""
+    equal slots settle it) and that no earlier check in this process has answered (``sets.memo``). Only pairs
+    of documents with ``SETTLE_MIN_SHINGLES`` shingles per slot or more are settled by their signatures: in
+    smaller documents densified slots are copies of one another, not independent draws."""
+    known, value = sets.memo.get(u, v)
+    ok = known & (value >= threshold)  # a settled verdict is ABOVE (2.0) or BELOW (-1.0)
+    todo = np.flatnonzero(~known)
+    if not len(todo):
+        return ok
+    a, b = u[todo], v[todo]
     lo, hi = settled_counts(threshold, store.num_perm)
-    equal = np.rint(estimate_pairs(store, u, v) * store.num_perm)
-    store.release()
-    big = np.minimum(sets.lengths(u), sets.lengths(v)) >= SETTLE_MIN_SHINGLES * store.num_perm
-    ok = big & (equal >= hi)
-    open_ = ~big | ((equal > lo) & (equal < hi))
-    ok[open_] = sets.jaccard(u[open_], v[open_]) >= threshold
+    equal = np.rint(estimate_pairs(store, a, b) * store.num_perm)
+    big = np.minimum(sets.lengths(a), sets.lengths(b)) >= SETTLE_MIN_SHINGLES * store.num_perm
+    above, below = big & (equal >= hi), big & (equal <= lo)
+    sets.memo.put(a[above], b[above], np.full(int(above.sum()), ABOVE))
+    sets.memo.put(a[below], b[below], np.full(int(below.sum()), BELOW))
+    open_ = ~(above | below)
+    verdict = above.copy()
+    verdict[open_] = sets.jaccard(a[open_], b[open_]) >= threshold
+    ok[todo] = verdict
     return ok
 
 
 def estimate_pairs(store: SigStore, u: I64, v: I64, chunk: int = PAIR_CHUNK) -> npt.NDArray[np.float64]:
-    """Estimated Jaccard of each pair, gathering signatures a chunk at a time and letting their pages go after
-    each (see ``PAIR_CHUNK``)."""
+    """Estimated Jaccard of each pair, reading the signatures of a chunk of pairs at a time (``SigStore.read``:
+    positional reads, each distinct document of the chunk once)."""
     parts = []
     for i in range(0, len(u), chunk):
-        parts.append(jaccard_estimate(store.gather(u[i:i + chunk]), store.gather(v[i:i + chunk])))
-        store.release()
+        docs, back = np.unique(np.concatenate((u[i:i + chunk], v[i:i + chunk])), return_inverse=True)
+        sig = store.read(docs)
+        back = back.reshape(-1)
+        half = len(back) // 2
+        parts.append(jaccard_estimate(sig[back[:half]], sig[back[half:]]))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
