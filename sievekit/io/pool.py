@@ -11,7 +11,9 @@ A position is a record's place in the pool: shards in manifest order, in each it
 rows (Parquet) from 0. That is the reader's row number unless records are skipped (``--on-bad-record
 skip``): then a drawn bad record is left out (the classifier's sample is one short; zstd-ml's background
 takes the next document in key order). A fit that needs every text (DSIR's raw count) runs one task per
-shard through ``map_texts``.
+shard through ``map_texts`` or ``map_shards``; where the tasks run on this machine (``local``), such a task
+may keep what it computed on local disk for the scoring pass (DSIR keeps its features), so the pool is
+featurised once.
 """
 
 from __future__ import annotations
@@ -269,8 +271,11 @@ class ShardPool:
     """
 
     def __init__(self, shards: Sequence[Shard], opts: ReadOptions, mapper: Mapper = inline_map,
-                 jobs: int = 1) -> None:
+                 jobs: int = 1, local: bool = True) -> None:
         self.shards, self.opts, self.mapper, self.jobs = list(shards), opts, mapper, jobs
+        # Whether the tasks run on this machine (here or in local workers), so that files one task writes to
+        # a local temporary directory are there for the next (not so on a Ray cluster).
+        self.local = local
         self._counts: list[RowCount] | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -318,6 +323,11 @@ class ShardPool:
         """``fn(texts, *args)`` over the texts of each shard in ``which``, one task each, results in that
         order; ``fn`` must be importable by name (it may run in another process)."""
         return self.mapper(_texts_task, [(fn, self.shards[i], self.opts, args) for i in which])
+
+    def map_shards(self, fn: Callable[..., R], args: tuple[Any, ...], which: Sequence[int]) -> Iterator[R]:
+        """``fn(shard, opts, *args)`` for each shard in ``which``, one task each, results in that order (for a
+        task that reads its shard itself, e.g. with its counters); ``fn`` must be importable by name."""
+        return self.mapper(fn, [(self.shards[i], self.opts, *args) for i in which])
 
     def texts(self, index: int) -> Iterator[str]:
         """The texts of one shard, read here."""

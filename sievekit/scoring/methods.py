@@ -109,7 +109,7 @@ def shard_pool(shards: Sequence[Shard], opts: ReadOptions, executor: Executor | 
     """The pool as fits read it, its per-shard tasks on ``executor`` (here without one)."""
     if executor is None:
         return ShardPool(shards, opts)
-    return ShardPool(shards, opts, executor.imap, executor.jobs)
+    return ShardPool(shards, opts, executor.imap, executor.jobs, local=executor.kind == "local")
 
 
 def fit_all(selectors: Sequence[Selector], target: Sequence[str] | None, pool: Sequence[Shard] | ShardPool,

@@ -3,6 +3,10 @@
 Workers receive the selectors as their JSON-safe ``state_dict``s and return one float64 array per method
 and shard, so the result is the same whatever the number of workers. The scoring pass can also write,
 in the same read of each shard, its sidecar of score lines or its records with score columns added.
+
+A fit that already scored some shards while it read them (``ScoredByFit``: DSIR scores the shards whose
+features it kept) hands those scores over: a shard every method scored that way and that has nothing to
+write is not read again; one with sinks or counts is read, but its scores are not computed again.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +38,13 @@ ShardScores = dict[str, Scores]
 COUNTS = "<counts>"
 
 
+@runtime_checkable
+class ScoredByFit(Protocol):
+    """A selector whose fit may have scored some shards already (with the reader's counters of each)."""
+
+    def fit_scores(self, shard: Shard) -> tuple[Scores, ShardStats] | None: ...
+
+
 @dataclass(frozen=True)
 class Sinks:
     """Where the scoring pass writes besides returning scores: a sidecar of score lines, or the records
@@ -45,11 +56,13 @@ class Sinks:
 
 def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions,
                 progress: ProgressLike | Tracker = None, sinks: Sinks = Sinks(), span: Span | None = None,
-                size: int | None = None, counting: Counting | None = None) -> tuple[ShardScores, ShardStats]:
+                size: int | None = None, counting: Counting | None = None,
+                given: Mapping[str, Scores] | None = None) -> tuple[ShardScores, ShardStats]:
     """Score one shard (or one span of it) with every selector, writing its sinks (atomically) in the same
     pass. A span's sidecar numbers its rows from 0; ``score_shards`` renumbers them when it joins the spans.
     ``progress`` is told the documents and the ``size`` (default: the shard's) on-disk bytes as they are read.
-    With ``counting``, each document's tokens or bytes are counted in the same read (under ``COUNTS``)."""
+    With ``counting``, each document's tokens or bytes are counted in the same read (under ``COUNTS``).
+    ``given`` holds the whole shard's scores of some methods (by key), which are then not computed."""
     stats = ShardStats()
     if size is None:
         size = sizes_of([shard])[0] if progress is not None else 0
@@ -63,7 +76,8 @@ def score_shard(selectors: Sequence[Selector], shard: Shard, opts: ReadOptions,
         sidecar = stack.enter_context(open_output(sinks.sidecar)) if sinks.sidecar else None
         inline = stack.enter_context(open_writer(sinks.inline, shard)) if sinks.inline else None
         for batch in iter_batches(shard, opts, stats, all_columns=inline is not None, span=span):
-            scores = {key: np.asarray(s.score_batch(batch.texts), dtype=np.float64) for key, s in zip(keys, selectors)}
+            scores = {key: given[key][batch.start: batch.start + len(batch)] if given and key in given
+                      else np.asarray(s.score_batch(batch.texts), dtype=np.float64) for key, s in zip(keys, selectors)}
             for name, values in scores.items():
                 parts[name].append(values)
             if count is not None:  # float64 holds every count exactly (below 2**53)
@@ -118,9 +132,22 @@ def _sidecar_line(rec: Mapping[str, Any]) -> bytes:
 
 
 def _score_in_worker(states: list[dict[str, Any]], shard: Shard, opts: ReadOptions, sinks: Sinks,
-                     span: Span | None, counting: Counting | None = None) -> tuple[ShardScores, ShardStats]:
+                     span: Span | None, counting: Counting | None = None,
+                     given: Mapping[str, Scores] | None = None) -> tuple[ShardScores, ShardStats]:
     selectors = [get_selector(state["name"]).from_state_dict(state) for state in states]
-    return score_shard(selectors, shard, opts, sinks=sinks, span=span, counting=counting)
+    return score_shard(selectors, shard, opts, sinks=sinks, span=span, counting=counting, given=given)
+
+
+def fit_scored(selectors: Sequence[Selector], shard: Shard) -> tuple[dict[str, Scores], ShardStats | None]:
+    """The scores of ``shard`` that the selectors' fits made already (by method key), and the reader's
+    counters that came with them."""
+    given: dict[str, Scores] = {}
+    stats = None
+    for key, selector in zip(method_keys(selectors), selectors):
+        found = selector.fit_scores(shard) if isinstance(selector, ScoredByFit) else None
+        if found is not None:
+            given[key], stats = found
+    return given, stats
 
 
 def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: ReadOptions,
@@ -136,28 +163,39 @@ def score_shards(selectors: Sequence[Selector], shards: Sequence[Shard], opts: R
     """
     all_sinks = list(sinks) if sinks is not None else [Sinks()] * len(shards)
     tasks: list[tuple[int, Shard, Sinks, Span | None]] = []
+    givens: list[dict[str, Scores]] = []
+    done: dict[int, tuple[ShardScores, ShardStats]] = {}  # shards the fits scored whole, with nothing to write
     for i, (shard, sink) in enumerate(zip(shards, all_sinks)):
-        spans = [None] if sink.inline else plan_spans(shard.path, shard.format, opts, span_bytes)
+        given, given_stats = fit_scored(selectors, shard)
+        if given_stats is not None and len(given) == len(selectors) and sink == Sinks() and counting is None:
+            done[i] = given, given_stats
+            continue
+        spans = [None] if sink.inline or given else plan_spans(shard.path, shard.format, opts, span_bytes)
         for j, span in enumerate(spans):
             part = Sinks(sidecar=span_part(sink.sidecar, j)) if sink.sidecar and span is not None else sink
             tasks.append((i, shard, part, span))
+            givens.append(given)
     t = tracker(progress)
-    sizes = _task_sizes(tasks, t.phase_of("score", shards))
+    shard_sizes = t.phase_of("score", shards)
+    sizes = _task_sizes(tasks, shard_sizes)
+    for i, (scores, _) in done.items():
+        t.advance(len(next(iter(scores.values()), [])), shard_sizes[i])
+        t.shard_done()
     if executor is None or (executor.kind == "local" and (executor.jobs <= 1 or len(tasks) <= 1)):
         results = []
         for k, (_, shard, sink, span) in enumerate(tasks):
-            results.append(score_shard(selectors, shard, opts, t, sink, span, sizes[k], counting))
+            results.append(score_shard(selectors, shard, opts, t, sink, span, sizes[k], counting, givens[k] or None))
             _task_done(t, tasks, k)
     else:
         states = [s.state_dict() for s in selectors]
         results = []
-        for k, result in enumerate(executor.imap(_score_in_worker, [(states, sh, opts, sk, sp, counting)
-                                                                   for _, sh, sk, sp in tasks])):
+        for k, result in enumerate(executor.imap(_score_in_worker, [(states, sh, opts, sk, sp, counting, g or None)
+                                                                   for (_, sh, sk, sp), g in zip(tasks, givens)])):
             results.append(result)
             t.meter(tasks[k][1], opts, sizes[k]).close(len(next(iter(result[0].values()), [])))
             _task_done(t, tasks, k)
     names = method_keys(selectors) + ([COUNTS] if counting is not None else [])
-    return _join_spans(names, shards, all_sinks, tasks, results)
+    return _join_spans(names, shards, all_sinks, tasks, results, done)
 
 
 def _task_sizes(tasks: Sequence[tuple[int, Shard, Sinks, Span | None]], shard_sizes: Sequence[int]) -> list[int]:
@@ -182,9 +220,14 @@ def _task_done(t: Tracker, tasks: Sequence[tuple[int, Shard, Sinks, Span | None]
 
 def _join_spans(names: Sequence[str], shards: Sequence[Shard], sinks: Sequence[Sinks],
                 tasks: Sequence[tuple[int, Shard, Sinks, Span | None]],
-                results: Sequence[tuple[ShardScores, ShardStats]]) -> tuple[list[ShardScores], list[ShardStats]]:
+                results: Sequence[tuple[ShardScores, ShardStats]],
+                done: Mapping[int, tuple[ShardScores, ShardStats]]) -> tuple[list[ShardScores], list[ShardStats]]:
     scores: list[dict[str, list[Scores]]] = [{n: [] for n in names} for _ in shards]
     stats = [ShardStats() for _ in shards]
+    for i, (result, st) in done.items():
+        for name in names:
+            scores[i][name].append(result[name])
+        stats[i].add(st)
     parts: list[list[tuple[str, int]]] = [[] for _ in shards]
     for (i, _, sink, span), (result, st) in zip(tasks, results):
         for name in names:

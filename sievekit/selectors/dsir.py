@@ -17,12 +17,21 @@ counts are summed in manifest order; where the budget runs out inside a shard th
 shard is counted again up to what is left of the budget. So the raw counts are exactly those of one read in
 manifest order, the same for any ``-j`` and executor. Shards are handed out in waves sized by the budget left
 (from the n-grams per on-disk byte seen so far), so little is counted past the budget.
+
+One featurisation per document: when the pool's tasks run on this machine (``ShardPool.local``), each task
+featurises its whole shard once, counts it for the raw fit and keeps every document's hashed n-grams in a
+local array log (about 0.9 bytes per character of text; at most ``SPILL_LIMIT`` bytes in all). Once
+``log_diff`` is known, those shards are scored from their logs (a weighted bincount, no tokenising), and the
+scoring pass takes the scores from ``fit_scores`` instead of featurising the shards again; a recount where
+the budget ends reads the log too. The scores are bit-identical to ``score_batch``'s: a document's weight
+sums its own n-grams in the same order whatever the batches. Shards no task reached (past the budget) are
+featurised by the scoring pass as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, Literal
 
@@ -30,15 +39,22 @@ import numpy as np
 import numpy.typing as npt
 
 from sievekit.errors import ConfigError
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches
+from sievekit.io.arraylog import read_log, write_log
 from sievekit.io.pool import ShardPool
+from sievekit.io.spool import scratch_dir
 from sievekit.rules import sampling
 from sievekit.selectors.base import Selector, decode_array, encode_array
 from sievekit.selectors.kl import SMOOTHING, kl_reduction
-from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, NgramFeaturizer
+from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, HashedBatch, NgramFeaturizer
 from sievekit.selectors.registry import register
 
 FIT_BATCH = 1024
 AUTO_FEATURES_PER_BUCKET = 100_000
+# The pool's features kept on disk for scoring (see the module's note): past this many bytes, the shards of
+# later waves are only counted, and featurised again by the scoring pass.
+SPILL_LIMIT = 8 << 30
+Weights = npt.NDArray[np.float64]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +120,8 @@ class DsirSelector(Selector):
         self.raw_counts: npt.NDArray[np.int64] | None = None
         self.fit_docs = {"target": 0, "raw": 0}
         self.log_diff: npt.NDArray[np.float64] | None = None
+        # Shard index -> (its path, scores, reader's counters): shards the fit featurised and scored.
+        self._fit_scores: dict[int, tuple[str, Weights, ShardStats]] = {}
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, target: Iterable[str], raw: Iterable[str] | None = None) -> DsirSelector:
@@ -116,59 +134,95 @@ class DsirSelector(Selector):
             raise ConfigError("dsir fits on the pool too, but no pool texts were given")
         target_counts, n_target = self.count(target, None)
         budget = self.config.raw_budget_features()
+        self._fit_scores = {}
+        if isinstance(raw, ShardPool) and raw.local and raw.positional:
+            with scratch_dir("sievekit-dsir-") as spill:
+                raw_counts, n_raw, kept = self.count_pool(raw, budget, spill)
+                self._set_fitted(target_counts, raw_counts, n_target, n_raw)
+                self._fit_scores = self._score_logs(raw, kept)
+            return self
         if isinstance(raw, ShardPool) and len(raw.shards) > 1:
-            raw_counts, n_raw = self.count_pool(raw, budget)
+            raw_counts, n_raw, _ = self.count_pool(raw, budget)
         else:
             raw_counts, n_raw = self.count(raw, budget)
+        self._set_fitted(target_counts, raw_counts, n_target, n_raw)
+        return self
+
+    def _set_fitted(self, target_counts: npt.NDArray[np.int64], raw_counts: npt.NDArray[np.int64], n_target: int,
+                    n_raw: int) -> None:
         for side, counts in (("target", target_counts), ("pool", raw_counts)):
             if counts.sum() == 0:
                 raise ConfigError(f"the {side} holds no tokens, so dsir cannot estimate its n-gram distribution",
                                   hint="check --text-field and that the documents are not empty")
         self._set_counts(target_counts, raw_counts)
         self.fit_docs = {"target": n_target, "raw": n_raw}
-        return self
+
+    def fit_scores(self, shard: Shard) -> tuple[Weights, ShardStats] | None:
+        """The scores of ``shard``'s documents and its reader's counters, made by the fit from the features it
+        kept (see the module's note), or None: the shard must be scored by reading it."""
+        found = self._fit_scores.get(shard.index)
+        return found[1:] if found is not None and found[0] == shard.path else None
 
     def count(self, texts: Iterable[str], budget: int | None) -> tuple[npt.NDArray[np.int64], int]:
         """Summed bucket counts of ``texts`` and how many were used; stops after the document whose
         running count first exceeds ``budget``, as the reference does."""
-        total = np.zeros(self.config.buckets, dtype=np.int64)
-        seen = used = 0
         it = iter(texts)
-        while batch := list(islice(it, FIT_BATCH)):
-            feats = self.featurizer.featurize(batch)
-            n, lengths = feats.n_docs, feats.lengths()
-            if budget is not None:
-                over = int(np.searchsorted(seen + np.cumsum(lengths), budget, side="right"))
-                n = min(over + 1, feats.n_docs)
-            kept = feats.bucket_ids if n == feats.n_docs else feats.bucket_ids[feats.doc_ids < n]
-            total += np.bincount(kept, minlength=self.config.buckets)
-            seen += int(lengths[:n].sum())
-            used += n
-            if n < feats.n_docs or (budget is not None and seen > budget):
-                break
-        return total, used
+        return self.count_features((self.featurizer.featurize(b) for b in iter(lambda: list(islice(it, FIT_BATCH)),
+                                                                              [])), budget)
 
-    def count_pool(self, pool: ShardPool, budget: int | None) -> tuple[npt.NDArray[np.int64], int]:
-        """``count`` over the pool's texts in manifest order, one task per shard (see the module's note)."""
+    def count_features(self, batches: Iterable[HashedBatch], budget: int | None) -> tuple[npt.NDArray[np.int64], int]:
+        """``count`` of documents already featurised (the budget stops it after the same document)."""
+        counter = _Counter(self.config.buckets, budget)
+        for feats in batches:
+            if not counter.add(feats):
+                break
+        return counter.total, counter.used
+
+    def count_pool(self, pool: ShardPool, budget: int | None,
+                   spill: str | None = None) -> tuple[npt.NDArray[np.int64], int, dict[int, ShardFeatures]]:
+        """``count`` over the pool's texts in manifest order, one task per shard (see the module's note); with
+        a ``spill`` directory, each task also keeps its shard's features there (up to ``SPILL_LIMIT`` bytes
+        in all), returned by shard index."""
         total = np.zeros(self.config.buckets, dtype=np.int64)
         seen = used = 0
         sizes = pool.sizes()
-        done_bytes = 0
+        done_bytes = spilled = 0
+        kept: dict[int, ShardFeatures] = {}
+        exhausted = False
         k = 0
-        while k < len(pool.shards):
+        while k < len(pool.shards) and not exhausted:
             which = _wave(sizes, k, pool.jobs, budget, seen, done_bytes)
-            for i, (counts, n_docs) in zip(which, pool.map_texts(count_texts, (self.config, budget), which)):
+            where = spill if spill is not None and spilled < SPILL_LIMIT else None
+            for i, found in zip(which, pool.map_shards(count_shard, (self.config, budget, where), which)):
+                if found.log is not None:
+                    kept[i] = found
+                    spilled += found.log_bytes
+                if exhausted:  # the rest of the wave only kept its features, for the scoring pass
+                    continue
+                counts, n_docs = found.counts, found.docs
                 features = int(counts.sum())
                 if budget is not None and seen + features > budget:  # the budget runs out in this shard
                     if seen:
-                        counts, n_docs = self.count(pool.texts(i), budget - seen)
-                    return total + counts, used + n_docs
+                        counts, n_docs = self.count_features(read_features(found.log, self.config.buckets),
+                                                             budget - seen) if found.log is not None \
+                            else self.count(pool.texts(i), budget - seen)
+                    total, used, exhausted = total + counts, used + n_docs, True
+                    continue
                 total += counts
                 seen += features
                 used += n_docs
                 done_bytes += sizes[i]
             k = which[-1] + 1
-        return total, used
+        return total, used, kept
+
+    def _score_logs(self, pool: ShardPool, kept: Mapping[int, ShardFeatures]) -> dict[int, tuple[str, Weights,
+                                                                                                 ShardStats]]:
+        """Score every shard whose features the fit kept, from its log, one task each."""
+        assert self.log_diff is not None
+        order = sorted(kept)
+        calls = [(kept[i].log, self.config, self.log_diff) for i in order]
+        return {pool.shards[i].index: (pool.shards[i].path, scores, kept[i].stats)
+                for i, scores in zip(order, pool.mapper(score_log, calls))}
 
     def _set_counts(self, target_counts: npt.NDArray[np.int64], raw_counts: npt.NDArray[np.int64]) -> None:
         self.target_counts, self.raw_counts = target_counts, raw_counts
@@ -182,15 +236,11 @@ class DsirSelector(Selector):
         """Log importance weights; ``-inf`` for documents shorter than ``min_length`` tokens."""
         if self.log_diff is None:
             raise ConfigError("dsir must be fitted before scoring", hint="call fit(target, raw) or load a state")
-        feats = self.featurizer.featurize(texts)
-        weights = feats.dot(self.log_diff)
-        weights[self.lengths(feats.lengths()) < self.config.min_length] = -np.inf
-        return weights
+        return _weights(self.featurizer.featurize(texts), self.log_diff, self.config)
 
     def lengths(self, feature_sums: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The reference's token count from a count vector's sum: ``(sum + n(n-1)/2) // n``."""
-        n = self.config.ngrams
-        return np.asarray((feature_sums + n * (n - 1) // 2) // n, dtype=np.int64)
+        return _token_lengths(feature_sums, self.config.ngrams)
 
     def kl_reduction(self, selected: Iterable[str]) -> float:
         """KL reduction of a selection of texts toward the fitted target, relative to the fitted pool."""
@@ -220,6 +270,99 @@ class DsirSelector(Selector):
 def count_texts(texts: Iterable[str], config: DsirConfig, budget: int | None) -> tuple[npt.NDArray[np.int64], int]:
     """``DsirSelector.count`` of ``texts`` by a selector of ``config``: one shard's task."""
     return DsirSelector(config).count(texts, budget)
+
+
+def _token_lengths(feature_sums: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
+    return np.asarray((feature_sums + n * (n - 1) // 2) // n, dtype=np.int64)
+
+
+def _weights(feats: HashedBatch, log_diff: Weights, config: DsirConfig) -> Weights:
+    """Log importance weights of featurised documents; ``-inf`` below ``min_length`` tokens."""
+    weights = feats.dot(log_diff)
+    weights[_token_lengths(feats.lengths(), config.ngrams) < config.min_length] = -np.inf
+    return weights
+
+
+class _Counter:
+    """The raw count's running sums: bucket counts, documents used, n-grams seen, up to a budget."""
+
+    def __init__(self, buckets: int, budget: int | None) -> None:
+        self.total = np.zeros(buckets, dtype=np.int64)
+        self.budget, self.seen, self.used = budget, 0, 0
+
+    def add(self, feats: HashedBatch) -> bool:
+        """Count a batch, up to the document whose running count first exceeds the budget; False from then on."""
+        if self.budget is not None and self.seen > self.budget:
+            return False
+        n, lengths = feats.n_docs, feats.lengths()
+        if self.budget is not None:
+            over = int(np.searchsorted(self.seen + np.cumsum(lengths), self.budget, side="right"))
+            n = min(over + 1, feats.n_docs)
+        kept = feats.bucket_ids if n == feats.n_docs else feats.bucket_ids[feats.doc_ids < n]
+        self.total += np.bincount(kept, minlength=len(self.total))
+        self.seen += int(lengths[:n].sum())
+        self.used += n
+        return n == feats.n_docs and not (self.budget is not None and self.seen > self.budget)
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardFeatures:
+    """One shard's raw count (up to the budget) and, if kept, the array log of its documents' features."""
+
+    counts: npt.NDArray[np.int64]
+    docs: int
+    stats: ShardStats
+    log: str | None = None
+    log_bytes: int = 0
+
+
+def count_shard(shard: Shard, opts: ReadOptions, config: DsirConfig, budget: int | None,
+                spill: str | None) -> ShardFeatures:
+    """One shard's task: its raw count up to ``budget``; with a ``spill`` directory, every document of the
+    shard is featurised (past the budget too) and kept in an array log there, for scoring without a second
+    featurisation. The reader's counters come back for the scoring pass (it may not read the shard)."""
+    featurizer = NgramFeaturizer(buckets=config.buckets, order=config.ngrams, hash=config.hash)
+    counter = _Counter(config.buckets, budget)
+    stats = ShardStats()
+    texts = (b.texts for b in iter_batches(shard, opts, stats, all_columns=False))
+    if spill is None:
+        it = (t for batch in texts for t in batch)
+        for batch in iter(lambda: list(islice(it, FIT_BATCH)), []):
+            if not counter.add(featurizer.featurize(batch)):
+                break
+        return ShardFeatures(counter.total, counter.used, stats)
+    path = fs.join(spill, f"{shard.index}.features")
+    counting = True
+    with write_log(path) as log:
+        for batch in texts:
+            feats = featurizer.featurize(batch)
+            counting = counting and counter.add(feats)
+            log.append(_encode(feats, config.buckets))
+    return ShardFeatures(counter.total, counter.used, stats, path, log.nbytes)
+
+
+def _encode(feats: HashedBatch, buckets: int) -> list[npt.NDArray[Any]]:
+    """A batch's features as a log record: ``[n_docs]``, the buckets (16-bit where they fit), and the document
+    ids run-length encoded (they come in a few ascending runs, one per n-gram order)."""
+    docs = feats.doc_ids
+    starts = np.flatnonzero(np.diff(docs, prepend=-1)) if len(docs) else np.empty(0, dtype=np.int64)
+    runs = np.diff(starts, append=len(docs))
+    return [np.array([feats.n_docs], dtype=np.int64), feats.bucket_ids.astype(np.uint16 if buckets <= 1 << 16
+                                                                             else np.uint32),
+            docs[starts].astype(np.int32), runs.astype(np.int64)]
+
+
+def read_features(path: str, buckets: int) -> Iterator[HashedBatch]:
+    """The featurised batches an array log holds, as ``count_shard`` wrote them."""
+    for n_docs, bucket_ids, run_docs, runs in read_log(path):
+        yield HashedBatch(np.repeat(run_docs.astype(np.int64), runs), bucket_ids.astype(np.int64), int(n_docs[0]),
+                          buckets)
+
+
+def score_log(path: str, config: DsirConfig, log_diff: Weights) -> Weights:
+    """One kept shard's scores from its array log (a task)."""
+    parts = [_weights(feats, log_diff, config) for feats in read_features(path, config.buckets)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
 
 
 def _wave(sizes: Sequence[int], first: int, jobs: int, budget: int | None, seen: int, done_bytes: int) -> list[int]:

@@ -217,8 +217,13 @@ def test_dsir_counts_the_manifest_order_prefix_in_parallel(tmp_path, budget):
     expected, used = DsirSelector(config).count(iter(stream), config.raw_budget_features())
     with Executor(2, "local") as ex:
         for pool in (shard_pool(shards, ReadOptions()), shard_pool(shards, ReadOptions(), ex)):
-            counts, n = DsirSelector(config).count_pool(pool, config.raw_budget_features())
-            assert n == used and np.array_equal(counts, expected)
+            for spill in (None, tmp_path / "spill"):  # counted only, or featurised whole and kept on disk
+                spill_dir = None if spill is None else str(spill)
+                if spill is not None:
+                    spill.mkdir(exist_ok=True)
+                counts, n, kept = DsirSelector(config).count_pool(pool, config.raw_budget_features(), spill_dir)
+                assert n == used and np.array_equal(counts, expected)
+                assert (not kept) if spill is None else 0 in kept
 
 
 @pytest.mark.parametrize("draws", [1, 3])
