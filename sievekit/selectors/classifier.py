@@ -59,6 +59,7 @@ import numpy.typing as npt
 from sievekit.errors import ConfigError, MissingDependencyError
 from sievekit.io.pool import ShardPool, reservoir_positions
 from sievekit.selectors.base import Selector, decode_array, encode_array
+from sievekit.selectors.features import Features, featurize, tf_scores
 from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, NgramFeaturizer
 from sievekit.selectors.pu import (
     cross_fitted_scores,
@@ -76,7 +77,6 @@ if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
 T = TypeVar("T")
-FEATURIZE_BATCH = 1024
 SAMPLE_CHUNK = 4096
 MAX_ITER = 1000
 MAX_DROP_SHARE = 0.5  # a budget past half the pool still leaves the re-fit half its negatives
@@ -160,78 +160,6 @@ class ClassifierConfig:
             raise ValueError(f"ngrams must be within [1, {MAX_ORDER}], got {self.ngrams}")
 
 
-@dataclasses.dataclass(frozen=True)
-class Features:
-    """Rows of ``1 + log(tf)`` over hashed n-gram buckets, each row L2-normalised, in CSR form.
-
-    Attributes:
-        indptr: int64, length ``n_docs + 1``.
-        indices: int64 bucket ids, sorted within each row.
-        values: float64 feature values (an empty document is an all-zero row).
-        num_buckets: the width of the rows.
-    """
-
-    indptr: npt.NDArray[np.int64]
-    indices: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
-    num_buckets: int
-
-    @property
-    def n_docs(self) -> int:
-        return len(self.indptr) - 1
-
-    @classmethod
-    def from_texts(cls, featurizer: NgramFeaturizer, texts: Sequence[str]) -> Features:
-        """Featurise ``texts`` (one batch; see :func:`featurize` for any number)."""
-        indptr, indices, counts = featurizer.featurize(texts).to_csr()
-        values = 1.0 + np.log(counts)
-        doc = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-        norms = np.sqrt(np.bincount(doc, weights=values * values, minlength=len(indptr) - 1))
-        return cls(indptr, indices, values / norms[doc], featurizer.buckets)
-
-    @classmethod
-    def concat(cls, parts: Sequence[Features], num_buckets: int) -> Features:
-        """The rows of every part, in order."""
-        if not parts:
-            return cls(np.zeros(1, np.int64), np.empty(0, np.int64), np.empty(0, np.float64), num_buckets)
-        offsets = np.cumsum([0] + [len(p.indices) for p in parts[:-1]])
-        indptr = np.concatenate([[0]] + [p.indptr[1:] + off for p, off in zip(parts, offsets)]).astype(np.int64)
-        return cls(indptr, np.concatenate([p.indices for p in parts]), np.concatenate([p.values for p in parts]),
-                   num_buckets)
-
-    def take(self, rows: npt.ArrayLike) -> Features:
-        """The given rows, in the given order (e.g. a sample of a featurised pool)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        starts = self.indptr[rows]
-        lengths = self.indptr[rows + 1] - starts
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        entries = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
-        return Features(indptr, self.indices[entries], self.values[entries], self.num_buckets)
-
-    def dot(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """``weights · row`` for every row."""
-        doc = np.repeat(np.arange(self.n_docs), np.diff(self.indptr))
-        # bincount with weights returns float64 already; asarray only tells the type checker so.
-        return np.asarray(np.bincount(doc, weights=self.values * weights[self.indices], minlength=self.n_docs),
-                          dtype=np.float64)
-
-    def to_scipy(self) -> csr_matrix:
-        """The rows as a ``scipy.sparse.csr_matrix`` (scipy must be installed)."""
-        from scipy.sparse import csr_matrix
-
-        return csr_matrix((self.values, self.indices, self.indptr), shape=(self.n_docs, self.num_buckets))
-
-
-def featurize(featurizer: NgramFeaturizer, texts: Iterable[str]) -> Features:
-    """:class:`Features` of any number of texts, featurised ``FEATURIZE_BATCH`` at a time."""
-    it = iter(texts)
-    parts = []
-    while batch := list(islice(it, FEATURIZE_BATCH)):
-        parts.append(Features.from_texts(featurizer, batch))
-    return Features.concat(parts, featurizer.buckets)
-
-
 def reservoir_sample(items: Iterable[T], n: int, rng: np.random.Generator) -> tuple[list[T], int]:
     """A uniform sample of ``n`` items (all of them if fewer) from a stream of unknown length, in stream order.
 
@@ -295,6 +223,7 @@ class ClassifierSelector(Selector):
         cfg: ClassifierConfig = self.config
         self.featurizer = NgramFeaturizer(buckets=cfg.buckets, order=cfg.ngrams, lowercase=cfg.lowercase)
         self.weights: npt.NDArray[np.float64] | None = None
+        self._weights32: tuple[npt.NDArray[np.float64], npt.NDArray[np.floating]] | None = None
         self.intercept = 0.0
         self.fit_stats: dict[str, int] = {}
         self.pu_dropped = np.empty(0, dtype=np.int64)  # rows of the last fit's negatives left out of the re-fit
@@ -457,13 +386,22 @@ class ClassifierSelector(Selector):
     # -- scoring -----------------------------------------------------------------------------------
     def score_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """The decision function ``w · x + b`` of every text (> 0: more target-like than pool-like)."""
-        return Features.from_texts(self.featurizer, texts).dot(self._require_weights()) + self.intercept
+        return tf_scores(self.featurizer, texts, self._scoring_weights()) + self.intercept
 
     def _require_weights(self) -> npt.NDArray[np.float64]:
         if self.weights is None:
             raise ConfigError("classifier must be fitted before scoring",
                               hint="call fit(target, raw), pass --target, or load a state with --state")
         return self.weights
+
+    def _scoring_weights(self) -> npt.NDArray[np.floating]:
+        """The weights as float32 when that holds them exactly (they are fitted so): half the memory to read
+        at random while scoring, and the same products."""
+        weights = self._require_weights()
+        if self._weights32 is None or self._weights32[0] is not weights:
+            narrow = weights.astype(np.float32)
+            self._weights32 = weights, narrow if np.array_equal(narrow, weights) else weights
+        return self._weights32[1]
 
     # -- state -------------------------------------------------------------------------------------
     def fitted_state(self) -> dict[str, Any]:

@@ -36,11 +36,13 @@ import dataclasses
 import functools
 import hashlib
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from sievekit.selectors.ngram_jit import TokenHashes, kernels, token_hashes
 from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
 
 HashName = Literal["fast", "sha256"]
@@ -57,6 +59,7 @@ HASH_BLOCK_BYTES = 1 << 16
 _U64 = np.uint64
 _Unsigned = TypeVar("_Unsigned", np.uint32, np.uint64)
 _ORDER_SEEDS = [_U64((0x9E3779B97F4A7C15 * (k + 1)) % (1 << 64)) for k in range(MAX_ORDER + 1)]
+_SEEDS = np.array(_ORDER_SEEDS, dtype=np.uint64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,6 +305,9 @@ class NgramFeaturizer:
     def featurize(self, texts: Sequence[str]) -> HashedBatch:
         """Hashed n-grams of every text; n-grams never span two documents."""
         cuts = _chunk_bounds(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), CHUNK_CHARS)
+        jit = kernels() if self.hash == "fast" else None
+        if jit is not None:
+            return self._featurize_compiled(jit, texts)
         # Tokenise every chunk first: with the n-gram counts known, each chunk writes its n-grams straight into
         # the batch's arrays (no per-chunk arrays to concatenate: less copying and a lower peak of memory).
         chunks = [(lo, token_spans(texts[lo:hi], self.lowercase)) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
@@ -314,6 +320,39 @@ class NgramFeaturizer:
             end = at + sum(chunk_sizes)
             self._write_chunk(spans, first_doc, chunk_sizes, doc_ids[at:end], bucket_ids[at:end])
             at = end
+        return HashedBatch(doc_ids, bucket_ids, len(texts), self.buckets)
+
+    def counts(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                    npt.NDArray[np.int64]]:
+        """``featurize(texts).to_csr()``: each text's distinct buckets (sorted) and their counts; with the
+        compiled kernels, counted text by text without the per-occurrence arrays or their sort."""
+        jit = kernels() if self.hash == "fast" else None
+        if jit is None:
+            return self.featurize(texts).to_csr()
+        chunks = self.compiled_tokens(jit, texts)
+        size = sum(t.n_ngrams(k) for _, t in chunks for k in range(1, self.order + 1))
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        indices, counts = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+        for first, tokens in chunks:
+            jit.csr_counts(tokens.hashes, tokens.n_tokens, self.order, self.buckets, _SEEDS,
+                           indptr[first: first + len(tokens.n_tokens) + 1], indices, counts)
+        return indptr, indices[: indptr[-1]], counts[: indptr[-1]]
+
+    def compiled_tokens(self, jit: ModuleType, texts: Sequence[str]) -> list[tuple[int, TokenHashes]]:
+        """The token hashes of ``texts`` from the kernels, ``CHUNK_CHARS`` at a time, each with its first text."""
+        cuts = _chunk_bounds(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), CHUNK_CHARS)
+        return [(lo, token_hashes(jit, texts[lo:hi], self.lowercase)) for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+    def _featurize_compiled(self, jit: ModuleType, texts: Sequence[str]) -> HashedBatch:
+        """``featurize`` by the kernels: the same entries in the same order as the numpy path."""
+        chunks = self.compiled_tokens(jit, texts)
+        sizes = [sum(t.n_ngrams(k) for k in range(1, self.order + 1)) for _, t in chunks]
+        doc_ids, bucket_ids = np.empty(sum(sizes), dtype=np.int64), np.empty(sum(sizes), dtype=np.int64)
+        at = 0
+        for (first, tokens), size in zip(chunks, sizes):
+            jit.write_ngrams(tokens.hashes, tokens.n_tokens, self.order, self.buckets, _SEEDS, first,
+                             doc_ids[at: at + size], bucket_ids[at: at + size])
+            at += size
         return HashedBatch(doc_ids, bucket_ids, len(texts), self.buckets)
 
     def _write_chunk(self, spans: TokenSpans, first_doc: int, sizes: list[int], doc_ids: npt.NDArray[np.int64],

@@ -96,6 +96,13 @@ _BYTE_CLASS = bytes([0 if b in _ASCII_SPACE else 1 if chr(b).isalnum() or b == 0
 
 
 @functools.cache
+def byte_classes() -> npt.NDArray[np.uint8]:
+    """The class of every byte value as ``token_spans`` first gives it: 0 space, 1 word, 2 neither for ASCII
+    bytes; 3 for the others, which the code point of their character classes."""
+    return np.frombuffer(_BYTE_CLASS, dtype=np.uint8)
+
+
+@functools.cache
 def codepoint_classes(astral: bool = False) -> npt.NDArray[np.uint8]:
     """The pattern's class of every code point: 0 space, 1 word, 2 neither (punctuation and the rest).
 

@@ -1,0 +1,83 @@
+"""The compiled path of the fast-hash featurizer: whether it is in use, and batches of texts in and out of it.
+
+The kernels (``_jit_ngrams.py``) need numba, the ``sievekit[fast]`` extra. Without it, or with the environment
+variable ``SIEVEKIT_JIT=0``, every caller takes its numpy path, and both give identical tokens, buckets, counts
+and scores (tests/selectors/test_ngram_jit.py checks it over arbitrary Unicode text). Only the ``fast`` hash
+has a compiled path; DSIR's sha256 parity mode always runs the numpy code.
+
+numba compiles the kernels once per machine into its cache (``__pycache__``, or a per-user cache directory
+when that one is read-only) and each process loads them from there on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Sequence
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+
+from sievekit.selectors.wordpunct import byte_classes, codepoint_classes
+
+ENV = "SIEVEKIT_JIT"  # "0": use the numpy path even where numba is installed
+_NO_WIDE = np.zeros(0, dtype=np.uint8)
+_ASTRAL = [False]  # whether this process has met a code point above U+FFFF (then it keeps the full table)
+
+
+def kernels() -> ModuleType | None:
+    """The compiled kernels, or ``None`` when numba is missing or ``SIEVEKIT_JIT=0``."""
+    if os.environ.get(ENV, "1") == "0":
+        return None
+    return _import_kernels()
+
+
+@functools.cache
+def _import_kernels() -> ModuleType | None:
+    try:
+        from sievekit.selectors import _jit_ngrams
+    except ImportError:  # numba missing, or built for another numpy
+        return None
+    return _jit_ngrams
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenHashes:
+    """A batch's tokens as their fast hashes (``ngrams._HASH`` of each token's UTF-8 bytes).
+
+    Attributes:
+        hashes: uint64, every token of every text, in order.
+        n_tokens: int64, the number of tokens of each text.
+    """
+
+    hashes: npt.NDArray[np.uint64]
+    n_tokens: npt.NDArray[np.int64]
+
+    def n_ngrams(self, k: int) -> int:
+        """The number of k-grams (within one text) of the batch."""
+        return int(np.maximum(self.n_tokens - (k - 1), 0).sum())
+
+
+def token_hashes(jit: ModuleType, texts: Sequence[str], lowercase: bool) -> TokenHashes:
+    """Tokenise and hash ``texts`` with the kernels: the same tokens as ``wordpunct.token_spans``.
+
+    The texts are laid out as ``token_spans`` lays them (one space before, between and after them) and encoded
+    at once; non-ASCII texts are lowercased by ``str.lower`` here, as there, ASCII bytes in the kernel.
+    """
+    segments = [t if t.isascii() else t.lower() for t in texts] if lowercase else texts
+    joined = " ".join(["", *segments, ""])
+    data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    starts = np.ones(len(segments) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, segments), dtype=np.int64, count=len(segments)) + 1, out=starts[1:])
+    starts[1:] += 1
+    wide = _NO_WIDE
+    if not joined.isascii():
+        starts = jit.byte_offsets(data, starts)
+        wide, missing = jit.wide_classes(data, codepoint_classes(_ASTRAL[0]))
+        if missing >= 0:  # a code point above U+FFFF: the full table is built (once per process) only now
+            _ASTRAL[0] = True
+            wide, missing = jit.wide_classes(data, codepoint_classes(True))
+    hashes, n_tokens = jit.scan_tokens(data, byte_classes(), wide, starts, lowercase)
+    return TokenHashes(hashes, n_tokens)
