@@ -11,7 +11,7 @@ machine is shared: trust CPU seconds and same-run ratios). Scores per run:
 
 Usage (the figures in bench/neardup/README.md):
     python bench/neardup/compare.py --pool synthetic natural --threshold 0.7 0.8 0.9 \\
-        --variant sig exact [--base-code DIR] [--baselines]
+        --variant sig exact [--base-code DIR] [--baselines [datasketch] [rensa]]
 and on the 134k-document pool (``natural.py --set large``):
     python bench/neardup/compare.py --pool natural-large --threshold 0.8 --variant exact sig --baselines
 ``--base-code DIR`` adds the previous ``--verify exact`` (shingle sets rebuilt from the inputs and held in memory)
@@ -125,7 +125,8 @@ def main() -> None:
     ap.add_argument("--variant", nargs="*", default=["sig", "exact"])
     ap.add_argument("--code", default=str(ROOT), help="where the sievekit package to measure is (default: here)")
     ap.add_argument("--base-code", help="a checkout of the previous sievekit, for the exact-in-memory variant")
-    ap.add_argument("--baselines", action="store_true", help="also datasketch and rensa (baselines.py)")
+    ap.add_argument("--baselines", nargs="*", choices=["datasketch", "rensa"],
+                    help="also these reference tools (baselines.py; no name: both)")
     ap.add_argument("--tag", default="compare", help="results go to bench/out/TAG.json")
     args = ap.parse_args()
     variants = args.variant + (["exact-in-memory"] if args.base_code else [])
@@ -136,8 +137,8 @@ def main() -> None:
         labels, pairs = (natural.labels, natural.pairs) if natural else load_truth(root)
         for t in args.threshold:
             tools = {f"sievekit --verify {v}": v for v in variants}
-            if args.baselines:
-                tools.update({"datasketch": "datasketch", "rensa": "rensa"})
+            if args.baselines is not None:
+                tools.update({b: b for b in args.baselines or ["datasketch", "rensa"]})
             for name, v in tools.items():
                 out = ROOT / "bench" / "out" / "compare" / f"{pool}-{t}-{v}"
                 if v in ("datasketch", "rensa"):
@@ -177,12 +178,15 @@ def run_baseline(tool: str, root: Path, t: float, out: Path) -> dict:
 def print_table(report: list[dict]) -> None:
     bands = list(report[0]["recall"]) if report else []
     print("\n| pool | t | tool | " + " | ".join(f"recall {b}" for b in bands)
-          + " | removal precision | removed | CPU s | peak RSS MB |")
-    print("|---|---|---|" + "---|" * (len(bands) + 4))
+          + " | removal precision | removed | CPU s | peak RSS MB | speed per core vs datasketch (same run) |")
+    print("|---|---|---|" + "---|" * (len(bands) + 5))
+    base = {(r["pool"], r["threshold"]): r["cpu_s"] for r in report if r["tool"] == "datasketch"}
     for r in report:
         rec = " | ".join("-" if r["recall"][b] is None else f"{r['recall'][b]:.3f}" for b in bands)
+        ds = base.get((r["pool"], r["threshold"]))
+        ratio = f"{ds / r['cpu_s']:.1f}x" if ds and r["tool"] != "datasketch" else "-"
         print(f"| {r['pool']} | {r['threshold']} | {r['tool']} | {rec} | {r['removal_precision']:.4f} "
-              f"| {r['removed']:,} | {r['cpu_s']} | {r['peak_rss_mb']:,} |")
+              f"| {r['removed']:,} | {r['cpu_s']} | {r['peak_rss_mb']:,} | {ratio} |")
 
 
 if __name__ == "__main__":

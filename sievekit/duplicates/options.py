@@ -47,9 +47,10 @@ class DedupeConfig:
     seed: int = field(default=0, metadata={"help": "Seeds every hash; same seed, same survivors."})
     key_parts: int = field(default=1, metadata={"help": "Split each band's keys into this many ranges (bounds the "
                                                         "bucket stage's memory)."})
-    memory_mb: float = field(default=1024, metadata={"help": "Memory budget of the cluster stage in MB: its "
-                                                              "per-document arrays go to the work directory past "
-                                                              "it. Changes only speed, never the results.",
+    memory_mb: float = field(default=1024, metadata={"help": "Memory budget of the exact pass and the cluster "
+                                                              "stage in MB: their per-document arrays go to the "
+                                                              "work directory past it. Changes only speed, never "
+                                                              "the results.",
                                                               "run": True})
     annotate: bool = field(default=False, metadata={"help": "Keep every record and add dedupe_cluster and "
                                                             "dedupe_kept fields instead of dropping."})

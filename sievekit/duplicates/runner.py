@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from sievekit.duplicates.exact import exact_pass
 from sievekit.duplicates.options import STAGES, DedupeConfig
 from sievekit.duplicates.sources import Source, against_chain, plan_sources, record_run
 from sievekit.duplicates.stages import (
     bucket_band,
     cluster_stage,
-    exact_pass,
     filter_marker,
     filter_params,
     sign_shard,
@@ -75,7 +75,7 @@ def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptio
         if stage in ("all", "bucket"):
             progress.phase("bucket", 0, (1 if band is not None else cfg.banding.bands) * cfg.key_parts,
                            "bands" if cfg.key_parts == 1 else "band parts")
-            exact_pass(root, sources, eparams)
+            exact_pass(root, sources, eparams, cfg.memory_mb)
             b = cfg.banding
             say(f"bucket: {b.bands} bands x {b.rows} rows "
                 f"(P(catch) at J={cfg.threshold}: {b.catch(cfg.threshold):.3f})")

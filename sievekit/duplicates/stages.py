@@ -92,27 +92,6 @@ def _scores(batch: Any, name: str) -> np.ndarray:
                      for v in values], dtype=np.float64)
 
 
-def exact_pass(work_root: str, sources: Sequence[Source], params: dict[str, Any]) -> np.ndarray:
-    """Each document's representative: the smallest global index with the same 128-bit exact key."""
-    work = WorkDir(work_root)
-    marker = work.path("exact", "rep.json")
-    if work.done(marker, params) is not None:
-        return work.load(work.path("exact", "rep.npy"))
-    keys = SigStore(sources, 1).column("exact", np.uint64)
-    n = len(keys)
-    order = np.lexsort((np.arange(n), keys[:, 1], keys[:, 0]))
-    k = keys[order]
-    new = np.ones(n, dtype=bool)
-    if n > 1:
-        new[1:] = np.any(k[1:] != k[:-1], axis=1)
-    first = np.maximum.accumulate(np.where(new, np.arange(n), 0))
-    rep = np.empty(n, dtype=np.int64)
-    rep[order] = order[first]
-    work.save(work.path("exact", "rep.npy"), rep)
-    work.mark(marker, params, documents=n, exact_groups=int(new.sum()))
-    return rep
-
-
 def bucket_band(work_root: str, sources: Sequence[Source], cfg: DedupeConfig, band: int, part: int,
                 params: dict[str, Any]) -> None:
     """LSH groups of one band (and key range) over every exact representative, as sorted arrays."""
