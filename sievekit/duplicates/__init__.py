@@ -6,7 +6,9 @@ Modules, in the order data flows through them:
 - ``shingles``: word n-gram hashes combined from the word hashes;
 - ``minhash``: one-permutation MinHash with densification (or datasketch's MinHash as an engine);
 - ``banding``: the bands x rows rule, band keys, and LSH groups by sorting;
+- ``exact``: the exact pass (each document's first exact copy), within ``--memory-mb``;
 - ``verify`` and ``cluster``: candidate checks, peeling LSH groups into edges, in-memory components;
+  ``preads`` (positional reads of the work files) and ``pairmemo`` (each pair's sets read once) under them;
 - ``components``, ``spill`` and ``cluster_files``: the whole pool's components over edge shards on disk,
   within ``--memory-mb``, and the cluster stage's outputs streamed from them;
 - ``workdir``, ``sources``, ``stages``, ``runner``: the on-disk stages and the run that drives them;

@@ -5,12 +5,13 @@ then components once) → filter (per shard).
 Each stage skips what its markers say is complete with the same parameters and refuses artefacts made
 with different ones. Memory (bench/neardup/memory.py, 4k and 16k documents): sign and filter keep nothing
 per document beyond the current batch (and filter's 9-byte keep/cluster arrays); bucket holds one band's
-keys, indices and sort order, ~32 bytes per document, plus the exact pass's ~64 bytes once; cluster first
-verifies each band part as a task of its own (``verify_band``, on the executor like the other stages: one
-part's groups and edges at a time) and writes its edges to the work directory, then joins them within
-``--memory-mb`` (components.py: a label per document, on disk past the budget; cluster_files.py: the
+keys, indices and sort order, ~32 bytes per document (the exact pass before it: exact.py, in the budget);
+cluster first verifies each band part as a task of its own (``verify_band``, on the executor like the other
+stages: one part's groups and edges at a time) and writes its edges to the work directory, then joins them
+within ``--memory-mb`` (components.py: a label per document, on disk past the budget; cluster_files.py: the
 outputs, streamed); its exact verification reads the shingle sets sign wrote a chunk of pairs at a time
-(verify.py), never all at once. Signatures are memory-mapped, read in chunks of ``CHUNK_ROWS`` documents.
+(verify.py, by positional reads: preads.py), never all at once, each pair once per process (pairmemo.py).
+Signatures are memory-mapped for the bucket stage's runs of documents, read in chunks of ``CHUNK_ROWS``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ is written last, so its presence means the artefacts beside it are whole)::
     WORK/sign/shard-00003.{sig,exact,len,score,ids.jsonl,json}
     WORK/sign/shard-00003.{sets,setend}   --verify exact: sorted 32-bit shingle hashes, each document's end
     WORK/exact/rep.npy + rep.json         exact pass: each document's first exact copy
+    WORK/exact/buckets-*/                 its keys by top bits, past --memory-mb, while it runs
     WORK/bucket/band-007-part-00.npz/.json   LSH groups of one band (and key range)
     WORK/cluster/edges/band-007-part-00.{edges,json}   its verified edges (raw int64 pairs), one per document
     WORK/cluster/labels.{npy,json}        each document's component label (its smallest member)
