@@ -25,10 +25,11 @@ class LockedError(SievekitError):
 
 
 @contextlib.contextmanager
-def locked(directory: str, name: str = LOCK, shared: bool = False) -> Iterator[None]:
+def locked(directory: str, name: str = LOCK, shared: bool = False, label: str | None = None) -> Iterator[None]:
     """Hold ``directory`` (created if missing) for the block; runs that may share a directory by design
     (array tasks, one dedupe stage task per shard or band) each lock their own ``name``. ``shared``: hold it
     beside other shared holders (the tasks of one staged run), excluding only exclusive holders (whole runs).
+    ``label`` names what is locked in messages (a single output file, locked in its folder).
 
     Raises:
         LockedError: another process holds it (the message names its PID).
@@ -39,9 +40,12 @@ def locked(directory: str, name: str = LOCK, shared: bool = False) -> Iterator[N
     path = os.path.join(directory, name)
     try:
         fs.makedirs(directory)
-        fd = _acquire(path, directory, shared)
+        fd = _acquire(path, label or directory, shared)
+    except (FileExistsError, NotADirectoryError):
+        raise ShardError(f"{directory}: a file is in the way (a directory is needed there)",
+                         hint="choose another output, or move that file away") from None
     except OSError as exc:  # a read-only or missing place: one line naming it, not a traceback
-        raise ShardError(f"{directory or '.'}: cannot write there ({exc.strerror or exc})",
+        raise ShardError(f"{directory}: cannot write there ({exc.strerror or exc})",
                          hint="check that it exists and is writable (permissions, a read-only disk)") from None
     try:
         if not shared:

@@ -88,7 +88,7 @@ def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANI
     # Looked at before the records: a run writes its marker before any output, so an output seen here
     # without a marker seen next was not written by a run of this output.
     existing = [(what, path) for what, path in guard if path and path != STDIO and fs.isfile(path)]
-    manifest, marker = (_read(fs.join(output, n)) for n in (name, marker_name(name)))
+    manifest, marker = (_read(fs.join(output, n), overwrite) for n in (name, marker_name(name)))
     other = next((p for p in (manifest, marker) if p is not None and p.get("fingerprint") != fp), None)
     if other is not None:
         if not overwrite:
@@ -125,9 +125,11 @@ def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MA
     run sweeps only their temporaries, and an ``overwrite`` lets the run replace them whole."""
     with contextlib.ExitStack() as stack:
         # A whole run holds the output alone; the tasks of a staged run (``task``) share it with each other.
-        stack.enter_context(locked(output, LOCK if name == MANIFEST else f".{name[:-5]}.lock", shared=bool(task)))
+        folder = output or "."  # a single file named without a folder: its records are in the current one
+        stack.enter_context(locked(folder, LOCK if name == MANIFEST else f".{name[:-5]}.lock", shared=bool(task),
+                                   label=label))
         if task:
-            stack.enter_context(locked(output, f".sievekit-{task}.lock"))
+            stack.enter_context(locked(folder, f".sievekit-{task}.lock", label=label))
         status = begin(output, job, overwrite, name, guard=guard, label=label, keep=files or ())
         if status == "resume":
             sweep_temporaries(output, files)
@@ -265,12 +267,16 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
-def _read(path: str) -> dict[str, Any] | None:
+def _read(path: str, overwrite: bool = False) -> dict[str, Any] | None:
+    """A run record, or None when there is none (or it is damaged and ``overwrite`` asks to replace it)."""
     if not fs.exists(path):
         return None
     try:
         data = json.loads(fs.read_text(path))
     except (OSError, ValueError) as exc:
+        if overwrite and fs.isfile(path):
+            fs.remove(path)  # what it said is lost; the outputs it listed are replaced by this run
+            return None
         raise ConfigError(f"{path}: unreadable run record ({exc})",
                           hint=f"remove it, or pass {option('overwrite')}") from exc
     return data if isinstance(data, dict) else None

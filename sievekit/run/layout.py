@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,8 +48,14 @@ class Layout:
     codec: str | None = None  # the output compression asked for (None: each output keeps its input's codec)
 
     def __post_init__(self) -> None:
+        if not self.output.strip():
+            raise ConfigError(f"{option('output')} is empty", hint="give a directory, a .jsonl file, or - for stdout")
         if self.kind == "file":
             check_output_codec(self.output, self.codec)  # a name the user chose is refused, never changed
+            if not fs.is_url(self.output) and os.path.islink(self.output):
+                # written through, as the shell's ``>`` does: the file is the link's target (its records beside
+                # it), so ``-o latest.jsonl`` and ``-o runs/today.jsonl`` are one output, and the link stays
+                object.__setattr__(self, "output", fs.realpath(self.output))
 
     @functools.cached_property
     def kind(self) -> str:
@@ -97,7 +104,7 @@ class Layout:
         if self.kind != "file":
             return self.output, name
         head, base = fs.split(self.output)
-        return head or ".", base + FILE_MANIFEST
+        return head, base + FILE_MANIFEST
 
     def record(self, name: str = MANIFEST) -> list[tuple[str, str]]:
         """The run's bookkeeping files: its manifest and its run marker (none for stdout)."""

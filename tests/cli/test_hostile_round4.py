@@ -346,3 +346,83 @@ def test_a_report_of_an_empty_pool_is_a_report_of_zero_documents(invoke, tmp_pat
     res = invoke("report", pool, "--json")
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["total"]["rows"] == 0
+
+
+# --- the hostile user against the single-file contract --------------------------------------------------------
+
+
+def test_a_symlinked_output_is_written_through_and_is_one_output_with_its_target(invoke, tmp_path):
+    real, link = tmp_path / "runs" / "today.jsonl", tmp_path / "latest.jsonl"
+    assert invoke(*SELECT, "-o", real).exit_code == 0
+    link.symlink_to(real)
+    res = invoke(*SELECT, "-o", link)
+    assert res.exit_code == 0 and "nothing to do" in res.stderr  # the same file: the same output
+    res = invoke("select", POOL, "--method", "length", "--top-k", "7", "-o", link, "--overwrite")
+    assert res.exit_code == 0, res.stderr
+    assert link.is_symlink() and len(real.read_text().splitlines()) == 7  # the link stays, its target changed
+    assert not (tmp_path / "latest.jsonl.manifest.json").exists()
+
+
+def test_a_symlinked_output_onto_an_input_is_refused(invoke, tmp_path):
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(POOL)
+    res = invoke(*SELECT, "-o", link)
+    assert res.exit_code == 2 and "would overwrite an input" in _one_error_line(res.stderr)
+
+
+def test_odd_output_names(invoke, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("my out[1].jsonl", "-dash.jsonl", ".hidden.jsonl", "KEPT.JSONL"):
+        assert invoke(*SELECT, "-o", name).exit_code == 0, name
+        res = invoke(*SELECT, "-o", name)
+        assert res.exit_code == 0 and "nothing to do" in res.stderr, name
+        assert os.path.exists(name + ".manifest.json")
+    res = invoke(*SELECT, "-o", "picked.jsonl/")  # a trailing slash asks for a directory
+    assert res.exit_code == 0 and (tmp_path / "picked.jsonl" / "pool.jsonl").exists()
+    for empty in ("", " "):
+        res = invoke(*SELECT, "-o", empty)
+        assert res.exit_code == 2 and "--output is empty" in _one_error_line(res.stderr)
+
+
+def test_a_file_in_the_way_of_a_directory_output_is_one_line(invoke, tmp_path):
+    assert invoke(*SELECT, "-o", tmp_path / "k.jsonl").exit_code == 0
+    res = invoke(*SELECT, "-o", f"{tmp_path / 'k.jsonl'}/")
+    assert res.exit_code == 1 and "a file is in the way" in _one_error_line(res.stderr)
+
+
+def test_the_manifest_beside_a_file_is_never_read_as_a_shard(invoke, tmp_path):
+    folder = tmp_path / "picked"
+    assert invoke(*SELECT, "-o", folder / "kept.jsonl").exit_code == 0
+    res = invoke("report", folder, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert [s["name"] for s in json.loads(res.stdout)["shards"]] == ["kept.jsonl"]
+
+
+def test_a_damaged_record_is_replaced_with_overwrite_as_its_hint_says(invoke, tmp_path):
+    out = tmp_path / "kept.jsonl"
+    assert invoke(*SELECT, "-o", out).exit_code == 0
+    (tmp_path / "kept.jsonl.manifest.json").write_text("{not json")
+    res = invoke(*SELECT, "-o", out)
+    assert res.exit_code == 2 and "unreadable run record" in _one_error_line(res.stderr) and "--overwrite" in res.stderr
+    res = invoke(*SELECT, "-o", out, "--overwrite")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads((tmp_path / "kept.jsonl.manifest.json").read_text())["rows_out"] == 5
+
+
+def test_a_finished_file_deleted_since_is_written_again(invoke, tmp_path):
+    out = tmp_path / "kept.jsonl"
+    assert invoke(*SELECT, "-o", out).exit_code == 0
+    before = out.read_bytes()
+    out.unlink()
+    res = invoke(*SELECT, "-o", out)
+    assert res.exit_code == 0 and "kept 5 of 20" in res.stderr
+    assert out.read_bytes() == before
+
+
+def test_dedupe_filter_of_one_shard_into_one_file_is_refused(invoke, tmp_path):
+    work = tmp_path / "w"
+    for stage in ("sign", "bucket", "cluster"):
+        assert invoke("dedupe", POOL, "--work-dir", work, "--stage", stage).exit_code == 0
+    res = invoke("dedupe", POOL, "--work-dir", work, "--stage", "filter", "--shard", "0", "-o", tmp_path / "k.jsonl")
+    assert res.exit_code == 2 and "one file for all shards" in _one_error_line(res.stderr)
+    assert not (tmp_path / "k.jsonl").exists()
