@@ -403,7 +403,8 @@ def test_a_damaged_record_is_replaced_with_overwrite_as_its_hint_says(invoke, tm
     assert invoke(*SELECT, "-o", out).exit_code == 0
     (tmp_path / "kept.jsonl.manifest.json").write_text("{not json")
     res = invoke(*SELECT, "-o", out)
-    assert res.exit_code == 2 and "unreadable run record" in _one_error_line(res.stderr) and "--overwrite" in res.stderr
+    assert res.exit_code == 2 and "unreadable run record" in _one_error_line(res.stderr)
+    assert "--overwrite" in res.stderr
     res = invoke(*SELECT, "-o", out, "--overwrite")
     assert res.exit_code == 0, res.stderr
     assert json.loads((tmp_path / "kept.jsonl.manifest.json").read_text())["rows_out"] == 5
