@@ -10,6 +10,7 @@ each other, so no run overwrites its own input and no two outputs land on one fi
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import functools
 import os
 import re
@@ -185,6 +186,12 @@ def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_di
     if output_dir is not None:
         out = fs.realpath(output_dir)
         for spec in input_dirs:
+            if not fs.isdir(spec):  # a pattern: the output must not be among what it matches
+                if fnmatch.fnmatchcase(out, fs.realpath(spec)) or fnmatch.fnmatchcase(output_dir, spec):
+                    raise ConfigError(f"the output {output_dir} matches the input pattern {spec}",
+                                      hint=f"choose an {option('output')} the pattern does not match; a later run "
+                                      "would read the output as an input")
+                continue
             root = fs.realpath(spec)
             if out == root or out.startswith(root.rstrip("/") + "/"):
                 raise ConfigError(f"the output {output_dir} is inside the input directory {spec}",
@@ -193,8 +200,12 @@ def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_di
 
 
 def input_dirs(specs: Sequence[str]) -> list[str]:
-    """The inputs given as directories."""
-    return [s for s in specs if s != STDIO and fs.isdir(s)]
+    """The inputs that name a place rather than one file: directories, and glob patterns (a later run's
+    pattern would match an output written where it looks)."""
+    return [s for s in specs if s != STDIO and (fs.isdir(s) or _GLOB.search(s) is not None and not fs.exists(s))]
+
+
+_GLOB = re.compile(r"[*?\[]")
 
 
 def reads_of(shards: Sequence[Shard], what: str = "an input") -> list[tuple[str, str]]:

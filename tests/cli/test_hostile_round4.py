@@ -427,3 +427,17 @@ def test_dedupe_filter_of_one_shard_into_one_file_is_refused(invoke, tmp_path):
     res = invoke("dedupe", POOL, "--work-dir", work, "--stage", "filter", "--shard", "0", "-o", tmp_path / "k.jsonl")
     assert res.exit_code == 2 and "one file for all shards" in _one_error_line(res.stderr)
     assert not (tmp_path / "k.jsonl").exists()
+
+
+def test_an_output_file_an_input_pattern_would_match_is_refused(invoke, tmp_path):
+    # accepted before: the next day's run read yesterday's selection as one of its shards
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "a.jsonl").write_bytes(POOL.read_bytes())
+    pattern = f"{tmp_path}/shards/*.jsonl"
+    res = invoke("select", pattern, "--method", "length", "--top-k", "3", "-o", tmp_path / "shards" / "top.jsonl")
+    assert res.exit_code == 2 and "matches the input pattern" in _one_error_line(res.stderr)
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["a.jsonl"]
+    res = invoke("dedupe", pattern, "-o", tmp_path / "shards" / "d.jsonl")
+    assert res.exit_code == 2 and "matches the input pattern" in _one_error_line(res.stderr)
+    res = invoke("select", pattern, "--method", "length", "--top-k", "3", "-o", tmp_path / "top.jsonl")
+    assert res.exit_code == 0, res.stderr
