@@ -33,18 +33,33 @@ from score import load_truth, oracle, score  # noqa: E402
 STAGES = ("sign", "bucket", "cluster", "filter")
 
 
+# Started by a small process: a child's ru_maxrss counts the memory of the process it was forked (or vforked)
+# from at exec, so a benchmark that has loaded a pool's texts would lend its own peak to every tool it runs
+# after (compare.py did: 1.3 GB "peaks" for runs that never exceeded 0.22 GB).
+_LAUNCH = """
+import os, subprocess, sys, json
+cmd, cwd = json.loads(sys.argv[1]), sys.argv[2] or None
+proc = subprocess.Popen(cmd, cwd=cwd)
+_, status, usage = os.wait4(proc.pid, 0)
+sys.stderr.write(json.dumps([status, usage.ru_maxrss, usage.ru_utime + usage.ru_stime]) + chr(10))
+"""
+
+
 def timed_rss(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
               ) -> tuple[float, float, str, float]:
-    """Run a process; return wall seconds, peak RSS (MB), stdout, and CPU seconds (with reaped workers)."""
+    """Run a process; return wall seconds, peak RSS (MB), stdout, and CPU seconds (with reaped workers).
+
+    The process is started by a fresh, small Python process (see ``_LAUNCH``), which reports its rusage."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, json.dumps(cmd), cwd or ""], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    out, err = proc.communicate()
     wall = time.perf_counter() - t
+    lines = err.rstrip("\n").split("\n")
+    status, maxrss, cpu = json.loads(lines[-1]) if proc.returncode == 0 and lines[-1].startswith("[") else (1, 0, 0)
     if status:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
-    return wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
+    return wall, maxrss / 1024, out, cpu
 
 
 def sievekit_worker(pool: str, out: str, threshold: float, jobs: int, verify: str) -> None:
