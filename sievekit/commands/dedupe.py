@@ -56,6 +56,8 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
         reads = layout.reads_of(shards) + [("the input directory " + d, d) for d in layout.input_dirs(inputs)]
         layout.check(writes, reads + ([("the earlier run", against)] if against else []),
                      layout.input_dirs(inputs), out.place if writes_output else None)
+        if clusters and writes_output:  # a clusters file among the inputs would be read as a shard next time
+            layout.check([], [], layout.input_dirs(inputs), clusters, named="the clusters file", flag="clusters")
         if work_dir and writes_output and out.kind == "dir":
             _check_work_dir_outside(work_dir, output)
         if shard is not None and writes_output and out.kind == "file":

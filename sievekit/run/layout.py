@@ -158,12 +158,13 @@ class Layout:
         return [(f"the output of {s.label}", self.shard_output(s)) for s in shards]
 
 
-def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_dir: str | None = None) -> None:
+def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_dir: str | None = None, *,
+          named: str = "the output", flag: str = "output") -> None:
     """Refuse a run that would write over what it reads, or write two things to one path.
 
     ``writes`` and ``reads`` are (what, path) pairs; ``input_dirs`` are the directories given as inputs,
     which must not hold ``output_dir`` (an output directory or single output file: the next run would read
-    it back as input).
+    it back as input); ``named`` and ``flag`` name that path in messages (``the clusters file``, ``clusters``).
 
     Raises:
         ConfigError: naming both sides of the clash.
@@ -188,14 +189,14 @@ def check(writes: Paths, reads: Paths, input_dirs: Sequence[str] = (), output_di
         for spec in input_dirs:
             if not fs.isdir(spec):  # a pattern: the output must not be among what it matches
                 if fnmatch.fnmatchcase(out, fs.realpath(spec)) or fnmatch.fnmatchcase(output_dir, spec):
-                    raise ConfigError(f"the output {output_dir} matches the input pattern {spec}",
-                                      hint=f"choose an {option('output')} the pattern does not match; a later run "
-                                      "would read the output as an input")
+                    raise ConfigError(f"{named} {output_dir} matches the input pattern {spec}",
+                                      hint=f"choose {option(flag)} outside what the pattern matches; a later run "
+                                      "would read it as an input")
                 continue
             root = fs.realpath(spec)
             if out == root or out.startswith(root.rstrip("/") + "/"):
-                raise ConfigError(f"the output {output_dir} is inside the input directory {spec}",
-                                  hint=f"choose an {option('output')} outside the inputs; a later run would read "
+                raise ConfigError(f"{named} {output_dir} is inside the input directory {spec}",
+                                  hint=f"choose {option(flag)} outside the inputs; a later run would read "
                                   "the outputs as inputs")
 
 

@@ -441,3 +441,13 @@ def test_an_output_file_an_input_pattern_would_match_is_refused(invoke, tmp_path
     assert res.exit_code == 2 and "matches the input pattern" in _one_error_line(res.stderr)
     res = invoke("select", pattern, "--method", "length", "--top-k", "3", "-o", tmp_path / "top.jsonl")
     assert res.exit_code == 0, res.stderr
+
+
+def test_a_clusters_file_inside_an_input_directory_is_refused(invoke, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_bytes(POOL.read_bytes())
+    res = invoke("dedupe", tmp_path / "in", "-o", tmp_path / "out", "--clusters", tmp_path / "in" / "c.jsonl")
+    assert res.exit_code == 2
+    line = _one_error_line(res.stderr)
+    assert "the clusters file" in line and "inside the input directory" in line and "--clusters" in res.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "in" / "c.jsonl").exists()
