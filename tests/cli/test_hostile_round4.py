@@ -234,6 +234,15 @@ def test_an_unwritable_place_is_one_line_not_a_traceback(invoke, tmp_path):
     assert "afile" in _one_error_line(res.stderr) and res.stdout == ""
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not os.path.isdir("/sys"), reason="Linux sysfs")
+def test_a_folder_nobody_may_write_is_one_line_even_for_root(invoke):
+    for args in (SELECT, ["dedupe", POOL]):  # sysfs takes no new files, not even from root
+        res = invoke(*args, "-o", "/sys/kept.jsonl")
+        assert res.exit_code == 1, res.stderr
+        assert "/sys" in _one_error_line(res.stderr) and res.stdout == ""
+    assert not os.path.exists("/sys/kept.jsonl")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_folder_is_one_line_not_a_traceback(invoke, tmp_path):
     folder = tmp_path / "ro"
