@@ -43,6 +43,8 @@ from sievekit.selectors import Selector
 from sievekit.selectors.share import SELECTORS, share_summary
 
 RESULT_KEYS = ("selector", "scores_from", "method", "score_field", "target_share")
+# What local workers load once, in the fork server (by name: importing it here would warm this process too).
+WARM = ("sievekit.scoring.warm",)
 
 
 @overload
@@ -115,7 +117,7 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
     if source.proportions is not None:
         rule.check_mixable()
     out = Layout(output, output_compression)
-    with readable_twice(inputs, read) as found, Executor(run.jobs, run.executor, run.ray_address) as ex:
+    with readable_twice(inputs, read) as found, Executor(run.jobs, run.executor, run.ray_address, WARM) as ex:
         spooled = spooled or {}
         shards = [dataclasses.replace(s, origin=spooled[s.path]) if s.path in spooled else s for s in found]
         selectors = _selectors(source, rule, seed)

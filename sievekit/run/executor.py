@@ -6,6 +6,12 @@ does not depend on how many workers ran it, nor on which engine. The first task 
 tasks not yet started, and its error (a ``SievekitError`` keeps its type and message across processes)
 ends the run. Ctrl-C or SIGTERM stops the workers, whose atomic writers remove their temporary files.
 
+Local workers are forked from a fork server (where the platform has one; else spawned): a clean process,
+started when the executor is entered, which imports the ``preload`` modules once (the run's task code, the
+featurizer's compiled kernels) while the parent goes on with its own work; each worker is a fork of it, so
+workers start warm instead of each paying the imports again. The server is never a fork of the parent,
+which may hold Arrow's thread pools (they do not survive a fork).
+
 Ray is optional (``pip install 'sievekit[ray]'``) and imported only when asked for: ``--executor ray``
 joins the cluster at ``--ray-address`` or ``$RAY_ADDRESS``, or starts a local one with ``-j`` CPUs. Its
 workers need sievekit installed and the inputs and outputs on storage they all see.
@@ -34,8 +40,11 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(128 + signum)  # unwinds through the atomic writers, which delete their temporary files
 
 
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGTERM this worker when its parent dies (even by SIGKILL), so no orphan keeps running."""
+def _die_with_parent(parent: int | None) -> None:
+    """Ask Linux to SIGTERM this worker when its parent dies (even by SIGKILL), so no orphan keeps running.
+
+    A forked worker's parent is the fork server, which exits when the run's process dies (it watches a pipe
+    from it), so the signal follows the same chain; ``parent`` is None then (the server's pid is not known)."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -45,11 +54,11 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the parent died before the request took effect
+    if os.getppid() == 1 or (parent is not None and os.getppid() != parent):  # it died before the request
         os._exit(128 + signal.SIGTERM)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int | None) -> None:
     _die_with_parent(parent)
     tune_allocator()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -65,16 +74,19 @@ class Executor:
         [8, 9]
     """
 
-    def __init__(self, jobs: int = 1, kind: str = "local", address: str | None = None) -> None:
+    def __init__(self, jobs: int = 1, kind: str = "local", address: str | None = None,
+                 preload: Sequence[str] = ()) -> None:
         if kind not in EXECUTORS:
             raise ConfigError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
         if jobs < 1:
             raise ConfigError(f"--jobs must be >= 1, got {jobs}")
-        self.jobs, self.kind, self.address = jobs, kind, address
+        self.jobs, self.kind, self.address, self.preload = jobs, kind, address, list(preload)
         self._pool: ProcessPoolExecutor | None = None
         self._ray: Any = None
 
     def __enter__(self) -> Executor:
+        if self.kind == "local" and self.jobs > 1:
+            _context(self.preload)  # the fork server warms up while the run does its first, serial work
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -101,9 +113,10 @@ class Executor:
 
     def _local(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # spawn, not fork: the parent may hold Arrow's thread pools, which do not survive a fork.
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_init, initargs=(os.getpid(),))
+            context = _context(self.preload)
+            parent = os.getpid() if context.get_start_method() == "spawn" else None
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=_worker_init,
+                                             initargs=(parent,))
         return self._pool
 
     def _ray_imap(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
@@ -153,6 +166,32 @@ class Executor:
             self._pool.shutdown(wait=False, cancel_futures=True)
             _stop(processes)
         self._pool = None
+        _stop_server()
+
+
+def _stop_server() -> None:
+    """Stop the fork server and wait for it, so that its CPU time and its workers' (it waits for them) count
+    in this process's children, as spawned workers' did (``time``, ``RUSAGE_CHILDREN``); the next run starts
+    its own. ``_stop`` is the standard library's own way to stop the server (its tests use it)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    if server is not None and getattr(server, "_forkserver_pid", None) is not None and hasattr(server, "_stop"):
+        server._stop()
+
+
+def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    """The fork server's context, the server started (once per process; the first caller's ``preload`` is
+    what it imports), or spawn where there is no fork server. Never plain fork (see the module's note)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    if preload:
+        context.set_forkserver_preload(list(preload))  # takes effect only if the server is not running yet
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return context
 
 
 def _stop(processes: Sequence[Any]) -> None:

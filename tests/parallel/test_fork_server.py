@@ -1,0 +1,54 @@
+"""Local workers are forks of a fork server that loaded the run's code once (sievekit/run/executor.py): they
+start warm, results do not change, and their CPU time still counts as the run's children's."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import sys
+import time
+
+import pytest
+
+from sievekit.run.executor import Executor
+
+pytestmark = pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
+                                reason="no fork server on this platform (workers are spawned)")
+
+
+def _about_worker(_: int) -> tuple[int, bool, bool]:
+    return os.getpid(), "sievekit.scoring.warm" in sys.modules, "sievekit.scoring.passes" in sys.modules
+
+
+def _spin(seconds: float) -> float:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    return time.process_time() - start
+
+
+def test_workers_are_forked_warm_and_the_server_stops_with_the_executor():
+    from multiprocessing import forkserver
+
+    with Executor(2, preload=["sievekit.scoring.warm"]) as ex:
+        found = ex.map(_about_worker, [(i,) for i in range(4)])
+        server = forkserver._forkserver._forkserver_pid
+    assert server is not None and all(pid not in (os.getpid(), server) for pid, _, _ in found)
+    assert all(warm and passes for _, warm, passes in found)  # loaded by the server, before any task
+    assert forkserver._forkserver._forkserver_pid is None  # stopped and waited for
+    assert "sievekit.scoring.warm" not in sys.modules  # this process was not warmed
+
+
+def test_workers_cpu_time_counts_in_this_process_children():
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with Executor(2) as ex:
+        spent = sum(ex.map(_spin, [(0.3,), (0.3,)]))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) >= 0.9 * spent
+
+
+def test_a_second_executor_starts_its_own_server():
+    for _ in range(2):
+        with Executor(2, preload=["sievekit.scoring.warm"]) as ex:
+            assert all(warm for _, warm, _ in ex.map(_about_worker, [(0,), (1,)]))
