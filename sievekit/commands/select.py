@@ -40,11 +40,12 @@ from sievekit.scoring.passes import COUNTS, method_keys, score_shards
 from sievekit.scoring.sidecars import field_scores, read_sidecars
 from sievekit.scoring.source import ScoreSource
 from sievekit.selectors import Selector
+from sievekit.selectors.ngrams import NgramFeaturizer
 from sievekit.selectors.share import SELECTORS, share_summary
 
 RESULT_KEYS = ("selector", "scores_from", "method", "score_field", "target_share")
-# What local workers load once, in the fork server (by name: importing it here would warm this process too).
-WARM = ("sievekit.scoring.warm",)
+# What local workers load once, in the fork server (by name: importing them here would warm this process too).
+WARM, WARM_NGRAMS = "sievekit.scoring.warm", "sievekit.scoring.warm_ngrams"
 
 
 @overload
@@ -117,10 +118,11 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
     if source.proportions is not None:
         rule.check_mixable()
     out = Layout(output, output_compression)
-    with readable_twice(inputs, read) as found, Executor(run.jobs, run.executor, run.ray_address, WARM) as ex:
+    selectors = _selectors(source, rule, seed)
+    with readable_twice(inputs, read) as found, Executor(run.jobs, run.executor, run.ray_address,
+                                                        _warm(selectors)) as ex:
         spooled = spooled or {}
         shards = [dataclasses.replace(s, origin=spooled[s.path]) if s.path in spooled else s for s in found]
-        selectors = _selectors(source, rule, seed)
         job = {"command": "select", "inputs": _describe(shards, spooled), "rule": dataclasses.asdict(rule),
                "source": _source_job(source, selectors, shards, spooled), "read": read_job(read), "seed": seed,
                "annotate": annotate, "output_compression": output_compression}
@@ -146,6 +148,13 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
             result.extra.update(extra)
             out.finish(job, manifest("select", shards, result))
             return result
+
+
+def _warm(selectors: Sequence[Selector]) -> list[str]:
+    """What the fork server preloads: the task code, and the n-gram featurizer's kernels for a method that
+    featurises (loading them costs most of a CPU-second, which a random or compression run would wait for)."""
+    featurises = any(isinstance(getattr(s, "featurizer", None), NgramFeaturizer) for s in selectors)
+    return [WARM_NGRAMS if featurises else WARM]
 
 
 def _selectors(source: ScoreSource, rule: Rule, seed: int) -> list[Selector]:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif("forkserver" not in multiprocessing.get_all_star
 
 
 def _about_worker(_: int) -> tuple[int, bool, bool]:
-    return os.getpid(), "sievekit.scoring.warm" in sys.modules, "sievekit.scoring.passes" in sys.modules
+    return os.getpid(), "sievekit.scoring.warm_ngrams" in sys.modules, "sievekit.scoring.passes" in sys.modules
 
 
 def _spin(seconds: float) -> float:
@@ -31,13 +31,13 @@ def _spin(seconds: float) -> float:
 def test_workers_are_forked_warm_and_the_server_stops_with_the_executor():
     from multiprocessing import forkserver
 
-    with Executor(2, preload=["sievekit.scoring.warm"]) as ex:
+    with Executor(2, preload=["sievekit.scoring.warm_ngrams"]) as ex:
         found = ex.map(_about_worker, [(i,) for i in range(4)])
         server = forkserver._forkserver._forkserver_pid
     assert server is not None and all(pid not in (os.getpid(), server) for pid, _, _ in found)
     assert all(warm and passes for _, warm, passes in found)  # loaded by the server, before any task
     assert forkserver._forkserver._forkserver_pid is None  # stopped and waited for
-    assert "sievekit.scoring.warm" not in sys.modules  # this process was not warmed
+    assert "sievekit.scoring.warm_ngrams" not in sys.modules  # this process was not warmed
 
 
 def test_workers_cpu_time_counts_in_this_process_children():
@@ -50,5 +50,5 @@ def test_workers_cpu_time_counts_in_this_process_children():
 
 def test_a_second_executor_starts_its_own_server():
     for _ in range(2):
-        with Executor(2, preload=["sievekit.scoring.warm"]) as ex:
+        with Executor(2, preload=["sievekit.scoring.warm_ngrams"]) as ex:
             assert all(warm for _, warm, _ in ex.map(_about_worker, [(0,), (1,)]))
