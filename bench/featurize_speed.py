@@ -59,6 +59,7 @@ import argparse
 import gzip
 import importlib
 import json
+import os
 import random
 import subprocess
 import sys
@@ -72,15 +73,19 @@ from typing import Any
 import numpy as np
 import zstandard
 
-from sievekit.selectors import ngrams
+from sievekit.selectors import features, ngram_jit, ngrams
 
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus import documents  # noqa: E402
 
 BASELINE = "ccc89a4eb8acf4a327374757299e85fce8afcd8d"  # the last commit before the rewrite
 REPO = Path(__file__).resolve().parents[1]
+# name -> (module, SIEVEKIT_JIT): the current featurizer's numpy path and its compiled kernels; the baseline is
+# added once loaded.
+IMPLS: dict[str, tuple[ModuleType, str]] = {"numpy": (ngrams, "0"), "compiled": (ngrams, "1")}
 
 WORKLOADS: dict[str, dict[str, Any]] = {
+    "classifier-score": {"buckets": 1 << 20, "order": 2, "lowercase": False, "hash": "fast"},
     "classifier": {"buckets": 1 << 20, "order": 2, "lowercase": False, "hash": "fast"},
     "dsir": {"buckets": 10000, "order": 2, "lowercase": True, "hash": "fast"},
     "dsir-sha256": {"buckets": 10000, "order": 2, "lowercase": True, "hash": "sha256"},
@@ -128,16 +133,31 @@ def read_pool(path: Path) -> list[str]:
     return [orjson.loads(line)["text"] for line in data.splitlines()]
 
 
+def old_scores(csr: tuple[np.ndarray, np.ndarray, np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """The classifier's scores as ``Features.from_texts(...).dot(weights)`` computed them before the kernels."""
+    indptr, indices, counts = csr
+    values = 1.0 + np.log(counts)
+    doc = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    norms = np.sqrt(np.bincount(doc, weights=values * values, minlength=len(indptr) - 1))
+    values = values / norms[doc]
+    return np.bincount(doc, weights=values * weights[indices], minlength=len(indptr) - 1)
+
+
 def run(module: ModuleType, workload: str, texts: Sequence[str], batch_size: int) -> list[Any]:
     """One pass of ``workload`` over ``texts`` with ``module``'s featurizer; each batch's outputs."""
     featurizer = module.NgramFeaturizer(**WORKLOADS[workload])
-    weights = np.linspace(-1.0, 1.0, featurizer.buckets)
+    weights = np.linspace(-1.0, 1.0, featurizer.buckets).astype(np.float32).astype(np.float64)
+    current = module is ngrams
     out = []
     for lo in range(0, len(texts), batch_size):
-        feats = featurizer.featurize(texts[lo: lo + batch_size])
-        if workload == "classifier":
-            out.append(feats.to_csr())
+        batch = texts[lo: lo + batch_size]
+        if workload == "classifier-score":  # the scoring pass: the score of every text, no rows kept
+            out.append(features.tf_scores(featurizer, batch, weights) if current
+                       else old_scores(featurizer.featurize(batch).to_csr(), weights))
+        elif workload == "classifier":  # the fit's rows
+            out.append(featurizer.counts(batch) if current else featurizer.featurize(batch).to_csr())
         else:
+            feats = featurizer.featurize(batch)
             out.append((feats.dot(weights), feats.lengths()))
     return out
 
@@ -149,16 +169,18 @@ def cpu_seconds(fn: Callable[[], object]) -> float:
 
 
 def verify(old: ModuleType, workload: str, texts: Sequence[str], batch_size: int) -> int:
-    """Check that both featurizers give the same outputs on every batch; the number of batches checked."""
-    config = WORKLOADS[workload]
-    a, b = old.NgramFeaturizer(**config), ngrams.NgramFeaturizer(**config)
+    """Check that the baseline, the numpy path and the kernels give the same outputs (scores: the same bits) on
+    every batch; the number of batches checked."""
     batches = 0
     for lo in range(0, len(texts), batch_size):
-        batch = texts[lo: lo + batch_size]
-        x, y = a.featurize(batch), b.featurize(batch)
-        pairs = [(x.doc_ids, y.doc_ids), (x.bucket_ids, y.bucket_ids), *zip(x.to_csr(), y.to_csr(), strict=True)]
-        for p, q in pairs:
-            if p.dtype != q.dtype or not np.array_equal(p, q):
+        outputs = []
+        for module, jit in IMPLS.values():
+            os.environ[ngram_jit.ENV] = jit
+            outputs.append(run(module, workload, texts[lo: lo + batch_size], batch_size)[0])
+        for other in outputs[1:]:
+            flat = [np.asarray(a) for a in (other if isinstance(other, tuple) else (other,))]
+            first = [np.asarray(a) for a in (outputs[0] if isinstance(outputs[0], tuple) else (outputs[0],))]
+            if any(p.dtype != q.dtype or p.tobytes() != q.tobytes() for p, q in zip(first, flat, strict=True)):
                 raise SystemExit(f"{workload}: outputs differ in the batch at document {lo}")
         batches += 1
     return batches
@@ -198,22 +220,34 @@ def main() -> None:
     read_s = min(cpu_seconds(lambda: read_pool(pool)) for _ in range(args.rounds))
     print(f"{'raw read (zstd + JSON)':<24} {read_s:7.2f} CPU-s {mb / read_s:8.1f} MB/CPU-s {len(texts) / read_s:9.0f} "
           f"docs/CPU-s")
-    print(f"{'workload':<12} {'impl':<10} {'CPU-s':>7} {'MB/CPU-s':>9} {'docs/CPU-s':>11} {'x read':>7}   "
+    print(f"{'workload':<16} {'impl':<10} {'CPU-s':>7} {'MB/CPU-s':>9} {'docs/CPU-s':>11} {'x read':>7}   "
           f"{'speed-up':>8}  (per round)")
+    IMPLS["baseline"] = (old, "0")
+    for name in ("numpy", "compiled"):  # the baseline first
+        IMPLS[name] = IMPLS.pop(name)
+    if ngram_jit.kernels() is None:
+        del IMPLS["compiled"]
+    else:  # compiled (or loaded from numba's cache) before the clock starts: its cost is printed on its own
+        start = time.process_time()
+        for workload in args.workloads.split(","):
+            os.environ[ngram_jit.ENV] = "1"
+            run(ngrams, workload, texts[:2], args.batch_size)
+        print(f"kernels loaded (or compiled) in {time.process_time() - start:.2f} CPU-s")
     for workload in args.workloads.split(","):
-        rounds: dict[str, list[float]] = {"baseline": [], "current": []}
+        rounds: dict[str, list[float]] = {name: [] for name in IMPLS}
         for _ in range(args.rounds):
-            for name, module in (("baseline", old), ("current", ngrams)):
+            for name, (module, jit) in IMPLS.items():
+                os.environ[ngram_jit.ENV] = jit
                 rounds[name].append(cpu_seconds(lambda m=module, w=workload: run(m, w, texts, args.batch_size)))
         best = {name: min(times) for name, times in rounds.items()}
-        per_round = " ".join(f"{o / n:.2f}" for o, n in zip(rounds["baseline"], rounds["current"], strict=True))
-        for name in ("baseline", "current"):
+        for name, times in rounds.items():
             s = best[name]
-            ratio = f"{best['baseline'] / s:7.2f}x  ({per_round})" if name == "current" else ""
-            print(f"{workload:<12} {name:<10} {s:7.2f} {mb / s:9.1f} {len(texts) / s:11.0f} {s / read_s:6.1f}x   "
+            per_round = " ".join(f"{o / n:.2f}" for o, n in zip(rounds["baseline"], times, strict=True))
+            ratio = f"{best['baseline'] / s:7.2f}x  ({per_round})" if name != "baseline" else ""
+            print(f"{workload:<16} {name:<10} {s:7.2f} {mb / s:9.1f} {len(texts) / s:11.0f} {s / read_s:6.1f}x   "
                   f"{ratio}")
         if not args.no_verify:
-            print(f"{'':<12} identical outputs on all {verify(old, workload, texts, args.batch_size)} batches")
+            print(f"{'':<16} identical outputs on all {verify(old, workload, texts, args.batch_size)} batches")
 
 
 if __name__ == "__main__":

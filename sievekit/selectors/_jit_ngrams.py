@@ -54,39 +54,27 @@ def _ngram_key(hashes: npt.NDArray[np.uint64], i: int, k: int, seed: np.uint64) 
 
 
 @numba.njit(cache=True)
-def wide_classes(data: npt.NDArray[np.uint8], cp_class: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], int]:
-    """The class of every byte of a non-ASCII character (its character's: 0 space, 1 word, 2 other; the other
-    entries are left unset), and -1, or a code point that ``cp_class`` does not cover."""
+def wide_classes(data: npt.NDArray[np.uint8], lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
+                 cp_class: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], int]:
+    """The class of every byte of a non-ASCII character within ``data[lo[r]:hi[r]]`` (its character's: 0 space,
+    1 word, 2 other; the other entries are left unset), and -1, or a code point that ``cp_class`` does not
+    cover (the caller then passes the full table)."""
     out = np.empty(len(data), dtype=np.uint8)
-    pos = 0
-    while pos < len(data):
-        b = data[pos]
-        if b < 0xC0:  # ASCII, or a continuation byte (classed with its lead byte)
-            pos += 1
-            continue
-        width, cp = (4, b & 0x07) if b >= 0xF0 else (3, b & 0x0F) if b >= 0xE0 else (2, b & 0x1F)
-        for j in range(1, width):
-            cp = (cp << 6) | (data[pos + j] & 0x3F)
-        if cp >= len(cp_class):
-            return out, cp
-        out[pos: pos + width] = cp_class[cp]
-        pos += width
-    return out, -1
-
-
-@numba.njit(cache=True)
-def byte_offsets(data: npt.NDArray[np.uint8], char_offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The byte position of each character position in ``char_offsets`` (increasing) of UTF-8 ``data``."""
-    out = np.empty(len(char_offsets), dtype=np.int64)
-    pos, chars = 0, 0
-    for d in range(len(char_offsets)):
-        while chars < char_offsets[d]:
-            pos += 1
-            while pos < len(data) and (data[pos] & 0xC0) == 0x80:
+    for r in range(len(lo)):
+        pos = lo[r]
+        while pos < hi[r]:
+            b = data[pos]
+            if b < 0xC0:  # ASCII, or a continuation byte (classed with its lead byte)
                 pos += 1
-            chars += 1
-        out[d] = pos
-    return out
+                continue
+            width, cp = (4, b & 0x07) if b >= 0xF0 else (3, b & 0x0F) if b >= 0xE0 else (2, b & 0x1F)
+            for j in range(1, width):
+                cp = (cp << 6) | (data[pos + j] & 0x3F)
+            if cp >= len(cp_class):
+                return out, cp
+            out[pos: pos + width] = cp_class[cp]
+            pos += width
+    return out, -1
 
 
 @numba.njit(cache=True)
@@ -182,17 +170,21 @@ def _sort(keys: npt.NDArray[np.int64], m: int, tmp: npt.NDArray[np.int64], hist:
 
 @numba.njit(cache=True, inline="always")
 def _distinct(hashes: npt.NDArray[np.uint64], tok: int, n: int, order: int, size: np.uint64,
-              seeds: npt.NDArray[np.uint64], counts: npt.NDArray[np.int32], touched: npt.NDArray[np.int64],
+              seeds: npt.NDArray[np.uint64], counts: npt.NDArray[np.integer[Any]], touched: npt.NDArray[np.int64],
               tmp: npt.NDArray[np.int64], hist: npt.NDArray[np.int64]) -> int:
     """Count one text's n-grams (tokens ``tok .. tok + n``) into ``counts``; its distinct buckets go, sorted, into
-    the front of ``touched``, and their number is returned. The caller zeroes those counts again."""
+    the front of ``touched``, and their number is returned. The caller zeroes those counts again.
+
+    A narrow ``counts`` wraps past its top (a bucket then shows up twice in ``touched``, and one of its counts
+    reads 0): the caller must check for that."""
     m = 0
     for k in range(1, order + 1):
         for i in range(tok, tok + n - k + 1):
             b = np.int64(_ngram_key(hashes, i, k, seeds[k]) % size)
             touched[m] = b
-            m += counts[b] == 0
-            counts[b] += 1
+            c = counts[b]
+            m += c == 0
+            counts[b] = c + 1
     _sort(touched, m, tmp, hist)
     return m
 
@@ -228,26 +220,29 @@ def tf_scores(hashes: npt.NDArray[np.uint64], n_tokens: npt.NDArray[np.int64], o
     order, ``norm = sqrt(sum(v * v))``, then ``sum((v / norm) * w)``, each sum from 0.0 left to right. Returns
     the texts with a count past ``log_tf``'s end (their ``out`` is not set; the caller scores them).
     """
-    counts = np.zeros(buckets, dtype=np.int32)
+    # 16-bit counts: the 2 MB array of 2**20 buckets stays in a core's L2 cache (measured 1.25-1.7x faster than
+    # 32-bit ones); a count that wraps is past the log table anyway, and its text goes back to the caller.
+    counts = np.zeros(buckets, dtype=np.uint16)
     touched = np.empty(max(1, order * (np.max(n_tokens) if len(n_tokens) else 0)), dtype=np.int64)
     tmp, hist = np.empty_like(touched), np.empty(_RADIX, dtype=np.int64)
-    size, tok, top = np.uint64(buckets), 0, len(log_tf)
+    values = np.empty(len(touched), dtype=np.float64)
+    size, tok, top = np.uint64(buckets), 0, min(len(log_tf), 1 << 16)
     overflow = np.zeros(len(n_tokens), dtype=np.bool_)
     for d in range(len(n_tokens)):
         m = _distinct(hashes, tok, n_tokens[d], order, size, seeds, counts, touched, tmp, hist)
         squares = 0.0
         for j in range(m):
-            c = counts[touched[j]]
-            if c >= top:
+            b = touched[j]
+            c = int(counts[b])
+            counts[b] = 0
+            if c == 0 or c >= top:  # wrapped, or past the table
                 overflow[d] = True
                 c = 1
-            squares += log_tf[c] * log_tf[c]
+            values[j] = log_tf[c]
+            squares += values[j] * values[j]
         norm, total = np.sqrt(squares), 0.0
         for j in range(m):
-            b = touched[j]
-            c = counts[b]
-            total += (log_tf[c if c < top else 1] / norm) * np.float64(weights[b])
-            counts[b] = 0
+            total += (values[j] / norm) * np.float64(weights[touched[j]])
         out[d] = total
         tok += n_tokens[d]
     return np.flatnonzero(overflow)

@@ -63,21 +63,25 @@ class TokenHashes:
 def token_hashes(jit: ModuleType, texts: Sequence[str], lowercase: bool) -> TokenHashes:
     """Tokenise and hash ``texts`` with the kernels: the same tokens as ``wordpunct.token_spans``.
 
-    The texts are laid out as ``token_spans`` lays them (one space before, between and after them) and encoded
-    at once; non-ASCII texts are lowercased by ``str.lower`` here, as there, ASCII bytes in the kernel.
+    The texts are laid out as ``token_spans`` lays them (in UTF-8, one space before, between and after them);
+    non-ASCII texts are lowercased by ``str.lower`` here, as there, ASCII bytes in the kernel. Each text is
+    encoded on its own: an ASCII one is a copy, while one non-ASCII character would send a joined string down
+    the slow path of ``str.encode``.
     """
     segments = [t if t.isascii() else t.lower() for t in texts] if lowercase else texts
-    joined = " ".join(["", *segments, ""])
-    data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    starts = np.ones(len(segments) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, segments), dtype=np.int64, count=len(segments)) + 1, out=starts[1:])
+    encoded = [t.encode("utf-8", "surrogatepass") for t in segments]
+    data = np.frombuffer(b" ".join([b"", *encoded, b""]), dtype=np.uint8)
+    starts = np.ones(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1, out=starts[1:])
     starts[1:] += 1
     wide = _NO_WIDE
-    if not joined.isascii():
-        starts = jit.byte_offsets(data, starts)
-        wide, missing = jit.wide_classes(data, codepoint_classes(_ASTRAL[0]))
+    non_ascii = np.flatnonzero(np.fromiter((not t.isascii() for t in segments), dtype=bool, count=len(segments)))
+    if len(non_ascii):  # only their bytes are looked at again
+        wide, missing = jit.wide_classes(data, starts[non_ascii], starts[non_ascii + 1],
+                                         codepoint_classes(_ASTRAL[0]))
         if missing >= 0:  # a code point above U+FFFF: the full table is built (once per process) only now
             _ASTRAL[0] = True
-            wide, missing = jit.wide_classes(data, codepoint_classes(True))
+            wide, missing = jit.wide_classes(data, starts[non_ascii], starts[non_ascii + 1],
+                                             codepoint_classes(True))
     hashes, n_tokens = jit.scan_tokens(data, byte_classes(), wide, starts, lowercase)
     return TokenHashes(hashes, n_tokens)

@@ -352,3 +352,12 @@ def test_vectorised_modulo_equals_numpy_remainder(size):
     expected = x % np.uint64(size)
     assert np.array_equal(ngrams._mod(x.copy(), size), expected)
     assert np.array_equal(ngrams._mod(x.astype(np.uint32), size), x.astype(np.uint32) % np.uint32(size))
+
+
+def test_the_planes_the_class_tables_skip_hold_no_assigned_code_point():
+    import unicodedata
+
+    from sievekit.selectors.wordpunct import _UNASSIGNED_PLANES
+
+    lo, hi = _UNASSIGNED_PLANES
+    assert {unicodedata.category(chr(cp)) for cp in range(lo, hi + 1)} == {"Cn"}
