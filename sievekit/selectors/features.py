@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.selectors.ngram_jit import kernels
+from sievekit.selectors.ngram_jit import encode, kernels
 from sievekit.selectors.ngrams import _SEEDS, NgramFeaturizer
+from sievekit.selectors.wordpunct import byte_classes
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -132,12 +133,10 @@ def tf_scores(featurizer: NgramFeaturizer, texts: Sequence[str], weights: npt.ND
     jit = kernels() if featurizer.hash == "fast" else None
     if jit is None:
         return Features.from_texts(featurizer, texts).dot(weights)
+    batch = encode(jit, texts, featurizer.lowercase)
     out = np.empty(len(texts), dtype=np.float64)
-    for first, tokens in featurizer.compiled_tokens(jit, texts):
-        part = out[first: first + len(tokens.n_tokens)]
-        overflow = jit.tf_scores(tokens.hashes, tokens.n_tokens, featurizer.order, featurizer.buckets, _SEEDS,
-                                 weights, _LOG_TF, part)
-        if len(overflow):  # a bucket counted LOG_TABLE_SIZE times or more in one text: scored the numpy way
-            part[overflow] = Features.from_texts(featurizer, [texts[first + i] for i in overflow.tolist()]).dot(
-                weights)
+    overflow = jit.tf_scores(batch.data, byte_classes(), batch.wide, batch.starts, batch.lowercase, featurizer.order,
+                             featurizer.buckets, _SEEDS, weights, _LOG_TF, out)
+    if len(overflow):  # a bucket counted LOG_TABLE_SIZE times or more in one text: scored the numpy way
+        out[overflow] = Features.from_texts(featurizer, [texts[i] for i in overflow.tolist()]).dot(weights)
     return out

@@ -60,14 +60,28 @@ class TokenHashes:
         return int(np.maximum(self.n_tokens - (k - 1), 0).sum())
 
 
-def token_hashes(jit: ModuleType, texts: Sequence[str], lowercase: bool) -> TokenHashes:
-    """Tokenise and hash ``texts`` with the kernels: the same tokens as ``wordpunct.token_spans``.
+@dataclasses.dataclass(frozen=True)
+class Encoded:
+    """A batch laid out for the kernels as ``wordpunct.token_spans`` lays it out: in UTF-8 (lowercased by
+    ``str.lower`` where not ASCII, if asked; ASCII bytes are lowercased in the kernels), with one space before,
+    between and after the texts.
 
-    The texts are laid out as ``token_spans`` lays them (in UTF-8, one space before, between and after them);
-    non-ASCII texts are lowercased by ``str.lower`` here, as there, ASCII bytes in the kernel. Each text is
-    encoded on its own: an ASCII one is a copy, while one non-ASCII character would send a joined string down
-    the slow path of ``str.encode``.
+    Attributes:
+        data: the bytes.
+        starts: int64, text ``d`` is ``data[starts[d]:starts[d + 1] - 1]``.
+        wide: the class of each byte of a non-ASCII character (other entries unset; empty for an ASCII batch).
+        lowercase: whether the kernels lowercase ASCII bytes.
     """
+
+    data: npt.NDArray[np.uint8]
+    starts: npt.NDArray[np.int64]
+    wide: npt.NDArray[np.uint8]
+    lowercase: bool
+
+
+def encode(jit: ModuleType, texts: Sequence[str], lowercase: bool) -> Encoded:
+    """``texts`` as the kernels read them. Each text is encoded on its own: an ASCII one is a copy, while one
+    non-ASCII character would send a joined string down the slow path of ``str.encode``."""
     segments = [t if t.isascii() else t.lower() for t in texts] if lowercase else texts
     encoded = [t.encode("utf-8", "surrogatepass") for t in segments]
     data = np.frombuffer(b" ".join([b"", *encoded, b""]), dtype=np.uint8)
@@ -83,5 +97,10 @@ def token_hashes(jit: ModuleType, texts: Sequence[str], lowercase: bool) -> Toke
             _ASTRAL[0] = True
             wide, missing = jit.wide_classes(data, starts[non_ascii], starts[non_ascii + 1],
                                              codepoint_classes(True))
-    hashes, n_tokens = jit.scan_tokens(data, byte_classes(), wide, starts, lowercase)
-    return TokenHashes(hashes, n_tokens)
+    return Encoded(data, starts, wide, lowercase)
+
+
+def token_hashes(jit: ModuleType, texts: Sequence[str], lowercase: bool) -> TokenHashes:
+    """Tokenise and hash ``texts`` with the kernels: the same tokens as ``wordpunct.token_spans``."""
+    batch = encode(jit, texts, lowercase)
+    return TokenHashes(*jit.scan_tokens(batch.data, byte_classes(), batch.wide, batch.starts, lowercase))
