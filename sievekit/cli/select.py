@@ -96,6 +96,9 @@ def select_cmd(
     if cfg["verbose"]:
         if "target_share" in result.extra:
             c.note(f"select: {share_sentence(result.extra['target_share'])}", cfg["quiet"])
+        for part in result.extra.get("mixture", []):  # a mixture: each target's estimate, by its own method
+            if "target_share" in part:
+                c.note(f"select: toward {part['target']}: {share_sentence(part['target_share'])}", cfg["quiet"])
         for shard in result.shards:
             c.note(f"  {shard['name']}: {shard['rows_out']:,}/{shard['rows_in']:,} kept, skipped {shard['skipped']}",
                    cfg["quiet"])

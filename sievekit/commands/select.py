@@ -19,7 +19,7 @@ import numpy as np
 from sievekit.allocator import tune_allocator
 from sievekit.commands.jobs import inputs_job, manifest, path_job, read_job
 from sievekit.errors import ConfigError, option
-from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, memory, resolve_inputs
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, memory, notices, resolve_inputs
 from sievekit.io.shards import require_documents
 from sievekit.io.spool import readable_twice, scratch_dir
 from sievekit.rules import Rule, mixture, stratify
@@ -136,9 +136,10 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
         with out.claimed(job, run.overwrite, out.outputs(shards)) as status:
             if status == "done":
                 return RunResult.from_manifest(out.load_manifest() or {}, RESULT_KEYS)
-            per_shard, stats, digests, extra = _collect_scores(source, selectors, shards, read, ex, run, rule)
+            scored = _collect_scores(source, selectors, shards, read, ex, run, rule)
+            per_shard, stats, digests, extra = scored.per_shard, scored.stats, scored.digests, scored.extra
             rows = [len(next(iter(s.values()))) for s in per_shard]
-            kept, columns = _pick(rule, source, per_shard, seed, shards, read, extra, annotate)
+            kept, columns = _pick(rule, source, per_shard, seed, shards, read, extra, annotate, scored.state)
             for entry in extra.get("mixture", []):  # a target spooled from memory by its label, not its temp path
                 entry["target"] = spooled.get(entry["target"], entry["target"])
             keep = np.zeros(sum(rows), dtype=bool)
@@ -213,12 +214,34 @@ def _source_reads(source: ScoreSource) -> list[tuple[str, str]]:
 SCORES = "<scores>"  # a shard's scores among its arrays (``passes.COUNTS`` holds its counts)
 
 
+@dataclasses.dataclass
+class Scored:
+    """The scores ``select`` ranks by, and what it knows of them.
+
+    Attributes:
+        per_shard: each shard's arrays: scores under ``SCORES`` (``SCORES`` + k per target of a mixture), and
+            for a budget, counts under ``passes.COUNTS``.
+        stats: each shard's reader counters (empty where the scores came from sidecars).
+        digests: each shard's sidecar id digest, to check against the shard when writing (else None).
+        extra: what the manifest records of the source (``selector``, ``scores_from``, ``method``, ...).
+        state: the fitted state whose estimate of the target-like share applies to the scores: the selector
+            fitted now, or the state a ``score`` run saved beside its sidecars (which never enters the
+            manifest's ``selector``: that means a method fitted in this run).
+    """
+
+    per_shard: list[dict[str, np.ndarray]]
+    stats: list[ShardStats]
+    digests: list[str | None]
+    extra: dict[str, Any]
+    state: dict[str, Any] | None = None
+
+
 def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequence[Shard], opts: ReadOptions,
-                    ex: Executor, run: RunOptions, rule: Rule) -> tuple[list[dict[str, np.ndarray]], list[ShardStats],
-                                                                        list[str | None], dict[str, Any]]:
+                    ex: Executor, run: RunOptions, rule: Rule) -> Scored:
     """Each shard's scores (under ``SCORES``) and, for a budget, its documents' counts (under ``COUNTS``): made
     in the scoring pass when a method scores now; from sidecars or a field, counting is one more read."""
     progress = tracker(run.progress)
+    saved = None
     if source.field or source.sidecars:
         if source.field:
             progress.phase_of("score", shards)
@@ -231,16 +254,14 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
             read = read_sidecars(source.sidecars or "", shards, column)
             per_shard, stats, digests = [r[1] for r in read], [ShardStats() for _ in shards], [r[2] for r in read]
             extra = {"scores_from": source.sidecars, "method": read[0][0] if read else column}
-            saved = _saved_state(source.sidecars or "", extra["method"])
-            if saved is not None:  # the state beside the sidecars scored them: its estimate applies (``_pick``
-                extra["sidecar_state"] = saved  # takes it out: the manifest's "selector" means fitted here)
+            saved = _saved_state(source.sidecars or "", extra["method"])  # it scored them: its estimate applies
         arrays = [{SCORES: s} for s in per_shard]
         if rule.counting:
             counted, _ = score_shards([], shards, opts, ex, run.progress, span_bytes=run.span_bytes,
                                       counting=rule.counting)
             for a, c in zip(arrays, counted):
                 a[COUNTS] = c[COUNTS]
-        return arrays, stats, digests, extra
+        return Scored(arrays, stats, digests, extra, saved)
     if not source.state:
         progress.phase_of("fit", resolve_inputs(list(source.target)) if source.target else [])
         pool = shard_pool(shards, opts, ex)  # one pool for every fit: its rows are counted once
@@ -257,8 +278,9 @@ def _collect_scores(source: ScoreSource, selectors: list[Selector], shards: Sequ
     extra = {"selector": selectors[0].state_dict()}
     if source.shares is not None:
         extra["selectors"] = [s.state_dict() for s in selectors]
-    return [{**{name: s[key] for name, key in zip(names, keys)}, **({COUNTS: s[COUNTS]} if COUNTS in s else {})}
-            for s in per_method], stats, [None] * len(shards), extra
+    return Scored([{**{name: s[key] for name, key in zip(names, keys)}, **({COUNTS: s[COUNTS]} if COUNTS in s
+                                                                          else {})} for s in per_method],
+                  stats, [None] * len(shards), extra, extra["selector"])
 
 
 def _saved_state(scores_dir: str, method: str | None) -> dict[str, Any] | None:
@@ -273,14 +295,15 @@ def _saved_state(scores_dir: str, method: str | None) -> dict[str, Any] | None:
 
 
 def _pick(rule: Rule, source: ScoreSource, per_shard: Sequence[dict[str, np.ndarray]], seed: int,
-          shards: Sequence[Shard], opts: ReadOptions, extra: dict[str, Any],
-          annotate: bool) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
-    """The kept indices and the columns ``annotate`` adds; the budget's and the mixture's figures go to ``extra``."""
+          shards: Sequence[Shard], opts: ReadOptions, extra: dict[str, Any], annotate: bool,
+          state: dict[str, Any] | None) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """The kept indices and the columns ``annotate`` adds; the budget's and the mixture's figures go to ``extra``;
+    ``state`` is the fitted state whose estimate of the target-like share applies (``Scored.state``)."""
     counts = _counts(per_shard) if rule.counting else None
-    state = extra.get("selector") or extra.pop("sidecar_state", None)
     if source.shares is None:
         scores = _joined(per_shard, SCORES)
         kept = rule.pick(scores, seed, _strata(rule, shards, opts) if rule.stratify else None, counts)
+        _warn_shortfall(rule, scores, kept, state)
         columns = _annotations(scores, kept) if annotate else None
         share = share_summary(state, scores, kept)
         if share is not None:  # the classifier's estimate of the pool's target-like share beside the selection
@@ -289,11 +312,31 @@ def _pick(rule: Rule, source: ScoreSource, per_shard: Sequence[dict[str, np.ndar
         per_target = [_joined(per_shard, f"{SCORES}{k}") for k in range(len(source.shares))]
         kept, owner = rule.mix(per_target, source.shares, counts)
         extra["mixture"] = _mixture_extra(source, owner, counts, extra.pop("selectors"),
-                                           rule.counting.unit if rule.counting else None)
+                                           rule.counting.unit if rule.counting else None, per_target)
         columns = _mixture_annotations(per_target, owner) if annotate else None
     if counts is not None:
         extra["budget"] = _budget_extra(rule, counts, kept)
     return kept, columns
+
+
+def _warn_shortfall(rule: Rule, scores: np.ndarray, kept: np.ndarray, state: Mapping[str, Any] | None) -> None:
+    """Say why a selection holds fewer documents than asked, when documents that score ``-inf`` (never selected:
+    below the method's minimum length) are the reason; e.g. DSIR's ``--min-length 100`` on short documents."""
+    asked = int(rule.value) if rule.kind in ("top_k", "sample") else \
+        int(rule.value * len(scores)) if rule.kind == "fraction" else 0
+    never = int(np.count_nonzero(np.isneginf(scores)))
+    if len(kept) >= min(asked, len(scores)) or not never:
+        return
+    config = (state or {}).get("config") or {}
+    name = (state or {}).get("name", "the method")
+    flag, unit = next(((f"--{field.replace('_', '-')}", unit) for field, unit in (("min_length", "tokens"),
+                                                                                ("min_bytes", "bytes"))
+                       if field in config), (None, ""))
+    why = f"shorter than {flag} {config[flag[2:].replace('-', '_')]} {unit}; lower {flag} to rank them" if flag \
+        else "the method gives them no score"
+    message = (f"kept {len(kept):,} of the {asked:,} documents asked for: {never:,} of {len(scores):,} score -inf "
+               f"and are never selected ({name}: {why})")
+    notices.warn_once(f"shortfall:{message}", message)
 
 
 def _joined(per_shard: Sequence[dict[str, np.ndarray]], key: str) -> np.ndarray:
@@ -301,8 +344,11 @@ def _joined(per_shard: Sequence[dict[str, np.ndarray]], key: str) -> np.ndarray:
 
 
 def _mixture_extra(source: ScoreSource, owner: np.ndarray, counts: np.ndarray | None,
-                   states: list[dict[str, Any]], unit: str | None) -> list[dict[str, Any]]:
-    """Each target of a mixture: its share asked and got (of the documents, or of the counted budget)."""
+                   states: list[dict[str, Any]], unit: str | None,
+                   per_target: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+    """Each target of a mixture: its share asked and got (of the documents, or of the counted budget), and
+    beside the documents it got, its method's estimate of the pool's share like that target (the classifier's:
+    ``target_share``), counted on the pool by that target's scores."""
     kept = owner >= 0
     out = []
     for k, (target, share) in enumerate(zip(source.target or [], source.shares or [])):
@@ -313,6 +359,9 @@ def _mixture_extra(source: ScoreSource, owner: np.ndarray, counts: np.ndarray | 
             entry[str(unit)] = int(counts[mine].sum())
             entry[f"{unit}_share"] = float(counts[mine].sum() / max(int(counts[kept].sum()), 1))
         entry["selector"] = states[k]
+        estimate = share_summary(states[k], per_target[k], np.flatnonzero(mine))
+        if estimate is not None:
+            entry["target_share"] = estimate
         out.append(entry)
     return out
 
