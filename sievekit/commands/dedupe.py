@@ -38,8 +38,9 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
 
     ``config`` says what a duplicate is and which copy survives. With a ``work_dir`` the stages keep their
     artefacts there and a re-run resumes; ``stage`` runs one of them (``shard``/``band``: one task of it).
-    Into a directory ``output`` the run contract holds as for ``select``: the same job again does nothing, a
-    changed one is refused unless ``run.overwrite``. Returns the written shards; ``extra["dedupe"]`` holds the
+    Into a directory or a single file ``output`` the run contract holds as for ``select``: the same job again
+    does nothing, a changed one (or an output file no run wrote) is refused unless ``run.overwrite``. An
+    empty pool is an ``InputError``. Returns the written shards; ``extra["dedupe"]`` holds the
     counts, the cluster-size histogram and the clusters file's path.
     """
     tune_allocator()

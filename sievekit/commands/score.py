@@ -38,7 +38,9 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
     ``output`` is a directory or ``-`` (stdout). Writes sidecar lines ``{"shard", "row", "id", <method>: score,
     ...}`` per shard (``inline``: the records themselves with one column per method); a non-finite score (never
     select) is written as null. Into a directory the fitted states go to ``state/<method>.json`` (reusable with
-    ``state=``). ``part`` (I, N) scores every N-th shard from the I-th, with its own manifest.
+    ``state=``). ``part`` (I, N) scores every N-th shard from the I-th, with its own manifest. The run contract
+    holds as for ``select`` (a sidecar no run of the directory wrote is not replaced without ``run.overwrite``);
+    an empty pool is an ``InputError``.
     """
     tune_allocator()
     out = Layout(output)
