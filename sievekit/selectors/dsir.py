@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from itertools import islice
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.errors import ConfigError
+from sievekit.errors import ConfigError, ShardError
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches
 from sievekit.io.arraylog import read_log, write_log
 from sievekit.io.pool import ShardPool
@@ -136,7 +137,11 @@ class DsirSelector(Selector):
         budget = self.config.raw_budget_features()
         self._fit_scores = {}
         if isinstance(raw, ShardPool) and raw.local and raw.positional:
-            with scratch_dir("sievekit-dsir-") as spill:
+            with ExitStack() as stack:
+                try:
+                    spill: str | None = stack.enter_context(scratch_dir("sievekit-dsir-"))
+                except ShardError:  # no temporary folder: count only, and featurise again to score
+                    spill = None
                 raw_counts, n_raw, kept = self.count_pool(raw, budget, spill)
                 self._set_fitted(target_counts, raw_counts, n_target, n_raw)
                 self._fit_scores = self._score_logs(raw, kept)
@@ -332,13 +337,32 @@ def count_shard(shard: Shard, opts: ReadOptions, config: DsirConfig, budget: int
                 break
         return ShardFeatures(counter.total, counter.used, stats)
     path = fs.join(spill, f"{shard.index}.features")
-    counting = True
-    with write_log(path) as log:
-        for batch in texts:
-            feats = featurizer.featurize(batch)
-            counting = counting and counter.add(feats)
-            log.append(_encode(feats, config.buckets))
+    counting = keeping = True
+    read = False
+    try:
+        with write_log(path) as log:
+            for batch in texts:
+                feats = featurizer.featurize(batch)
+                counting = counting and counter.add(feats)
+                if keeping:
+                    try:
+                        log.append(_encode(feats, config.buckets))
+                    except OSError:  # a full or failing disk: count on, keep nothing (scored by reading again)
+                        keeping = False
+            read = True
+            if not keeping:
+                raise _NotKept
+    except _NotKept:
+        return ShardFeatures(counter.total, counter.used, stats)
+    except ShardError:
+        if not read:
+            raise
+        return ShardFeatures(counter.total, counter.used, stats)  # the log could not be completed
     return ShardFeatures(counter.total, counter.used, stats, path, log.nbytes)
+
+
+class _NotKept(Exception):
+    """A shard's features could not all be written: its log is dropped (``write_log`` removes it)."""
 
 
 def _encode(feats: HashedBatch, buckets: int) -> list[npt.NDArray[Any]]:

@@ -5,6 +5,7 @@ again. Scores, counters, sidecars and selections are those of the two-pass way, 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -141,3 +142,27 @@ def test_select_with_dsir_is_the_same_for_any_jobs_and_the_two_pass_way(invoke, 
     assert [s["rows_in"] for s in manifests[0]["shards"]] == [s["rows_in"] for s in manifests[2]["shards"]]
     texts = list(iter_texts(resolve_inputs([str(folder)]), ReadOptions()))
     assert sum(s["rows_in"] for s in manifests[0]["shards"]) == len(texts)
+
+
+def test_a_failing_disk_keeps_no_features_and_changes_nothing(tmp_path, monkeypatch):
+    folder, _ = _pool(tmp_path)
+    shards = resolve_inputs([str(folder)])
+    target = ["def f(x): return x + 1", "class A: pass"]
+    config = DsirConfig(min_length=2)
+    reference = _two_pass(config, target, shards)
+    import sievekit.io.arraylog as arraylog
+
+    append = arraylog.LogWriter.append
+
+    def failing(self, arrays):  # the disk fills up in the shard of index 2
+        if "2.features" in os.path.basename(str(self.fh.name)):
+            raise OSError(28, "No space left on device")
+        append(self, arrays)
+
+    monkeypatch.setattr(arraylog.LogWriter, "append", failing)
+    one = DsirSelector(config).fit(target, shard_pool(shards, ReadOptions()))
+    assert one.state_dict() == reference.state_dict()
+    assert one.fit_scores(shards[2]) is None and one.fit_scores(shards[1]) is not None
+    got, _ = score_shards([one], shards, ReadOptions())
+    expected, _ = score_shards([reference], shards, ReadOptions())
+    assert all(a["dsir"].tobytes() == b["dsir"].tobytes() for a, b in zip(got, expected))
