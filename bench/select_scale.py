@@ -98,6 +98,9 @@ def main() -> None:
                         help="the sievekit checkouts to run (PYTHONPATH); several are run in turn, command by "
                              "command, so that they share the machine's load")
     parser.add_argument("--label", nargs="+", default=[])
+    parser.add_argument("--env", nargs="+", default=[],
+                        help="per tree, environment variables for its runs as NAME=VALUE[,NAME=VALUE] or - for "
+                             "none (e.g. one checkout twice: SIEVEKIT_JIT=0 and -)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     meta = json.loads((args.pool.parent / "meta.json").read_text()) if (args.pool.parent / "meta.json").exists() \
@@ -105,7 +108,9 @@ def main() -> None:
     docs = int(meta.get("pool_docs", 0)) or None
     mb = (int(meta["pool_bytes"]) if "pool_bytes" in meta
           else sum(p.stat().st_size for p in args.pool.iterdir())) / 1e6
-    envs = [{**os.environ, "PYTHONPATH": str(tree.resolve())} for tree in args.tree]
+    extra = [dict(kv.split("=", 1) for kv in spec.split(",")) if spec != "-" else {}
+             for spec in args.env + ["-"] * (len(args.tree) - len(args.env))]
+    envs = [{**os.environ, **more, "PYTHONPATH": str(tree.resolve())} for tree, more in zip(args.tree, extra)]
     tmp = Path(tempfile.mkdtemp(prefix="sievekit-bench-scale-"))
     rows: list[list[dict[str, object]]] = [[] for _ in args.tree]
     try:
@@ -138,7 +143,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     labels = args.label + [""] * (len(args.tree) - len(args.label))
     for k, tree in enumerate(args.tree):
-        print_table(rows[k], mb, docs, args, tree, labels[k])
+        print_table(rows[k], mb, docs, args, tree, f"{labels[k]} {' '.join(f'{a}={b}' for a, b in extra[k].items())}")
     if args.json:
         args.json.write_text(json.dumps([{"label": label, "tree": str(tree), "mb": mb, "docs": docs,
                                           "top_k": args.top_k, "rows": tree_rows}

@@ -17,4 +17,4 @@ with contextlib.suppress(Exception):
     _TEXTS = ["Warm up: naïve café, ÆØÅ, 東京 and def f(x): return x"]
     _FEATURIZER = NgramFeaturizer()
     _FEATURIZER.featurize(_TEXTS)
-    tf_scores(_FEATURIZER, _TEXTS, np.zeros(_FEATURIZER.buckets))
+    tf_scores(_FEATURIZER, _TEXTS, np.zeros(_FEATURIZER.buckets, dtype=np.float32))  # as the classifier scores
