@@ -101,7 +101,7 @@ def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANI
         whose = "" if fs.realpath(path) == fs.realpath(label) else f" ({what} of {label})"
         raise ConfigError(f"{path}{whose} already exists and no sievekit run recorded writing it; pass "
                           f"{option('overwrite')} to replace it", hint=_REPLACE)
-    if manifest is not None and not _missing(manifest):
+    if manifest is not None and not _missing(manifest, output):
         return "done"
     state = "resume" if marker is not None or manifest is not None else "new"
     write_json(fs.join(output, marker_name(name)), {"format_version": FORMAT_VERSION, "fingerprint": fp,
@@ -181,31 +181,45 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _written(manifest: Mapping[str, Any] | None) -> list[str]:
-    """The files a finished run wrote: by canonical path (``written``), or, in a manifest from before that
-    key, as the run spelled them (relative to the directory it ran in)."""
+def _written(manifest: Mapping[str, Any] | None, output: str) -> list[str]:
+    """The files a finished run wrote: ``written`` (relative to ``output``, the folder of the records, so a
+    moved or copied output still names its own files), or, in a manifest from before that key, as the run
+    spelled them (relative to the directory it ran in)."""
     if manifest is None:
         return []
     listed = manifest.get("written")
-    if not isinstance(listed, list):
-        listed = [e.get("output") for e in manifest.get("shards", [])] + list(manifest.get("files", []))
+    if isinstance(listed, list):
+        return [fs.join(output, p) for p in dict.fromkeys(listed) if isinstance(p, str) and _inside(p)]
+    listed = [e.get("output") for e in manifest.get("shards", [])] + list(manifest.get("files", []))
     return [p for p in dict.fromkeys(listed) if isinstance(p, str) and p and p != STDIO]
 
 
-def _missing(manifest: Mapping[str, Any]) -> bool:
+def _inside(rel: str) -> bool:
+    """A ``written`` entry that stays inside the output (a damaged or hand-made record must not point a
+    later ``--overwrite`` at files elsewhere)."""
+    return bool(rel) and not rel.startswith("/") and "://" not in rel and ".." not in rel.replace("\\", "/").split("/")
+
+
+def _relative(path: str, output: str) -> str | None:
+    """``path`` relative to ``output``, or None when it lies elsewhere (an explicit ``--clusters FILE``)."""
+    base, full = fs.realpath(output or "."), fs.realpath(path)
+    return full[len(base.rstrip("/")) + 1:] if full.startswith(base.rstrip("/") + "/") else None
+
+
+def _missing(manifest: Mapping[str, Any], output: str) -> bool:
     """Whether a file a finished run wrote is gone (deleted since): the run is then resumed to write it again."""
-    return any(not fs.exists(p) for p in _written(manifest))
+    return any(not fs.exists(p) for p in _written(manifest, output))
 
 
 def finish(output: str, job: Mapping[str, Any], manifest: Mapping[str, Any], name: str = MANIFEST) -> None:
     """Write the manifest last (its presence means the run completed), then drop the run marker. The manifest
-    lists every file the run wrote by canonical path (``written``), so a later run from another directory
-    checks and clears exactly those."""
+    lists the files the run wrote inside ``output`` relative to it (``written``), so a later run, from any
+    working directory or after the output was moved, checks and clears exactly those."""
     job = _plain(job)
     listed = [e.get("output") for e in manifest.get("shards", [])] + list(manifest.get("files", []))
-    written = [fs.realpath(p) for p in dict.fromkeys(listed) if isinstance(p, str) and p and p != STDIO]
+    written = [_relative(p, output) for p in dict.fromkeys(listed) if isinstance(p, str) and p and p != STDIO]
     record = {"format_version": FORMAT_VERSION, "sievekit_version": __version__, "fingerprint": fingerprint(job),
-              "job": job, **manifest, "written": written}
+              "job": job, **manifest, "written": [p for p in written if p is not None]}
     write_json(fs.join(output, name), record)
     if fs.exists(fs.join(output, marker_name(name))):
         fs.remove(fs.join(output, marker_name(name)))
@@ -218,7 +232,7 @@ def load_manifest(output: str, name: str = MANIFEST) -> dict[str, Any] | None:
 def clear(output: str, manifest: Mapping[str, Any] | None, name: str = MANIFEST, keep: Sequence[str] = ()) -> None:
     """Remove what the previous run wrote (the files its manifest lists, but ``keep``) and its bookkeeping."""
     kept = {fs.realpath(p) for p in keep}
-    for path in _written(manifest):
+    for path in _written(manifest, output):
         if fs.isfile(path) and fs.realpath(path) not in kept:
             fs.remove(path)
     for record in (name, marker_name(name)):

@@ -82,7 +82,7 @@ def test_the_same_run_again_is_nothing_to_do_however_the_file_is_spelled(invoke,
     assert _records_beside(tmp_path / "kept.jsonl") == ["kept.jsonl.manifest.json"]  # marker and lock gone
     manifest = json.loads((tmp_path / "kept.jsonl.manifest.json").read_text())
     assert manifest["command"] == "select" and manifest["rows_out"] == 5
-    assert manifest["written"] == [str(tmp_path / "kept.jsonl")]
+    assert manifest["written"] == ["kept.jsonl"]  # relative to its folder: valid from any working directory
 
 
 def test_a_file_no_run_wrote_is_not_replaced_without_overwrite(invoke, tmp_path):
@@ -460,3 +460,33 @@ def test_a_clusters_file_inside_an_input_directory_is_refused(invoke, tmp_path):
     line = _one_error_line(res.stderr)
     assert "the clusters file" in line and "inside the input directory" in line and "--clusters" in res.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "in" / "c.jsonl").exists()
+
+
+def test_overwriting_a_copied_output_never_touches_the_original(invoke, tmp_path):
+    # a manifest once listed absolute (or working-directory) paths: --overwrite into a copy removed the original's
+    import shutil
+
+    original = tmp_path / "picked"
+    assert invoke(*SELECT, "-o", original).exit_code == 0
+    copy = tmp_path / "archive" / "picked"
+    shutil.copytree(original, copy)
+    res = invoke("select", POOL, "--method", "length", "--top-k", "2", "-o", copy, "--overwrite")
+    assert res.exit_code == 0, res.stderr
+    assert len((original / "pool.jsonl").read_text().splitlines()) == 5  # untouched
+    assert len((copy / "pool.jsonl").read_text().splitlines()) == 2
+    res = invoke(*SELECT, "-o", original)
+    assert res.exit_code == 0 and "nothing to do" in res.stderr
+
+
+def test_a_hand_made_record_cannot_point_overwrite_outside_its_output(invoke, tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "sub" / "kept.jsonl"
+    assert invoke(*SELECT, "-o", out).exit_code == 0
+    record = tmp_path / "sub" / "kept.jsonl.manifest.json"
+    data = json.loads(record.read_text())
+    data["written"] += ["../precious.txt", str(victim)]
+    record.write_text(json.dumps(data))
+    res = invoke("select", POOL, "--method", "length", "--top-k", "2", "-o", out, "--overwrite")
+    assert res.exit_code == 0, res.stderr
+    assert victim.read_text() == "keep me"
