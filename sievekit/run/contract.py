@@ -191,7 +191,9 @@ def _written(manifest: Mapping[str, Any] | None, output: str) -> list[str]:
     if isinstance(listed, list):
         return [fs.join(output, p) for p in dict.fromkeys(listed) if isinstance(p, str) and _inside(p)]
     listed = [e.get("output") for e in manifest.get("shards", [])] + list(manifest.get("files", []))
-    return [p for p in dict.fromkeys(listed) if isinstance(p, str) and p and p != STDIO]
+    # only those that, read from here, lie inside the output: never someone else's file
+    return [p for p in dict.fromkeys(listed) if isinstance(p, str) and p and p != STDIO
+            and _relative(p, output) is not None]
 
 
 def _inside(rel: str) -> bool:
