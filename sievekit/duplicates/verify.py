@@ -220,9 +220,10 @@ def exact_check(sets: ShingleSets, store: SigStore, threshold: float, u: I64, v:
         return ok
     a, b = u[todo], v[todo]
     lo, hi = settled_counts(threshold, store.num_perm)
-    equal = np.rint(estimate_pairs(store, a, b) * store.num_perm)
-    big = np.minimum(sets.lengths(a), sets.lengths(b)) >= SETTLE_MIN_SHINGLES * store.num_perm
-    above, below = big & (equal >= hi), big & (equal <= lo)
+    big = np.flatnonzero(np.minimum(sets.lengths(a), sets.lengths(b)) >= SETTLE_MIN_SHINGLES * store.num_perm)
+    equal = np.rint(estimate_pairs(store, a[big], b[big]) * store.num_perm)  # small documents: sets anyway
+    above, below = np.zeros(len(a), dtype=bool), np.zeros(len(a), dtype=bool)
+    above[big], below[big] = equal >= hi, equal <= lo
     sets.memo.put(a[above], b[above], np.full(int(above.sum()), ABOVE))
     sets.memo.put(a[below], b[below], np.full(int(below.sum()), BELOW))
     open_ = ~(above | below)
