@@ -19,7 +19,10 @@ which ``scipy.sparse.csr_matrix((counts, indices, indptr), shape=(n_docs, bucket
 
 Every step is a numpy pass over the batch's bytes, tokens or n-grams (no Python step per token): token
 hashes come from prefix sums over cache-sized blocks of the buffer, and ``to_csr`` sorts 32-bit
-(document, bucket) keys. ``bench/featurize_speed.py`` measures it against the previous version.
+(document, bucket) keys. With the ``fast`` extra (numba), the fast hash runs through compiled kernels instead
+(``ngram_jit``): the same tokens, buckets and counts, checked against this numpy path in the tests; ``counts()``
+then counts each text's buckets without sorting the batch. ``bench/featurize_speed.py`` measures the baseline
+version, this numpy path and the kernels on the same text.
 
 Example:
     >>> f = NgramFeaturizer(buckets=10000, order=2, hash="sha256")
@@ -34,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Literal, TypeVar
@@ -43,14 +45,12 @@ import numpy as np
 import numpy.typing as npt
 
 from sievekit.selectors.ngram_jit import TokenHashes, kernels, token_hashes
+from sievekit.selectors.ngram_sha256 import SortedMemo, sha256_bucket, sha256_buckets  # noqa: F401 (sha256_bucket: re-exported)
 from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
 
 HashName = Literal["fast", "sha256"]
 MAX_BUCKETS = 1 << 20
 MAX_ORDER = 5
-# The sha256 memo starts afresh beyond this many n-grams (160 MB), so memory stays bounded whatever
-# the size of the pool.
-MAX_MEMO_NGRAMS = 1 << 23
 # Texts are featurised this many characters at a time: the per-byte work arrays stay a few tens of MB.
 CHUNK_CHARS = 1 << 21
 # Tokens are hashed this many bytes of a chunk at a time, so that the prefix sums (8 bytes per byte) stay in cache.
@@ -141,42 +141,6 @@ def _csr_of_keys(docs: npt.NDArray[_Unsigned], buckets: npt.NDArray[_Unsigned], 
     indptr = np.full(n_docs + 1, len(distinct), dtype=np.int64)
     indptr[:-1] = np.searchsorted(distinct, np.arange(n_docs, dtype=keys.dtype) * width)
     return indptr, _mod(distinct, size).astype(np.int64), np.diff(at, append=len(keys)).astype(np.int64, copy=False)
-
-
-class _SortedMemo:
-    """N-gram key -> sha256 bucket in sorted numpy arrays, so a batch's lookups are one ``searchsorted``.
-
-    An entry holds the n-gram's two independent 64-bit hashes; a lookup hits only if both match. At
-    ``MAX_MEMO_NGRAMS`` entries (20 bytes each) it starts afresh, so memory stays bounded.
-    """
-
-    def __init__(self) -> None:
-        self.keys = np.empty(0, dtype=np.uint64)
-        self.checks = np.empty(0, dtype=np.uint64)
-        self.buckets = np.empty(0, dtype=np.int32)
-
-    def lookup(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-        """Buckets of the sorted, distinct ``keys``; -1 where unknown."""
-        if len(self.keys) == 0:
-            return np.full(len(keys), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        hit = (self.keys[pos] == keys) & (self.checks[pos] == checks)
-        return np.where(hit, self.buckets[pos], -1).astype(np.int64)
-
-    def add(self, keys: npt.NDArray[np.uint64], checks: npt.NDArray[np.uint64],
-            buckets: npt.NDArray[np.int64]) -> None:
-        """Insert sorted ``keys`` (a linear-time merge, not a re-sort)."""
-        if len(self.keys) + len(keys) > MAX_MEMO_NGRAMS:
-            self.keys, self.checks, self.buckets = self.keys[:0], self.checks[:0], self.buckets[:0]
-        at = np.searchsorted(self.keys, keys)
-        self.keys = np.insert(self.keys, at, keys)
-        self.checks = np.insert(self.checks, at, checks)
-        self.buckets = np.insert(self.buckets, at, buckets.astype(np.int32))
-
-
-def sha256_bucket(ngram: str, num_buckets: int) -> int:
-    """The reference bucket of one n-gram string: ``int(sha256(utf8).hexdigest(), 16) % num_buckets``."""
-    return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
 
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -288,7 +252,7 @@ class NgramFeaturizer:
     order: int = 2
     hash: HashName = "fast"
     lowercase: bool = True
-    _memo: _SortedMemo = dataclasses.field(default_factory=_SortedMemo, init=False, repr=False)
+    _memo: SortedMemo = dataclasses.field(default_factory=SortedMemo, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.buckets <= MAX_BUCKETS:
@@ -368,44 +332,8 @@ class NgramFeaturizer:
             if checks is None:
                 _mod(keys, self.buckets, out=out.view(np.uint64))
             else:
-                out[:] = self._sha256_buckets(spans, first, k, keys, _combine(checks, first, k))
+                out[:] = sha256_buckets(self._memo, spans, first, k, keys, _combine(checks, first, k), self.buckets)
             at += size
-
-    def _sha256_buckets(self, spans: TokenSpans, first: npt.NDArray[np.int64], k: int, keys: npt.NDArray[np.uint64],
-                        checks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-        """sha256 buckets, computed once per distinct n-gram of the batch (grouped by the fast hash).
-
-        A group is trusted only if a second, independent hash agrees across it; an n-gram whose second
-        hash differs from its group's (a 64-bit collision, never seen in practice) is hashed on its own.
-        """
-        unique, leader, inverse = _group(keys)
-        out = self._memo.lookup(unique, checks[leader])
-        miss = np.flatnonzero(out < 0)
-        out[miss] = self._hash_ngrams(spans, first[leader[miss]], k)
-        self._memo.add(unique[miss], checks[leader][miss], out[miss])
-        out = out[inverse]
-        odd = np.flatnonzero(checks != checks[leader][inverse])
-        out[odd] = self._hash_ngrams(spans, first[odd], k)
-        return out
-
-    def _hash_ngrams(self, spans: TokenSpans, at: npt.NDArray[np.int64], k: int) -> list[int]:
-        """The reference bucket of the k-gram starting at each token index in ``at``."""
-        raw, size, starts, ends = spans.buf.tobytes(), self.buckets, spans.starts, spans.ends
-        sha, from_bytes = hashlib.sha256, int.from_bytes
-        # Where the tokens already sit one space apart in the buffer, the n-gram is a plain slice of it.
-        plain = np.ones(len(at), dtype=bool)
-        for j in range(k - 1):
-            gap_end = ends[at + j]
-            plain &= (starts[at + j + 1] - gap_end == 1) & (spans.buf[gap_end] == 32)
-        out = np.empty(len(at), dtype=np.int64)
-        lo, hi = starts[at[plain]].tolist(), ends[at[plain] + k - 1].tolist()
-        out[plain] = [from_bytes(sha(raw[a:b]).digest(), "big") % size for a, b in zip(lo, hi, strict=True)]
-        rest = at[~plain]
-        pieces = [zip(starts[rest + j].tolist(), ends[rest + j].tolist(), strict=True) for j in range(k)]
-        out[~plain] = [from_bytes(sha(b" ".join([raw[a:b] for a, b in gram])).digest(), "big") % size
-                       for gram in zip(*pieces, strict=True)]
-        return out.tolist()
-
 
 def _token_hashes(hasher: _PolyHash, spans: TokenSpans) -> npt.NDArray[np.uint64]:
     """``hasher``'s hash of every token of ``spans``, a block of about ``HASH_BLOCK_BYTES`` at a time: a token's
@@ -431,21 +359,6 @@ def _chunk_bounds(lengths: npt.NDArray[np.int64], limit: int) -> list[int]:
         total += n
     bounds.append(len(lengths))
     return bounds
-
-
-def _group(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64],
-                                                  npt.NDArray[np.int64]]:
-    """Sorted distinct keys, one position holding each, and each key's group (``np.unique`` without its
-    stable sort, which ``return_index`` forces and which is several times slower)."""
-    order = np.argsort(keys)
-    ordered = keys[order]
-    new = np.empty(len(keys), dtype=bool)
-    new[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    group = np.cumsum(new) - 1
-    inverse = np.empty(len(keys), dtype=np.int64)
-    inverse[order] = group
-    return ordered[new], order[new].astype(np.int64), inverse
 
 
 def _combine(token_hashes: npt.NDArray[np.uint64], first: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.uint64]:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sievekit.selectors import ngrams
+from sievekit.selectors import ngram_sha256, ngrams
 from sievekit.selectors.ngrams import NgramFeaturizer, hash_strings_fast, sha256_bucket
 from sievekit.selectors.wordpunct import codepoint_classes, split_words, token_spans, word_punct_pattern
 
@@ -88,7 +88,7 @@ def test_batching_does_not_change_features(hash_name, order):
 
 def test_memo_reset_does_not_change_features(monkeypatch):
     texts = ["alpha beta gamma", "beta gamma delta", "alpha alpha"]
-    monkeypatch.setattr(ngrams, "MAX_MEMO_NGRAMS", 4)
+    monkeypatch.setattr(ngram_sha256, "MAX_MEMO_NGRAMS", 4)
     f = NgramFeaturizer(hash="sha256")
     expected = NgramFeaturizer(hash="sha256").featurize(texts).buckets.tolist()
     assert [b for _ in range(2) for t in texts for b in f.featurize([t]).buckets.tolist()] == expected * 2
