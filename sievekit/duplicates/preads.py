@@ -59,13 +59,18 @@ class Files:
         Raises:
             InputError: the file ends before a run does (a damaged work directory).
         """
-        fd = self.fd(path)
+        self.read_spread([str(path)], np.zeros(len(start), dtype=np.int64), start, nbytes, out)
+
+    def read_spread(self, paths: list[str], which: I64, start: I64, nbytes: I64, out: npt.NDArray[Any]) -> None:
+        """``read_runs`` where run ``k`` is in ``paths[which[k]]`` (at most ``MAX_OPEN`` paths per call)."""
+        assert len(paths) <= MAX_OPEN, "more files than can be open at once: group the runs by file"
+        fds = [self.fd(p) for p in paths]
         view = out.data.cast("B")
         pos = 0
-        for offset, size in zip(start.tolist(), nbytes.tolist()):
-            if size and _pread_into(fd, view[pos:pos + size], offset) != size:
-                raise InputError(str(path), "damaged work-directory artefact (shorter than its index says)",
-                                 hint=f"delete {Path(path).parent} to redo that stage")
+        for f, offset, size in zip(which.tolist(), start.tolist(), nbytes.tolist()):
+            if size and _pread_into(fds[f], view[pos:pos + size], offset) != size:
+                raise InputError(paths[f], "damaged work-directory artefact (shorter than its index says)",
+                                 hint=f"delete {Path(paths[f]).parent} to redo that stage")
             pos += size
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.duplicates.preads import Files
+from sievekit.duplicates.preads import MAX_OPEN, Files
 from sievekit.duplicates.workdir import Mapped, WorkDir, raw_array, read_json
 from sievekit.errors import ConfigError, InputError
 from sievekit.io import ReadOptions, Shard, fs
@@ -160,7 +160,12 @@ class SigStore:
         out = np.empty((len(idx), self.num_perm), dtype=np.uint32)
         src = self.where(idx)
         row_bytes = self.num_perm * 4
-        for s in np.unique(src).tolist():
+        used, which = np.unique(src, return_inverse=True)
+        if len(used) <= MAX_OPEN:
+            self._files.read_spread([self.sig_paths[s] for s in used.tolist()], which.reshape(-1),
+                                    (idx - self.offsets[src]) * row_bytes, np.full(len(idx), row_bytes), out)
+            return out
+        for s in used.tolist():
             sel = np.flatnonzero(src == s)
             part = out if len(sel) == len(idx) else np.empty((len(sel), self.num_perm), dtype=np.uint32)
             start = (idx[sel] - self.offsets[s]) * row_bytes

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from sievekit.duplicates.cluster import I64, Verifier
 from sievekit.duplicates.minhash import jaccard_estimate
 from sievekit.duplicates.pairmemo import ABOVE, BELOW, ENTRY_BYTES, PairMemo, pair_keys, shared_memo
-from sievekit.duplicates.preads import Files
+from sievekit.duplicates.preads import MAX_OPEN, Files
 from sievekit.duplicates.sources import SigStore, Source
 from sievekit.duplicates.workdir import Mapped, WorkDir
 from sievekit.errors import InputError
@@ -138,12 +138,14 @@ class ShingleSets:
     def _gather(self, idx: I64, start: I64, length: I64) -> npt.NDArray[np.uint32]:
         """The sets of ``idx`` as one array of concatenated runs, in the order of ``idx``."""
         out = np.empty(int(length.sum()), dtype=np.uint32)
-        out_start = np.cumsum(length) - length
         src = np.searchsorted(self.offsets, idx, side="right") - 1
-        if len(src) and (src == src[0]).all():  # the usual case: one source, read straight into place
-            self._files.read_runs(self._paths[int(src[0])], start * 4, length * 4, out)
+        used, which = np.unique(src, return_inverse=True)
+        if len(used) <= MAX_OPEN:  # every run read straight into place, whichever file it is in
+            self._files.read_spread([self._paths[s] for s in used.tolist()], which.reshape(-1), start * 4,
+                                    length * 4, out)
             return out
-        for s in np.unique(src).tolist():
+        out_start = np.cumsum(length) - length
+        for s in used.tolist():
             sel = np.flatnonzero(src == s)
             part = np.empty(int(length[sel].sum()), dtype=np.uint32)
             self._files.read_runs(self._paths[s], start[sel] * 4, length[sel] * 4, part)
