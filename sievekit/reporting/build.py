@@ -1,7 +1,8 @@
 """``report``: what a set of shards holds and what a run did to it.
 
-Always: rows, bytes, fields and text lengths per shard and in total. With an output directory of
-``select``/``score``/``dedupe``: the run's counts in and out per shard (from its manifest). With scores
+Always: rows, bytes, fields and text lengths per shard and in total. With an output of
+``select``/``score``/``dedupe`` (a directory, or a single file with its manifest beside it): the run's counts in
+and out per shard (from its manifest). With scores
 (sidecars of ``score``, a numeric field, or the method of the run that wrote the inputs): per score,
 quantiles, a histogram and Spearman(score, length). With ``--by FIELD``: the mix of that field's values.
 With a target: the length distribution of the inputs next to the target's. With a pool (the inputs of the
@@ -47,10 +48,10 @@ import numpy as np
 
 from sievekit.errors import ConfigError, InputError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_texts, resolve_inputs
+from sievekit.io.streams import STDIO
 from sievekit.reporting import pool as pools
 from sievekit.reporting import stats
 from sievekit.reporting.untrusted import clean
-from sievekit.run import contract
 from sievekit.run.layout import Layout
 from sievekit.scoring.sidecars import read_sidecars
 from sievekit.selectors.share import SELECTORS as SHARE_SELECTORS
@@ -235,11 +236,25 @@ def _total(entries: list[dict[str, Any]], lengths: np.ndarray) -> dict[str, Any]
             "skipped": dict(skipped), "fields": dict(sorted(fields.items())), "text_length": length_summary(lengths)}
 
 
+def _run_manifest(spec: str) -> dict[str, Any] | None:
+    """The manifest of the run that wrote ``spec`` (an output directory, or a single output file, whose
+    records lie beside it), found where the run contract keeps it (``Layout.records_at``)."""
+    if spec == STDIO or not (fs.isdir(spec) or fs.isfile(spec)):
+        return None  # stdin, a pattern: no one run wrote it
+    where = Layout(spec)
+    if where.kind == "dir" and not fs.isdir(spec):
+        return None  # a file whose format does not concatenate (Parquet): never a run's single output
+    manifest = where.load_manifest()
+    if manifest and where.kind == "file" and fs.split(where.output)[1] not in manifest.get("written", [None]):
+        return None  # records of another file (renamed by hand, or a run before 'written'): not this file's
+    return manifest
+
+
 def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
-    """What the run that wrote an input directory did, from its manifest (``selector_state``, the fitted
-    state to re-score the pool with, stays out of the report)."""
+    """What the run that wrote an input directory or file did, from its manifest (``selector_state``, the
+    fitted state to re-score the pool with, stays out of the report)."""
     for spec in inputs:
-        manifest = contract.load_manifest(spec) if fs.isdir(spec) else None
+        manifest = _run_manifest(spec)
         if manifest:
             keep = ("name", "input", "rows_in", "rows_out", "bytes_in", "skipped")
             run = {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
