@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,25 +42,50 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(128 + signum)  # unwinds through the atomic writers, which delete their temporary files
 
 
-def _die_with_parent(parent: int | None) -> None:
-    """Ask Linux to SIGTERM this worker when its parent dies (even by SIGKILL), so no orphan keeps running.
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM this worker when the run's process dies (even by SIGKILL), so no orphan keeps running.
 
-    A forked worker's parent is the fork server, which exits when the run's process dies (it watches a pipe
-    from it), so the signal follows the same chain; ``parent`` is None then (the server's pid is not known)."""
-    if not sys.platform.startswith("linux"):
-        return
+    A spawned worker's parent is the run's process: Linux sends the signal (``PR_SET_PDEATHSIG``). A forked
+    worker's parent is the fork server, which the workers themselves keep alive (each holds the write end of
+    the pipe the server watches for the run's exit), so it watches the run's process itself: a thread waits
+    on a pidfd of it (Linux 5.3), else polls for it once a second."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # forked by the server (or the run died before the request took effect)
+        threading.Thread(target=_watch, args=(parent,), name="sievekit-watch-run", daemon=True).start()
+
+
+def _watch(pid: int) -> None:
+    """Wait for process ``pid`` to end, then SIGTERM this one (its handler unwinds the atomic writers)."""
     try:
-        import ctypes
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel) or the process is already gone
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while _alive(pid):
+            time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1 or (parent is not None and os.getppid() != parent):  # it died before the request
-        os._exit(128 + signal.SIGTERM)
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def _worker_init(parent: int | None) -> None:
+def _worker_init(parent: int) -> None:
     _die_with_parent(parent)
     tune_allocator()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -113,10 +140,8 @@ class Executor:
 
     def _local(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            context = _context(self.preload)
-            parent = os.getpid() if context.get_start_method() == "spawn" else None
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=_worker_init,
-                                             initargs=(parent,))
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=_context(self.preload),
+                                             initializer=_worker_init, initargs=(os.getpid(),))
         return self._pool
 
     def _ray_imap(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:

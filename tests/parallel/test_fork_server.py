@@ -52,3 +52,50 @@ def test_a_second_executor_starts_its_own_server():
     for _ in range(2):
         with Executor(2, preload=["sievekit.scoring.warm_ngrams"]) as ex:
             assert all(warm for _, warm, _ in ex.map(_about_worker, [(0,), (1,)]))
+
+
+KILLED_RUN = """
+import os, sys, time
+from sievekit.run.executor import Executor
+
+def pid(_):
+    return os.getpid()
+
+if __name__ == "__main__":
+    ex = Executor(2, preload=["sievekit.scoring.warm"]).__enter__()
+    print(*sorted(set(ex.map(pid, [(i,) for i in range(8)]))), flush=True)
+    time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie (exited, not yet reaped) is gone too
+        return fh.read().split(")")[-1].split()[0] == "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_when_the_run_is_killed(tmp_path):
+    import signal
+    import subprocess
+
+    script = tmp_path / "run.py"
+    script.write_text(KILLED_RUN)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert workers and all(not _gone(p) for p in workers)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(_gone(p) for p in workers):
+            time.sleep(0.1)
+        assert all(_gone(p) for p in workers)  # no orphan keeps the fork server, or itself, alive
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
