@@ -8,7 +8,14 @@ are marked ``xfail(strict=True)`` with the reason, so they turn into failures th
 from __future__ import annotations
 
 import json
+import os
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import DATA
 
@@ -67,3 +74,183 @@ def test_report_of_a_plain_file_and_of_a_parquet_file_has_no_run(invoke, tmp_pat
         res = invoke("report", path, "--json", "-q")
         assert res.exit_code == 0, res.stderr
         assert "run" not in json.loads(res.stdout)
+
+
+def test_report_on_the_sidecars_of_score_says_to_pass_them_with_scores(invoke, tmp_path):
+    scores = tmp_path / "scores"
+    assert invoke("score", POOL, "--method", "length", "-o", scores).exit_code == 0
+    res = invoke("report", scores)
+    assert res.exit_code == 2, res.stderr
+    line = _one_error_line(res.stderr)
+    assert "sievekit score" in line and "--scores" in res.stderr and "--text-field" not in res.stderr
+    assert invoke("report", POOL, "--scores", scores).exit_code == 0  # what the hint says works
+
+
+# --- corrupt inputs -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b'\x00\x00\x00{"text": "a"}\n', b'\x00{"text": "a"}\n',
+                                     b'{"text": "a"}\n\x00\x00\x00\x00\n'])
+def test_nul_bytes_are_named_as_such_not_as_invalid_utf8(invoke, tmp_path, content):
+    # a zero-filled tail is what a crash leaves in a preallocated file; NUL is valid UTF-8
+    bad = tmp_path / "zeros.jsonl"
+    bad.write_bytes(content)
+    res = invoke("select", bad, "--method", "length", "--top-k", "1", "-o", "-")
+    assert res.exit_code == 1, res.stderr
+    line = _one_error_line(res.stderr)
+    assert "zeros.jsonl:" in line and "NUL" in line and "UTF-8" not in line
+
+
+def test_a_utf8_byte_order_mark_is_still_read(invoke, tmp_path):
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b'\xef\xbb\xbf{"text": "caf\xc3\xa9"}\n')
+    res = invoke("select", bom, "--method", "length", "--top-k", "1", "-o", "-")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["text"] == "caf\u00e9"
+
+
+# --- option values ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["classifier", "zstd-ml", "random"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "99999999999999999999"])
+def test_a_seed_out_of_range_is_a_usage_error_not_a_traceback(invoke, method, seed):
+    res = invoke("select", POOL, "--method", method, "--target", TARGET, "--top-k", "3", "-o", "-", "--seed", seed)
+    assert res.exit_code == 2, res.stderr
+    assert "--seed" in res.stderr and "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_a_seed_out_of_range_from_a_config_file_is_a_usage_error(invoke, tmp_path):
+    cfg = tmp_path / "job.toml"
+    cfg.write_text("seed = -1\n")
+    res = invoke("select", POOL, "--method", "random", "--top-k", "3", "-o", "-", "--config", cfg)
+    assert res.exit_code == 2, res.stderr
+    assert "seed" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_the_largest_seed_still_runs(invoke):
+    res = invoke("select", POOL, "--method", "random", "--top-k", "3", "-o", "-", "--seed", str(2**32 - 1))
+    assert res.exit_code == 0, res.stderr
+    assert len(res.stdout.splitlines()) == 3
+
+
+@pytest.mark.xfail(strict=True, reason="selectors/classifier.py (another engineer's): --bags beyond the sample's "
+                   "negatives fits a model on one class (sklearn ValueError), --min-df above every count leaves no "
+                   "feature (sklearn ValueError); both reach the user as tracebacks")
+@pytest.mark.parametrize("args", [["--bags", "1000"], ["--min-df", "1000000"]])
+def test_classifier_options_the_data_cannot_satisfy_are_one_line(invoke, args):
+    res = invoke("select", POOL, "--method", "classifier", "--target", TARGET, "--top-k", "3", "-o", "-", *args)
+    assert res.exit_code in (1, 2)
+    assert args[0] in _one_error_line(res.stderr)
+
+
+# --- warnings -----------------------------------------------------------------------------------------------
+
+
+def test_zipfits_long_pair_warning_is_one_line_without_source_code(invoke):
+    res = invoke("select", POOL, "--method", "zipfit", "--target", TARGET, "--top-k", "3", "-o", "-",
+                 "--max-pair-bytes", "10")
+    assert res.exit_code == 0, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if "max-pair-bytes" in ln]
+    assert len(lines) == 1 and lines[0].startswith("Warning: zipfit:"), res.stderr
+    assert ".py:" not in res.stderr and "score_batch" not in res.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="the warning is shown once per worker: workers forked by run/executor.py "
+                   "(another engineer's, being edited) show Python warnings their own way; the fix is one line "
+                   "in its worker initializer (notices.show_warnings())")
+def test_zipfits_long_pair_warning_is_shown_once_with_workers(invoke, tmp_path):
+    for i in range(4):
+        (tmp_path / f"s{i}.jsonl").write_bytes(POOL.read_bytes())
+    res = invoke("select", tmp_path, "--method", "zipfit", "--target", TARGET, "--top-k", "3", "-o", "-",
+                 "--max-pair-bytes", "10", "-j", "2")
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr.count("max-pair-bytes 10") == 1, res.stderr
+
+
+# --- full disks, size limits --------------------------------------------------------------------------------
+
+
+def _run_limited(args: list, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    return subprocess.run([sys.executable, "-m", "sievekit", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, preexec_fn=limit, env={**os.environ, **(env or {})})
+
+
+def _big_pool(tmp_path: Path) -> Path:
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    lines = POOL.read_text().splitlines()
+    with open(pool / "big.jsonl", "w") as f:
+        for i in range(40):
+            for line in lines:
+                rec = json.loads(line)
+                rec["id"] = f"{i}-{rec['id']}"
+                f.write(json.dumps(rec) + "\n")
+    return pool
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+def test_an_output_past_the_file_size_limit_says_so(tmp_path):
+    pool = _big_pool(tmp_path)
+    proc = _run_limited(["select", pool, "--method", "length", "--top-k", "500", "-o", "kept.jsonl"], tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    line = _one_error_line(proc.stderr)
+    assert "kept.jsonl" in line and "File too large" in line
+    assert "ulimit -f" in proc.stderr  # the hint names the limit, not permissions
+    assert not (tmp_path / "kept.jsonl").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+def test_dedupes_work_files_past_the_size_limit_say_where_they_go(tmp_path):
+    pool = _big_pool(tmp_path)
+    proc = _run_limited(["dedupe", pool, "-o", "-"], tmp_path, {"TMPDIR": str(tmp_path)})
+    assert proc.returncode == 1, proc.stderr
+    _one_error_line(proc.stderr)
+    assert "ulimit -f" in proc.stderr and "--work-dir" in proc.stderr
+
+
+# --- killed runs, odd paths ---------------------------------------------------------------------------------
+
+
+KILL_IN_CLUSTER = """
+import os, signal, sys
+from sievekit.duplicates import stages
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+stages.verify_band = die
+sys.argv = ["sievekit", *sys.argv[1:]]
+from sievekit.cli.main import main
+main()
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="duplicates/runner.py (another engineer's): a dedupe without --work-dir "
+                   "keeps its work in a tempfile.mkdtemp folder; a SIGKILLed run (OOM killer, kill -9) leaves it "
+                   "behind for good (34 MB for a 110 MB pool) and no later run sweeps it")
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_killed_dedupe_leaves_no_work_folder_behind_after_the_next_run(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    args = ["dedupe", POOL, "-o", tmp_path / "kept.jsonl"]
+    proc = subprocess.run([sys.executable, "-c", KILL_IN_CLUSTER, *map(str, args)], capture_output=True, timeout=120,
+                          env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    again = subprocess.run([sys.executable, "-m", "sievekit", *map(str, args)], capture_output=True, text=True,
+                           timeout=120, env=env)
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("sievekit-dedupe-")] == []
+
+
+@pytest.mark.xfail(strict=True, reason="run/layout.py (another engineer's): Layout.record lists the manifest and "
+                   "the marker but not the lock, so --clusters onto the run's own lock file is taken for a "
+                   "foreign file, and with --overwrite the clusters are written over the lock and removed with it")
+def test_the_clusters_file_cannot_be_the_runs_own_lock(invoke, tmp_path):
+    out = tmp_path / "kept.jsonl"
+    res = invoke("dedupe", POOL, "-o", out, "--clusters", tmp_path / ".kept.jsonl.manifest.lock", "--overwrite")
+    assert res.exit_code == 2, res.stderr
+    assert "lock" in _one_error_line(res.stderr)
