@@ -59,9 +59,10 @@ class PairMemo:
         if not self._keys or not len(u):
             return found, value
         key = pair_keys(u, v)
+        packable = np.maximum(u, v) < MAX_INDEX  # a larger index has no key of its own: never found
         for keys, values in zip(self._keys, self._values):
             pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-            hit = keys[pos] == key
+            hit = (keys[pos] == key) & packable
             found |= hit
             value[hit] = values[pos[hit]]
         return found, value

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from sievekit.duplicates.cluster import I64, Verifier
 from sievekit.duplicates.minhash import jaccard_estimate
-from sievekit.duplicates.pairmemo import ABOVE, BELOW, ENTRY_BYTES, PairMemo, pair_keys, shared_memo
+from sievekit.duplicates.pairmemo import ABOVE, BELOW, ENTRY_BYTES, MAX_INDEX, PairMemo, pair_keys, shared_memo
 from sievekit.duplicates.preads import MAX_OPEN, Files
 from sievekit.duplicates.sources import SigStore, Source
 from sievekit.duplicates.workdir import Mapped, WorkDir
@@ -158,6 +158,8 @@ def pool_sets(sources: Sequence[Source], threshold: float, num_perm: int, memory
     files = [WorkDir(s.work).sign_base(s.shard.index) for s in sources]
     paths = [str(b.with_suffix(k)) for b in files for k in (".sig", ".sets")]
     capacity = int(min(memory_mb * (1 << 20) / 8 / ENTRY_BYTES, 1 << 40))
+    if sum(s.rows for s in sources) > MAX_INDEX:  # pair keys pack two indices in 32 bits each
+        capacity = 0
     return ShingleSets(sources, shared_memo(paths, (threshold, num_perm), capacity))
 
 

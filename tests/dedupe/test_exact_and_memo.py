@@ -106,6 +106,15 @@ def test_the_memo_returns_what_was_put_for_either_order(pairs, capacity, batch):
         assert found.all()
 
 
+def test_pairs_past_32_bit_indices_are_never_found():
+    memo = PairMemo(10)
+    memo.put(np.array([1]), np.array([2]), np.array([0.5]))
+    big = np.array([(1 << 32) + 1], dtype=np.int64)  # would pack to the key of (1, 2) modulo 2^64
+    memo.put(big, np.array([2]), np.array([0.9]))  # not stored
+    found, _ = memo.get(np.array([1, 1 << 32, 1]), np.array([2, 1, (1 << 32) + 2]))
+    assert found.tolist() == [True, False, False] and len(memo) == 1
+
+
 def test_a_shared_memo_is_dropped_when_the_files_change(tmp_path):
     f = tmp_path / "a.sig"
     f.write_bytes(b"x")
