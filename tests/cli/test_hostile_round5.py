@@ -254,3 +254,15 @@ def test_the_clusters_file_cannot_be_the_runs_own_lock(invoke, tmp_path):
     res = invoke("dedupe", POOL, "-o", out, "--clusters", tmp_path / ".kept.jsonl.manifest.lock", "--overwrite")
     assert res.exit_code == 2, res.stderr
     assert "lock" in _one_error_line(res.stderr)
+
+
+def test_the_records_of_score_inline_are_read_back_without_their_fitted_states(invoke, tmp_path):
+    scored = tmp_path / "scored"
+    res = invoke("score", POOL, "--method", "length", "--inline", "-o", scored)
+    assert res.exit_code == 0, res.stderr
+    assert (scored / "state" / "length.json").exists()  # the fitted state, beside the records
+    picked = invoke("select", scored, "--score-field", "length", "--top-k", "3", "-o", "-")
+    assert picked.exit_code == 0, picked.stderr
+    assert len(picked.stdout.splitlines()) == 3
+    data = json.loads(invoke("report", scored, "--json", "-q").stdout)
+    assert [s["name"] for s in data["shards"]] == ["pool.jsonl"] and data["total"]["rows"] == 20
