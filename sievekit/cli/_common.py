@@ -6,6 +6,7 @@ runtime error, 2 usage error (bad option, config file or combination).
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import json
@@ -13,6 +14,7 @@ import os
 import re
 import select
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,6 +151,14 @@ def dry_run(cfg: Mapping[str, Any], *, methods: Sequence[Any] = (), budget: Mapp
     raise typer.Exit(0)
 
 
+# An OSError without a path is most often a work file (dedupe's work directory, a spooled stdin, temporary
+# features) filling the disk that holds them: say where those go.
+_WORK_FILES = "temporary work files go to $TMPDIR (dedupe's to --work-dir if given)"
+_OS_HINTS = {errno.ENOSPC: f"a disk is full: free some space, or write elsewhere; {_WORK_FILES}",
+             errno.EDQUOT: f"your disk quota is used up: free some space, or write elsewhere; {_WORK_FILES}",
+             errno.EFBIG: f"a file outgrew the file size limit (ulimit -f): raise it; {_WORK_FILES}"}
+
+
 def boundary(fn: F) -> F:
     """The error boundary: a ``SievekitError`` becomes ``Error:``/``Hint:`` lines on stderr and its exit code; a
     closed stdout (``| head``) ends the run quietly with 0; an ``OSError`` that escaped the library's own checks
@@ -160,7 +170,9 @@ def boundary(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         notices.begin_run()  # a data warning (a truncated shard) shows once per command, across its workers
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():  # a library warning is one line too, not a file, line and source
+                warnings.showwarning = notices.show_warning
+                return fn(*args, **kwargs)
         except SievekitError as exc:
             if _broken_pipe(exc):
                 _quiet_stdout()
@@ -176,7 +188,8 @@ def boundary(fn: F) -> F:
             raise typer.Exit(1) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
-            _error(f"{where}{exc.strerror or exc}", "check the path, its permissions and the free space")
+            _error(f"{where}{exc.strerror or exc}", _OS_HINTS.get(exc.errno or 0, "check the path, its permissions "
+                                                                   "and the free space"))
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -56,7 +56,9 @@ READ: Group = [
          case_sensitive=False),
     _opt("on_bad_record", OnBad, "fail", "fail: stop at a bad record; skip: count it and go on."),
 ]
-SEED: Group = [_opt("seed", int, 0, "Seed for every random choice; same seed, same output.")]
+# numpy's and scikit-learn's generators take seeds in [0, 2^32): one outside is a usage error here, not a traceback
+SEED: Group = [_opt("seed", int, 0, "Seed for every random choice, 0..4294967295; same seed, same output.", min=0,
+                    max=2**32 - 1)]
 WORKERS: Group = [
     _opt("jobs", int, 1, "Worker processes (shards run in parallel).", "-j", "--jobs", min=1),
     _opt("executor", ExecutorKind, "local", "Where tasks run: local (worker processes on this machine) or ray "

@@ -3,6 +3,7 @@ for byte."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -29,6 +30,8 @@ PARQUET_MAGIC = b"PAR1"
 __all__ = ["JSONL", "MAX_DEPTH", "JsonlFormat", "JsonlWriter", "RecordValueError", "dumps", "iter_jsonl_batches",
            "lines_before", "loads", "parse_record", "split_lines"]
 
+NUL = b"\x00"
+
 
 def parse_record(line: bytes, path: str, lineno: int, opts: ReadOptions) -> tuple[str, str | None]:
     """Parse one JSONL line and return (text, id).
@@ -42,6 +45,12 @@ def parse_record(line: bytes, path: str, lineno: int, opts: ReadOptions) -> tupl
         raise BadRecordError(path, str(exc), kind=exc.kind, line=lineno,
                              hint="fix or remove the line, or pass --on-bad-record skip") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        if NUL in line:  # what a crash leaves in a preallocated file: say so rather than quote the parser
+            raise BadRecordError(
+                path, f"malformed JSON: NUL bytes at offset {line.index(NUL)}",
+                kind="malformed_json", line=lineno,
+                hint="a zero-filled or binary region (a file cut short by a crash?): restore the file, or pass "
+                     "--on-bad-record skip") from None
         raise BadRecordError(
             path, f"malformed JSON ({' '.join(str(exc).split())})", kind="malformed_json", line=lineno,
             hint="fix or remove the line, or pass --on-bad-record skip",
@@ -203,6 +212,9 @@ def _sniffed(chunks: Iterable[bytes], name: str, path: str, opts: ReadOptions) -
     it = iter(chunks)
     for chunk in it:
         if chunk:
+            # a UTF-8 byte order mark is no part of the first record: copied with its line, it would sit
+            # mid-file in an output that joins shards, where JSON readers refuse it
+            chunk = chunk[len(codecs.BOM_UTF8):] if chunk.startswith(codecs.BOM_UTF8) else chunk
             _check_head(chunk[:4], name, path, opts)
             yield chunk
             break

@@ -3,6 +3,7 @@ huge integers), both held to the same rules (strict UTF-8, no lone surrogates, b
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Mapping
@@ -51,8 +52,9 @@ def _careful_loads(line: bytes | str) -> Any:
         text = line
     else:
         raw = bytes(line)
-        try:  # json.loads would decode with surrogatepass and let raw ED A0 80 in
-            text = raw.decode(json.detect_encoding(raw))
+        try:  # json.loads would decode with surrogatepass and let raw ED A0 80 in; JSON Lines is UTF-8 (json's
+            # own guess takes leading NUL bytes for UTF-16/32 and then blames a good byte)
+            text = raw.decode("utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8")
         except UnicodeDecodeError as exc:
             raise RecordValueError(f"invalid UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})",
                                    "invalid_utf8") from None

@@ -6,6 +6,7 @@ every read. ``warn_once`` prints a notice the first time its key is seen in the 
 set, across the run's local worker processes by creating a file named after the key, exclusively, in a
 folder the run shares with them through the environment (spawned workers inherit it). ``begin_run`` starts
 that folder (the CLI calls it for each command); without it, a notice is shown once per process.
+``show_warning`` shows Python warnings the same way (the CLI installs it for each command).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import Any
 
 _ENV = "SIEVEKIT_NOTICES_DIR"
 _seen: set[str] = set()
@@ -54,3 +56,11 @@ def warn_once(key: str, message: str) -> None:
         except OSError:
             pass  # the folder went away: showing it twice beats not at all
     print(f"Warning: {message}", file=sys.stderr)
+
+
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` for a run: a library warning (zipfit's long pairs, a solver's) shown as one
+    ``Warning:`` line, once per run, without the file, line and source code Python shows."""
+    text = " ".join(str(message).split())
+    warn_once(f"{category.__name__}: {text}", text)

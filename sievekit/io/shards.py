@@ -110,9 +110,12 @@ def _expand(spec: str) -> list[tuple[str, str]]:
             raise InputError(spec, "the pattern matches no shard", hint=f"shards end in {', '.join(_KNOWN[:6])}, …")
         return [(p, fs.split(p)[1]) for p in globbed]
     if fs.isdir(spec):
-        # Hidden files and folders (our own temporaries among them) are never shards.
+        # Hidden files and folders (our own temporaries among them) are never shards; nor are the fitted states
+        # (``state/METHOD.json``) in the output directory of a run (one with a manifest), e.g. ``score --inline``.
+        run_output = fs.isfile(fs.join(spec, "manifest.json"))
         found = [(p, rel) for p, rel in fs.walk_files(spec, skip_hidden=True)
-                 if shard_format(p) and not any(part.startswith(".") for part in _posix(rel).split("/"))]
+                 if shard_format(p) and not any(part.startswith(".") for part in _posix(rel).split("/"))
+                 and not (run_output and _is_state(rel))]
         if not found:
             raise InputError(spec, "the directory holds no shard", hint="shards end in .jsonl[.gz|.zst] or .parquet")
         # A file reached both directly and through a linked folder keeps its direct name (the first spelling of
@@ -125,6 +128,11 @@ def _expand(spec: str) -> list[tuple[str, str]]:
         raise InputError(spec, "unknown shard format (by its suffix)",
                          hint="name JSON Lines files *.jsonl[.gz|.zst] and Parquet files *.parquet")
     return [(spec, fs.split(spec)[1])]
+
+
+def _is_state(rel: str) -> bool:
+    parts = _posix(rel).split("/")
+    return len(parts) == 2 and parts[0] == "state" and parts[1].endswith(".json")
 
 
 def _posix(name: str) -> str:

@@ -252,7 +252,9 @@ def write_failure(path: str, exc: OSError) -> ShardError:
     where = f" ({other})" if other and other not in (path, os.path.dirname(path)) else ""
     hint = {errno.ENOSPC: "free some space on its disk, or write elsewhere",
             errno.EDQUOT: "free some space in your quota, or write elsewhere",
-            errno.EROFS: "the disk is read-only: write elsewhere"}.get(
+            errno.EROFS: "the disk is read-only: write elsewhere",
+            errno.EFBIG: "it outgrew the file size limit (ulimit -f) or its file system's largest file: raise the "
+                         "limit, or write one file per shard (-o DIR/)"}.get(
         exc.errno or 0, "check that its directory exists and is writable (permissions, read-only or immutable)")
     return ShardError(f"{path}: cannot write{where}: {describe_error(exc)}", hint=hint)
 

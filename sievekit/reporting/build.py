@@ -256,6 +256,7 @@ def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
     for spec in inputs:
         manifest = _run_manifest(spec)
         if manifest:
+            _check_not_sidecars(spec, manifest)
             keep = ("name", "input", "rows_in", "rows_out", "bytes_in", "skipped")
             run = {"command": manifest.get("command"), "sievekit_version": manifest.get("sievekit_version"),
                    "inputs": manifest.get("inputs", []),
@@ -274,6 +275,18 @@ def _run_section(inputs: Sequence[str]) -> dict[str, Any] | None:
                 run["dedupe"] = _dedupe_section(manifest["dedupe"])
             return run
     return None
+
+
+def _check_not_sidecars(spec: str, manifest: dict[str, Any]) -> None:
+    """The output of ``score`` (without ``--inline``) holds scores, not records: read as shards, every line would
+    lack the text field."""
+    job = manifest.get("job")
+    if manifest.get("command") != "score" or not isinstance(job, dict) or job.get("inline"):
+        return
+    pool = " ".join(clean(str(i.get("path"))) for i in manifest.get("inputs", []) if isinstance(i, dict)) or "POOL"
+    raise ConfigError(f"{clean(spec)} holds the scores of `sievekit score`, not records: report on the pool it "
+                      f"scored and pass them with {option('sidecars')}",
+                      hint=f"sievekit report {pool} {option('sidecars')} {clean(spec)}")
 
 
 def _run_score(manifest: dict[str, Any]) -> dict[str, Any]:

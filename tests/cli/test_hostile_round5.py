@@ -147,6 +147,7 @@ def test_classifier_options_the_data_cannot_satisfy_are_one_line(invoke, args):
 # --- warnings -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("default::UserWarning")  # as a user's interpreter shows it (the suite makes it an error)
 def test_zipfits_long_pair_warning_is_one_line_without_source_code(invoke):
     res = invoke("select", POOL, "--method", "zipfit", "--target", TARGET, "--top-k", "3", "-o", "-",
                  "--max-pair-bytes", "10")
@@ -159,6 +160,7 @@ def test_zipfits_long_pair_warning_is_one_line_without_source_code(invoke):
 @pytest.mark.xfail(strict=True, reason="the warning is shown once per worker: workers forked by run/executor.py "
                    "(another engineer's, being edited) show Python warnings their own way; the fix is one line "
                    "in its worker initializer (notices.show_warnings())")
+@pytest.mark.filterwarnings("default::UserWarning")
 def test_zipfits_long_pair_warning_is_shown_once_with_workers(invoke, tmp_path):
     for i in range(4):
         (tmp_path / f"s{i}.jsonl").write_bytes(POOL.read_bytes())
