@@ -51,8 +51,9 @@ Python 3.11; the speed-ups vary by about +-10% from round to round, so compare r
                      identical outputs on all 14 batches
 
 The kernels score 2.1x faster than the numpy path (1.01 vs 2.10 CPU-s), build the fit's rows 1.5x and DSIR's
-occurrences 1.8x faster. Loading them costs each process about 0.7 CPU-s (``import numba`` about 0.6 of it);
-compiling them, once per machine and source version, about 12-15 CPU-s. An earlier run (numpy path only, load
+occurrences 1.8x faster. Loading them from numba's cache costs each process 0.7-1.3 CPU-s (the line above is
+that load after ``import numba``, which costs 0.6-0.7 more); compiling them, once per machine and source
+version, about 12-15 CPU-s. An earlier run (numpy path only, load
 about 7) measured the sha256 mode at 1.27x over the baseline: most of its time is hashlib's sha256 of each
 distinct n-gram, unchanged.
 """
