@@ -109,11 +109,13 @@ class Executor:
             raise ConfigError(f"--jobs must be >= 1, got {jobs}")
         self.jobs, self.kind, self.address, self.preload = jobs, kind, address, list(preload)
         self._pool: ProcessPoolExecutor | None = None
+        self._server = False  # whether this executor started (or used) the fork server, so stops it
         self._ray: Any = None
 
     def __enter__(self) -> Executor:
         if self.kind == "local" and self.jobs > 1:
             _context(self.preload)  # the fork server warms up while the run does its first, serial work
+            self._server = True
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -140,6 +142,7 @@ class Executor:
 
     def _local(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            self._server = True
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=_context(self.preload),
                                              initializer=_worker_init, initargs=(os.getpid(),))
         return self._pool
@@ -182,16 +185,17 @@ class Executor:
 
     def close(self, failed: bool = False) -> None:
         """Stop the workers: wait for them after success; after a failure or interrupt, terminate them."""
-        if self._pool is None:
-            return
-        if not failed:
-            self._pool.shutdown(wait=True)
-        else:
-            processes = list(getattr(self._pool, "_processes", {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            _stop(processes)
-        self._pool = None
-        _stop_server()
+        if self._pool is not None:
+            if not failed:
+                self._pool.shutdown(wait=True)
+            else:
+                processes = list(getattr(self._pool, "_processes", {}).values())
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                _stop(processes)
+            self._pool = None
+        if self._server:  # also when no task ran: a server left running would serve the next run its preload
+            self._server = False
+            _stop_server()
 
 
 def _stop_server() -> None:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sievekit.run.executor import Executor
+from sievekit.run.executor import Executor, _stop_server
 
 pytestmark = pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
                                 reason="no fork server on this platform (workers are spawned)")
@@ -31,6 +31,7 @@ def _spin(seconds: float) -> float:
 def test_workers_are_forked_warm_and_the_server_stops_with_the_executor():
     from multiprocessing import forkserver
 
+    _stop_server()  # a server another test left running would not have this preload
     with Executor(2, preload=["sievekit.scoring.warm_ngrams"]) as ex:
         found = ex.map(_about_worker, [(i,) for i in range(4)])
         server = forkserver._forkserver._forkserver_pid
@@ -38,6 +39,14 @@ def test_workers_are_forked_warm_and_the_server_stops_with_the_executor():
     assert all(warm and passes for _, warm, passes in found)  # loaded by the server, before any task
     assert forkserver._forkserver._forkserver_pid is None  # stopped and waited for
     assert "sievekit.scoring.warm_ngrams" not in sys.modules  # this process was not warmed
+
+
+def test_an_executor_that_ran_nothing_still_stops_its_server():
+    from multiprocessing import forkserver
+
+    with Executor(2):
+        assert forkserver._forkserver._forkserver_pid is not None
+    assert forkserver._forkserver._forkserver_pid is None
 
 
 def test_workers_cpu_time_counts_in_this_process_children():
@@ -49,6 +58,7 @@ def test_workers_cpu_time_counts_in_this_process_children():
 
 
 def test_a_second_executor_starts_its_own_server():
+    _stop_server()
     for _ in range(2):
         with Executor(2, preload=["sievekit.scoring.warm_ngrams"]) as ex:
             assert all(warm for _, warm, _ in ex.map(_about_worker, [(0,), (1,)]))
@@ -56,7 +66,7 @@ def test_a_second_executor_starts_its_own_server():
 
 KILLED_RUN = """
 import os, sys, time
-from sievekit.run.executor import Executor
+from sievekit.run.executor import Executor, _stop_server
 
 def pid(_):
     return os.getpid()
