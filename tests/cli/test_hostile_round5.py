@@ -159,7 +159,7 @@ def test_zipfits_long_pair_warning_is_one_line_without_source_code(invoke):
 
 @pytest.mark.xfail(strict=True, reason="the warning is shown once per worker: workers forked by run/executor.py "
                    "(another engineer's, being edited) show Python warnings their own way; the fix is one line "
-                   "in its worker initializer (notices.show_warnings())")
+                   "in its worker initializer (warnings.showwarning = notices.show_warning)")
 @pytest.mark.filterwarnings("default::UserWarning")
 def test_zipfits_long_pair_warning_is_shown_once_with_workers(invoke, tmp_path):
     for i in range(4):
@@ -268,3 +268,25 @@ def test_the_records_of_score_inline_are_read_back_without_their_fitted_states(i
     assert len(picked.stdout.splitlines()) == 3
     data = json.loads(invoke("report", scored, "--json", "-q").stdout)
     assert [s["name"] for s in data["shards"]] == ["pool.jsonl"] and data["total"]["rows"] == 20
+
+
+@pytest.mark.parametrize("kind", ["file", "dir"])
+def test_the_html_report_never_replaces_the_run_record_it_reads(invoke, tmp_path, kind):
+    out = tmp_path / ("kept.jsonl" if kind == "file" else "kept")
+    assert invoke(*SELECT, "-o", out).exit_code == 0
+    record = tmp_path / "kept.jsonl.manifest.json" if kind == "file" else out / "manifest.json"
+    before = record.read_bytes()
+    res = invoke("report", out, "--html", record)
+    assert res.exit_code == 2, res.stderr
+    assert "run manifest" in _one_error_line(res.stderr)
+    assert record.read_bytes() == before
+    assert invoke(*SELECT, "-o", out).stderr.count("nothing to do") == 1  # the run is still on record
+
+
+@pytest.mark.xfail(strict=True, reason="scoring/sidecars.py or commands/select.py (other engineers'): a --scores "
+                   "folder that does not exist is reported per shard ('NAME/x.scores.jsonl: no sidecar', exit 1) "
+                   "rather than as the usage error report gives ('--scores NAME: no such directory', exit 2)")
+def test_select_with_a_scores_folder_that_does_not_exist_is_a_usage_error(invoke, tmp_path):
+    res = invoke("select", POOL, "--scores", tmp_path / "nowhere", "--method", "length", "--top-k", "3", "-o", "-")
+    assert res.exit_code == 2, res.stderr
+    assert "no such directory" in _one_error_line(res.stderr)
