@@ -16,10 +16,14 @@ def report(inputs: Sequence[str], *, read: ReadOptions = ReadOptions(), scores: 
            score_fields: Sequence[str] = (), by: str | None = None, target: Sequence[str] | None = None,
            raw: Sequence[str] | None = None, html: str | None = None) -> dict[str, Any]:
     """The report's data (see ``sievekit.reporting.build.report``); with ``html``, also written there as one
-    self-contained page, which must not be any of the files the report reads."""
+    self-contained page, which must not be any of the files the report reads (inputs, target, pool, and the
+    run records beside or inside the inputs)."""
     if html is not None:
         reads = [(f"input {s.label}", s.path) for spec in (inputs, target or (), raw or ())
                  for s in (resolve_inputs(list(spec)) if spec and "-" not in spec else [])]
+        # nor the records of the runs that wrote the inputs, which the report reads too
+        reads += [(what, path) for spec in inputs if spec != "-" and (fs.isdir(spec) or fs.isfile(spec))
+                  for what, path in layout.Layout(spec).record()]
         layout.check([("the HTML report", html)], reads)
     data = build_report(inputs, read, scores=scores, score_fields=score_fields, by=by, target=target, raw=raw)
     if html is not None:
