@@ -5,6 +5,7 @@ Within ``--memory-mb`` whatever the size of the pool: when the keys with their s
 work directory by the key's top bits (equal keys share a bucket), then each bucket is sorted on its own.
 ``rep.npy`` is written through a memory map whose pages are let go after every bucket. A group lies whole in
 one bucket and its representative is its smallest index, so the buckets change no value, only the memory.
+Bucket folders are named by host and process, so a later pass sweeps those of passes killed on its host.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import math
 import mmap
+import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -98,7 +101,8 @@ def _buckets(work: WorkDir, sources: Sequence[Source], bits: int) -> Iterator[tu
             keys = np.concatenate([k for k, _ in parts])
             yield keys[:, 0], keys[:, 1], np.concatenate([i for _, i in parts])
         return
-    folder = Path(tempfile.mkdtemp(prefix="buckets-", dir=work.path("exact")))
+    _sweep(work.path("exact"))
+    folder = Path(tempfile.mkdtemp(prefix=f"buckets-{_HOST}-{os.getpid()}-", dir=work.path("exact")))
     try:
         files = [folder / f"{b:04d}.bin" for b in range(1 << bits)]
         with contextlib.ExitStack() as stack:
@@ -117,6 +121,21 @@ def _buckets(work: WorkDir, sources: Sequence[Source], bits: int) -> Iterator[tu
             yield rec["k0"], rec["k1"], rec["idx"]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_HOST = socket.gethostname().replace("-", "_")
+
+
+def _sweep(folder: Path) -> None:
+    """Remove the bucket folders of exact passes killed on this host (their process is gone); a folder of a
+    pass still running, here or on another host sharing the work directory, stays."""
+    for old in folder.glob(f"buckets-{_HOST}-*-*"):
+        try:
+            os.kill(int(old.name.split("-")[2]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass  # not a pid, or another user's live process
 
 
 def _chunks(sources: Sequence[Source]) -> Iterator[tuple[npt.NDArray[np.uint64], I64]]:

@@ -72,6 +72,25 @@ def test_a_tiny_budget_spills_the_keys_to_buckets_and_a_whole_run_is_unchanged(d
         assert (tmp_path / "wa" / "cluster" / name).read_bytes() == (tmp_path / "wb" / "cluster" / name).read_bytes()
 
 
+def test_bucket_folders_of_a_killed_pass_are_swept_and_a_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from sievekit.duplicates import exact
+
+    work = WorkDir(tmp_path / "w")
+    sources = _write_keys(work, [[KEYS[k % len(KEYS)] for k in range(40)]])
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = work.path("exact", f"buckets-{exact._HOST}-{int(gone.stdout)}-abc")
+    live = work.path("exact", f"buckets-{exact._HOST}-{os.getpid()}-abc")
+    other = work.path("exact", f"buckets-otherhost-{int(gone.stdout)}-abc")
+    for folder in (dead, live, other):
+        folder.mkdir(parents=True)
+    exact_pass(str(work.root), sources, {"p": 1}, 1e-4)
+    assert not dead.exists() and live.exists() and other.exists()
+
+
 def test_damaged_exact_keys_are_named(tmp_path):
     work = WorkDir(tmp_path / "w")
     sources = _write_keys(work, [[KEYS[0], KEYS[1]]])
