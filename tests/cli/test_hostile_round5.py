@@ -290,3 +290,16 @@ def test_select_with_a_scores_folder_that_does_not_exist_is_a_usage_error(invoke
     res = invoke("select", POOL, "--scores", tmp_path / "nowhere", "--method", "length", "--top-k", "3", "-o", "-")
     assert res.exit_code == 2, res.stderr
     assert "no such directory" in _one_error_line(res.stderr)
+
+
+@pytest.mark.parametrize("kind", ["file", "dir"])
+def test_a_damaged_run_record_does_not_stop_the_report_of_the_records(invoke, tmp_path, kind):
+    out = tmp_path / ("kept.jsonl" if kind == "file" else "kept")
+    assert invoke(*SELECT, "-o", out).exit_code == 0
+    record = tmp_path / "kept.jsonl.manifest.json" if kind == "file" else out / "manifest.json"
+    record.write_text("{ half a manifest")
+    res = invoke("report", out, "--json")
+    assert res.exit_code == 0, res.stderr  # report has no --overwrite to offer: it reports what it can
+    data = json.loads(res.stdout)
+    assert data["total"]["rows"] == 5 and "run" not in data
+    assert res.stderr.count("unreadable run record") == 1 and "Traceback" not in res.stderr
