@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from sievekit.errors import ConfigError, InputError, option
-from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_texts, resolve_inputs
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_texts, notices, resolve_inputs
 from sievekit.io.streams import STDIO
 from sievekit.reporting import pool as pools
 from sievekit.reporting import stats
@@ -244,7 +244,11 @@ def _run_manifest(spec: str) -> dict[str, Any] | None:
     where = Layout(spec)
     if where.kind == "dir" and not fs.isdir(spec):
         return None  # a file whose format does not concatenate (Parquet): never a run's single output
-    manifest = where.load_manifest()
+    try:
+        manifest = where.load_manifest()
+    except ConfigError as exc:  # a damaged record: the records are still worth a report (there is no --overwrite)
+        notices.warn_once(f"run record {spec}", f"{clean(exc.message)}; reporting the records without it")
+        return None
     if manifest and where.kind == "file" and fs.split(where.output)[1] not in manifest.get("written", [None]):
         return None  # records of another file (renamed by hand, or a run before 'written'): not this file's
     return manifest
