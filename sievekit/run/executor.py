@@ -62,7 +62,8 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _watch(pid: int) -> None:
-    """Wait for process ``pid`` to end, then SIGTERM this one (its handler unwinds the atomic writers)."""
+    """Wait for process ``pid`` to end, then SIGTERM this one's main thread (its handler unwinds the atomic
+    writers); if that does not end it within a few seconds, exit hard."""
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):  # no pidfd (old kernel) or the process is already gone
@@ -72,7 +73,13 @@ def _watch(pid: int) -> None:
     else:
         while _alive(pid):
             time.sleep(1.0)
-    os.kill(os.getpid(), signal.SIGTERM)
+    # To the main thread itself: a signal the kernel hands to this thread would leave the main thread asleep
+    # in its wait for a task, with the handler never run.
+    main = threading.main_thread().ident
+    if main is not None:
+        signal.pthread_kill(main, signal.SIGTERM)
+    time.sleep(5.0)
+    os._exit(128 + signal.SIGTERM)
 
 
 def _alive(pid: int) -> bool:
