@@ -134,9 +134,6 @@ def test_the_largest_seed_still_runs(invoke):
     assert len(res.stdout.splitlines()) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="selectors/classifier.py (another engineer's): --bags beyond the sample's "
-                   "negatives fits a model on one class (sklearn ValueError), --min-df above every count leaves no "
-                   "feature (sklearn ValueError); both reach the user as tracebacks")
 @pytest.mark.parametrize("args", [["--bags", "1000"], ["--min-df", "1000000"]])
 def test_classifier_options_the_data_cannot_satisfy_are_one_line(invoke, args):
     res = invoke("select", POOL, "--method", "classifier", "--target", TARGET, "--top-k", "3", "-o", "-", *args)
