@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -29,7 +28,7 @@ from sievekit.duplicates.stages import (
 )
 from sievekit.duplicates.workdir import EPHEMERAL, WorkDir, digest, read_json
 from sievekit.errors import ConfigError, option
-from sievekit.io import ReadOptions, Shard, ShardStats, fs
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, tempdirs
 from sievekit.io.streams import STDIO, copy_file
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
@@ -52,7 +51,7 @@ def run(shards: Sequence[Shard], out: Layout, cfg: DedupeConfig, opts: ReadOptio
     say = log or (lambda _msg: None)
     progress = tracker(run_opts.progress)
     _check_stage(stage, shard, band, work_dir, shards, cfg)
-    tmp = None if work_dir else tempfile.mkdtemp(prefix="sievekit-dedupe-")
+    tmp = None if work_dir else tempdirs.make("sievekit-dedupe-")
     if tmp:
         open(os.path.join(tmp, EPHEMERAL), "w").close()
     root = str(work_dir or tmp)

@@ -16,8 +16,9 @@ import hashlib
 import os
 import shutil
 import sys
-import tempfile
 from typing import Any
+
+from sievekit.io import tempdirs
 
 _ENV = "SIEVEKIT_NOTICES_DIR"
 _seen: set[str] = set()
@@ -28,7 +29,7 @@ def begin_run() -> None:
     """Start a run's notices afresh: a new shared folder (the previous run's is removed)."""
     _seen.clear()
     _end_run()
-    _started.append(tempfile.mkdtemp(prefix="sievekit-notices-"))
+    _started.append(tempdirs.make("sievekit-notices-"))
     os.environ[_ENV] = _started[-1]
 
 

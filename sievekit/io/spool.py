@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sievekit.errors import ShardError
+from sievekit.io import tempdirs
 from sievekit.io.options import ReadOptions
 from sievekit.io.shards import Shard, resolve_inputs
 from sievekit.io.streams import STDIO, describe_error, sniff_codec, stdout_sink, writing_stdout
@@ -51,11 +51,7 @@ def _spool(tmpdir: str, opts: ReadOptions) -> str:
 
 
 def _mkdtemp(prefix: str) -> str:
-    try:
-        return tempfile.mkdtemp(prefix=prefix)
-    except OSError as exc:
-        raise ShardError(f"{tempfile.gettempdir()}: cannot make a temporary folder: {describe_error(exc)}",
-                         hint="set TMPDIR to a writable folder with room") from None
+    return tempdirs.make(prefix)
 
 
 @contextmanager

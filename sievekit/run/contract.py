@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sievekit.errors import ConfigError, InputError, option
-from sievekit.io import Shard, fs
+from sievekit.io import Shard, fs, tempdirs
 from sievekit.io.locks import LOCK, locked
 from sievekit.io.streams import STDIO, atomic_output
 from sievekit.version import __version__
@@ -154,7 +154,7 @@ def sweep_temporaries(output: str, files: Sequence[str] | None = None) -> list[s
         return removed
     for path, rel in found:
         match = _TEMPORARY.match(rel.replace(os.sep, "/").rsplit("/", 1)[-1])
-        if match and not _alive(int(match.group(1))):
+        if match and not tempdirs.alive(int(match.group(1))):
             fs.remove(path)
             removed.append(path)
     return removed
@@ -167,18 +167,6 @@ def _temporaries_of(files: Sequence[str]) -> list[tuple[str, str]]:
         prefix = f".{name}.tmp-"
         found += [(fs.join(head, n), n) for n in fs.listdir(head or ".") if n.startswith(prefix)]
     return found
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def _written(manifest: Mapping[str, Any] | None, output: str) -> list[str]:
