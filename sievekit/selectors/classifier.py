@@ -284,9 +284,10 @@ class ClassifierSelector(Selector):
         if self.config.min_df > 1:
             x_pos, x_neg = frequent_only(x_pos, x_neg, self.config.min_df)
             if x_pos.nnz == 0 or x_neg.nnz == 0:
-                raise ConfigError(f"{option('min_df')} {self.config.min_df} leaves the target or the pool sample without a "
-                                  f"feature: no n-gram is in that many of their {x_pos.shape[0] + x_neg.shape[0]:,} "
-                                  "documents", hint=f"lower {option('min_df')}")
+                docs = x_pos.shape[0] + x_neg.shape[0]
+                raise ConfigError(f"{option('min_df')} {self.config.min_df} leaves the target or the pool sample "
+                                  f"without a feature: no n-gram is in that many of their {docs:,} documents",
+                                  hint=f"lower {option('min_df')}")
         self.weights, self.intercept = self._logreg(x_pos, x_neg)
         share, self.pu_share_source = budget_share(self.config, pool_docs)
         if share is None:
@@ -300,8 +301,8 @@ class ClassifierSelector(Selector):
             penalty, c = self._choose_model(x_pos, x_kept)
         weights = hard_negative_weights(first[keep], self.pu_share, self.config.hard_negative_weight)
         if self.config.bags > int(keep.sum()):
-            raise ConfigError(f"{option('bags')} {self.config.bags} needs at least as many sampled negatives, but the re-fit "
-                              f"keeps {int(keep.sum()):,} of the pool sample",
+            raise ConfigError(f"{option('bags')} {self.config.bags} needs at least as many sampled negatives, but "
+                              f"the re-fit keeps {int(keep.sum()):,} of the pool sample",
                               hint=f"lower {option('bags')}, or raise {option('negatives_ratio')}")
         if self.config.bags > 1:
             self.weights, self.intercept = self._bagged(x_pos, x_kept, penalty, c, weights)
