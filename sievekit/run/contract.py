@@ -63,6 +63,11 @@ def marker_name(name: str = MANIFEST) -> str:
     return MARKER if name == MANIFEST else f".{name[:-5]}.run.json"
 
 
+def lock_name(name: str = MANIFEST) -> str:
+    """The lock a whole run of the manifest ``name`` holds, beside it."""
+    return LOCK if name == MANIFEST else f".{name[:-5]}.lock"
+
+
 def begin(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MANIFEST, *,
           guard: Sequence[tuple[str, str]] = (), label: str | None = None, keep: Sequence[str] = ()) -> str:
     """Claim ``output`` (the directory that holds the run's records, ``name`` and its marker) for ``job``.
@@ -126,7 +131,7 @@ def claimed(output: str, job: Mapping[str, Any], overwrite: bool, name: str = MA
     with contextlib.ExitStack() as stack:
         # A whole run holds the output alone; the tasks of a staged run (``task``) share it with each other.
         folder = output or "."  # a single file named without a folder: its records are in the current one
-        stack.enter_context(locked(folder, LOCK if name == MANIFEST else f".{name[:-5]}.lock", shared=bool(task),
+        stack.enter_context(locked(folder, lock_name(name), shared=bool(task),
                                    label=label))
         if task:
             stack.enter_context(locked(folder, f".sievekit-{task}.lock", label=label))

@@ -23,7 +23,7 @@ from sievekit.io import Shard, formats, fs
 from sievekit.io.shards import codec_suffix, format_stem, shard_format
 from sievekit.io.streams import STDIO, check_output_codec
 from sievekit.run import contract
-from sievekit.run.contract import MANIFEST, marker_name
+from sievekit.run.contract import MANIFEST, lock_name, marker_name
 
 CODEC_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
 FILE_MANIFEST = ".manifest.json"  # beside a single output file: ``kept.jsonl`` -> ``kept.jsonl.manifest.json``
@@ -108,12 +108,13 @@ class Layout:
         return head, base + FILE_MANIFEST
 
     def record(self, name: str = MANIFEST) -> list[tuple[str, str]]:
-        """The run's bookkeeping files: its manifest and its run marker (none for stdout)."""
+        """The run's bookkeeping files: its manifest, its run marker and its lock (none for stdout)."""
         if self.kind == "stdout":
             return []
         folder, manifest = self.records_at(name)
         return [("the run manifest", fs.join(folder, manifest)),
-                ("the run marker", fs.join(folder, marker_name(manifest)))]
+                ("the run marker", fs.join(folder, marker_name(manifest))),
+                ("the run lock", fs.join(folder, lock_name(manifest)))]
 
     def claimed(self, job: Mapping[str, Any], overwrite: bool, guard: Paths = (), name: str = MANIFEST,
                 task: str | None = None) -> contextlib.AbstractContextManager[str]:

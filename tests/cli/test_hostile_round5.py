@@ -242,9 +242,6 @@ def test_a_killed_dedupe_leaves_no_work_folder_behind_after_the_next_run(tmp_pat
     assert [p.name for p in tmp.iterdir() if p.name.startswith("sievekit-dedupe-")] == []
 
 
-@pytest.mark.xfail(strict=True, reason="run/layout.py (another engineer's): Layout.record lists the manifest and "
-                   "the marker but not the lock, so --clusters onto the run's own lock file is taken for a "
-                   "foreign file, and with --overwrite the clusters are written over the lock and removed with it")
 def test_the_clusters_file_cannot_be_the_runs_own_lock(invoke, tmp_path):
     out = tmp_path / "kept.jsonl"
     res = invoke("dedupe", POOL, "-o", out, "--clusters", tmp_path / ".kept.jsonl.manifest.lock", "--overwrite")
