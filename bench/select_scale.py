@@ -42,7 +42,9 @@ def run(args: list[str], env: dict[str, str], tmp: Path) -> dict[str, float]:
              "sys.stderr.write(p.stderr.decode()[-2000:]) if p.returncode else None; "
              "print(p.returncode, w, r.ru_utime + r.ru_stime, r.ru_maxrss)")
     cmd = [sys.executable, "-m", "sievekit", *args]
-    out = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True)
+    # Run from ``tmp``: ``python -m`` puts the working directory ahead of PYTHONPATH, so from the repository
+    # root every --tree would import this checkout's sievekit.
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True, cwd=tmp)
     code, wall, cpu, rss_kb = out.stdout.split()
     if int(code):
         raise SystemExit(f"failed ({code}): {' '.join(args)}\n{out.stderr}")
@@ -106,6 +108,7 @@ def main() -> None:
                         help="run each select this many times, the trees in turn each time, and keep the least CPU "
                              "and least wall time of each (a shared machine only ever adds to them)")
     args = parser.parse_args()
+    args.pool, args.target = args.pool.resolve(), args.target.resolve()  # the runs start in a scratch folder
     meta = json.loads((args.pool.parent / "meta.json").read_text()) if (args.pool.parent / "meta.json").exists() \
         else {}
     docs = int(meta.get("pool_docs", 0)) or None
