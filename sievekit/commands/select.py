@@ -117,6 +117,9 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
     tune_allocator()
     if source.proportions is not None:
         rule.check_mixable()
+    if source.sidecars and not fs.isdir(source.sidecars):
+        raise ConfigError(f"{option('sidecars')} {source.sidecars}: no such directory (pass the output directory "
+                          "of `sievekit score`)")
     out = Layout(output, output_compression)
     selectors = _selectors(source, rule, seed)
     with readable_twice(inputs, read) as found, Executor(run.jobs, run.executor, run.ray_address,

@@ -65,3 +65,12 @@ def show_warning(message: Warning | str, category: type[Warning], filename: str,
     ``Warning:`` line, once per run, without the file, line and source code Python shows."""
     text = " ".join(str(message).split())
     warn_once(f"{category.__name__}: {text}", text)
+
+
+def adopt_in_worker() -> None:
+    """In a worker process of a CLI run (its notices folder inherited through the environment), show library
+    warnings as the run's parent does: one ``Warning:`` line, once per run across all its processes."""
+    if os.environ.get(_ENV):
+        import warnings
+
+        warnings.showwarning = show_warning

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from sievekit.allocator import tune_allocator
 from sievekit.errors import ConfigError, MissingDependencyError
+from sievekit.io import notices
 
 R = TypeVar("R")
 EXECUTORS = ("local", "ray")
@@ -95,6 +96,7 @@ def _alive(pid: int) -> bool:
 def _worker_init(parent: int) -> None:
     _die_with_parent(parent)
     tune_allocator()
+    notices.adopt_in_worker()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the workers
 
