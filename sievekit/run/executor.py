@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from sievekit.allocator import tune_allocator
 from sievekit.errors import ConfigError, MissingDependencyError
-from sievekit.io import notices
+from sievekit.io import notices, tempdirs
 
 R = TypeVar("R")
 EXECUTORS = ("local", "ray")
@@ -72,7 +72,7 @@ def _watch(pid: int) -> None:
     if fd is not None:
         select.select([fd], [], [])
     else:
-        while _alive(pid):
+        while tempdirs.alive(pid):
             time.sleep(1.0)
     # To the main thread itself: a signal the kernel hands to this thread would leave the main thread asleep
     # in its wait for a task, with the handler never run.
@@ -81,16 +81,6 @@ def _watch(pid: int) -> None:
         signal.pthread_kill(main, signal.SIGTERM)
     time.sleep(5.0)
     os._exit(128 + signal.SIGTERM)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _worker_init(parent: int) -> None:
