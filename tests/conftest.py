@@ -51,5 +51,14 @@ def read_records(path: str | Path) -> list[dict]:
     return out
 
 
+def one_error_line(stderr: str) -> str:
+    """The one ``Error:`` line of a failed run's stderr (asserting there is exactly one and no traceback)."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error: ")]
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr
+    return errors[0]
+
+
 def pool_records() -> list[dict]:
     return [json.loads(line) for line in (DATA / "pool.jsonl").read_text().splitlines() if line.strip()]

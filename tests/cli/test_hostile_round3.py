@@ -5,13 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import DATA
-
-
-def _one_error_line(stderr: str) -> None:
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert len([ln for ln in lines if ln.startswith("Error: ")]) == 1
-    assert "Traceback" not in stderr
+from tests.conftest import DATA, one_error_line
 
 
 def test_a_huge_memory_budget_means_everything_in_memory_not_a_traceback(invoke, tmp_path):
@@ -30,7 +24,7 @@ def test_clusters_to_dash_is_refused_not_a_file_named_dash(invoke, tmp_path):
         for out in ("kept.jsonl", "-"):
             res = invoke("dedupe", DATA / "pool.jsonl", "-o", out, "--clusters", "-")
             assert res.exit_code == 2
-            _one_error_line(res.stderr)
+            one_error_line(res.stderr)
             assert "--clusters" in res.stderr and res.stdout == ""
             assert not Path("-").exists() and not Path("kept.jsonl").exists()
     finally:
@@ -45,7 +39,7 @@ def test_target_from_stdin_is_a_usage_error_naming_the_fix(invoke, tmp_path):
                  ["score", DATA / "pool.jsonl", "--target", "-", "-o", tmp_path / "scores"]):
         res = invoke(*args, input=target)
         assert res.exit_code == 2, res.stderr
-        _one_error_line(res.stderr)
+        one_error_line(res.stderr)
         assert "--target cannot be -" in res.stderr and res.stdout == ""
     assert not (tmp_path / "scores").exists()
 
@@ -55,7 +49,7 @@ def test_a_work_dir_inside_the_output_dir_is_refused(invoke, tmp_path):
     out = tmp_path / "out"
     res = invoke("dedupe", DATA / "pool.jsonl", "-o", out, "--work-dir", out / "w")
     assert res.exit_code == 2
-    _one_error_line(res.stderr)
+    one_error_line(res.stderr)
     assert "inside the output directory" in res.stderr and "--work-dir" in res.stderr
     assert not out.exists()
     ok = invoke("dedupe", DATA / "pool.jsonl", "-o", out, "--work-dir", tmp_path / "w")

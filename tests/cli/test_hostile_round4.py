@@ -19,18 +19,10 @@ from pathlib import Path
 import pytest
 
 from sievekit.io.locks import locked
-from tests.conftest import DATA
+from tests.conftest import DATA, one_error_line
 
 POOL = DATA / "pool.jsonl"
 SELECT = ["select", POOL, "--method", "length", "--top-k", "5"]
-
-
-def _one_error_line(stderr: str) -> str:
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("Error: ")]
-    assert len(errors) == 1, stderr
-    assert "Traceback" not in stderr
-    return errors[0]
 
 
 def _records_beside(out: Path) -> list[str]:
@@ -61,7 +53,7 @@ def test_a_different_run_into_the_same_file_is_refused_naming_the_difference(inv
         args += change
     res = invoke(*args, "-o", out)
     assert res.exit_code == 2, res.stderr
-    line = _one_error_line(res.stderr)
+    line = one_error_line(res.stderr)
     assert f"{out} holds the results of a different run" in line and differs in line and "--overwrite" in line
     assert res.stdout == "" and out.read_bytes() == before  # untouched
     again = invoke(*args, "-o", out, "--overwrite")
@@ -90,7 +82,7 @@ def test_a_file_no_run_wrote_is_not_replaced_without_overwrite(invoke, tmp_path)
     out.write_text('{"text": "my own notes"}\n')
     res = invoke(*SELECT, "-o", out)
     assert res.exit_code == 2
-    line = _one_error_line(res.stderr)
+    line = one_error_line(res.stderr)
     assert str(out) in line and "already exists" in line and "--overwrite" in line
     assert out.read_text() == '{"text": "my own notes"}\n'
     assert _records_beside(out) == []  # a refused run leaves no claim
@@ -115,7 +107,7 @@ def test_an_overwritten_output_keeps_its_file_until_the_new_run_has_finished(inv
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{"text": \n')
     res = invoke("select", bad, "--method", "length", "--top-k", "1", "-o", out, "--overwrite")
-    assert res.exit_code == 1 and "bad.jsonl:2" in _one_error_line(res.stderr)
+    assert res.exit_code == 1 and "bad.jsonl:2" in one_error_line(res.stderr)
     assert out.read_bytes() == before  # the failed replacement took nothing away
 
 
@@ -129,7 +121,7 @@ def test_dedupe_into_a_file_records_its_clusters_and_another_run_clears_them(inv
     assert again.exit_code == 0 and "nothing to do" in again.stderr
     res = invoke(*SELECT, "-o", out)
     assert res.exit_code == 2
-    assert "written by `sievekit dedupe`, not `sievekit select`" in _one_error_line(res.stderr)
+    assert "written by `sievekit dedupe`, not `sievekit select`" in one_error_line(res.stderr)
     res = invoke(*SELECT, "-o", out, "--overwrite")
     assert res.exit_code == 0, res.stderr
     assert not (tmp_path / "kept.clusters.jsonl").exists()  # the dedupe run's clusters went with it
@@ -139,7 +131,7 @@ def test_a_stale_clusters_file_is_not_overwritten_by_surprise(invoke, tmp_path):
     (tmp_path / "kept.clusters.jsonl").write_text("{}\n")
     res = invoke("dedupe", POOL, "-o", tmp_path / "kept.jsonl")
     assert res.exit_code == 2
-    line = _one_error_line(res.stderr)
+    line = one_error_line(res.stderr)
     assert "kept.clusters.jsonl (the clusters file of" in line and "--overwrite" in line
     assert not (tmp_path / "kept.jsonl").exists() and (tmp_path / "kept.clusters.jsonl").read_text() == "{}\n"
 
@@ -158,7 +150,7 @@ def test_every_path_a_run_writes_is_checked_against_its_inputs_first(invoke, tmp
     before = sorted(p.name for p in tmp_path.rglob("*"))
     res = invoke(*[str(a).format(out=tmp_path / "o.jsonl", tmp=tmp_path) for a in args])
     assert res.exit_code == 2, res.stderr
-    _one_error_line(res.stderr)
+    one_error_line(res.stderr)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written, no claim left
 
 
@@ -178,7 +170,7 @@ def test_two_runs_on_one_output_file_one_is_refused_with_the_others_pid(invoke, 
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         res = invoke(*SELECT, "-o", out)
         assert res.exit_code == 1
-        assert f"in use by PID {holder.pid}" in _one_error_line(res.stderr)
+        assert f"in use by PID {holder.pid}" in one_error_line(res.stderr)
         assert not out.exists()
         other = invoke(*SELECT, "-o", tmp_path / "other.jsonl")  # another file in the same folder is free
         assert other.exit_code == 0, other.stderr
@@ -231,7 +223,7 @@ def test_an_unwritable_place_is_one_line_not_a_traceback(invoke, tmp_path):
     blocker.write_text("")
     res = invoke(*SELECT, "-o", blocker / "kept.jsonl")  # its "folder" is a file
     assert res.exit_code in (1, 2)
-    assert "afile" in _one_error_line(res.stderr) and res.stdout == ""
+    assert "afile" in one_error_line(res.stderr) and res.stdout == ""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not os.path.isdir("/sys"), reason="Linux sysfs")
@@ -239,7 +231,7 @@ def test_a_folder_nobody_may_write_is_one_line_even_for_root(invoke):
     for args in (SELECT, ["dedupe", POOL]):  # sysfs takes no new files, not even from root
         res = invoke(*args, "-o", "/sys/kept.jsonl")
         assert res.exit_code == 1, res.stderr
-        assert "/sys" in _one_error_line(res.stderr) and res.stdout == ""
+        assert "/sys" in one_error_line(res.stderr) and res.stdout == ""
     assert not os.path.exists("/sys/kept.jsonl")
 
 
@@ -252,7 +244,7 @@ def test_a_read_only_folder_is_one_line_not_a_traceback(invoke, tmp_path):
         for args in (SELECT, ["dedupe", POOL]):
             res = invoke(*args, "-o", folder / "kept.jsonl")
             assert res.exit_code in (1, 2)
-            assert "ro" in _one_error_line(res.stderr)
+            assert "ro" in one_error_line(res.stderr)
     finally:
         folder.chmod(0o755)
 
@@ -330,7 +322,7 @@ def test_an_empty_pool_is_bad_data_in_one_line(invoke, tmp_path, args, content):
     pool.write_text(content)
     res = invoke(*[str(a).format(pool=pool, tmp=tmp_path) for a in args])
     assert res.exit_code == 1, res.stderr
-    line = _one_error_line(res.stderr)
+    line = one_error_line(res.stderr)
     assert "empty.jsonl: the pool holds no documents" in line and res.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl"]  # nothing claimed or written
 
@@ -338,7 +330,7 @@ def test_an_empty_pool_is_bad_data_in_one_line(invoke, tmp_path, args, content):
 def test_an_empty_pool_from_stdin_is_bad_data_too(invoke):
     res = invoke("select", "-", "--method", "length", "--top-k", "1", "-o", "-", input="")
     assert res.exit_code == 1
-    assert "<stdin>: the pool holds no documents" in _one_error_line(res.stderr)
+    assert "<stdin>: the pool holds no documents" in one_error_line(res.stderr)
 
 
 def test_a_pool_whose_every_record_was_skipped_says_so(invoke, tmp_path):
@@ -346,7 +338,7 @@ def test_a_pool_whose_every_record_was_skipped_says_so(invoke, tmp_path):
     pool.write_text("not json\n{also not\n")
     res = invoke("dedupe", pool, "-o", "-", "--on-bad-record", "skip")
     assert res.exit_code == 1
-    assert "holds no documents" in _one_error_line(res.stderr) and "--on-bad-record skip" in res.stderr
+    assert "holds no documents" in one_error_line(res.stderr) and "--on-bad-record skip" in res.stderr
 
 
 def test_a_report_of_an_empty_pool_is_a_report_of_zero_documents(invoke, tmp_path):
@@ -376,7 +368,7 @@ def test_a_symlinked_output_onto_an_input_is_refused(invoke, tmp_path):
     link = tmp_path / "out.jsonl"
     link.symlink_to(POOL)
     res = invoke(*SELECT, "-o", link)
-    assert res.exit_code == 2 and "would overwrite an input" in _one_error_line(res.stderr)
+    assert res.exit_code == 2 and "would overwrite an input" in one_error_line(res.stderr)
 
 
 def test_odd_output_names(invoke, tmp_path, monkeypatch):
@@ -390,13 +382,13 @@ def test_odd_output_names(invoke, tmp_path, monkeypatch):
     assert res.exit_code == 0 and (tmp_path / "picked.jsonl" / "pool.jsonl").exists()
     for empty in ("", " "):
         res = invoke(*SELECT, "-o", empty)
-        assert res.exit_code == 2 and "--output is empty" in _one_error_line(res.stderr)
+        assert res.exit_code == 2 and "--output is empty" in one_error_line(res.stderr)
 
 
 def test_a_file_in_the_way_of_a_directory_output_is_one_line(invoke, tmp_path):
     assert invoke(*SELECT, "-o", tmp_path / "k.jsonl").exit_code == 0
     res = invoke(*SELECT, "-o", f"{tmp_path / 'k.jsonl'}/")
-    assert res.exit_code == 1 and "a file is in the way" in _one_error_line(res.stderr)
+    assert res.exit_code == 1 and "a file is in the way" in one_error_line(res.stderr)
 
 
 def test_the_manifest_beside_a_file_is_never_read_as_a_shard(invoke, tmp_path):
@@ -412,7 +404,7 @@ def test_a_damaged_record_is_replaced_with_overwrite_as_its_hint_says(invoke, tm
     assert invoke(*SELECT, "-o", out).exit_code == 0
     (tmp_path / "kept.jsonl.manifest.json").write_text("{not json")
     res = invoke(*SELECT, "-o", out)
-    assert res.exit_code == 2 and "unreadable run record" in _one_error_line(res.stderr)
+    assert res.exit_code == 2 and "unreadable run record" in one_error_line(res.stderr)
     assert "--overwrite" in res.stderr
     res = invoke(*SELECT, "-o", out, "--overwrite")
     assert res.exit_code == 0, res.stderr
@@ -434,7 +426,7 @@ def test_dedupe_filter_of_one_shard_into_one_file_is_refused(invoke, tmp_path):
     for stage in ("sign", "bucket", "cluster"):
         assert invoke("dedupe", POOL, "--work-dir", work, "--stage", stage).exit_code == 0
     res = invoke("dedupe", POOL, "--work-dir", work, "--stage", "filter", "--shard", "0", "-o", tmp_path / "k.jsonl")
-    assert res.exit_code == 2 and "one file for all shards" in _one_error_line(res.stderr)
+    assert res.exit_code == 2 and "one file for all shards" in one_error_line(res.stderr)
     assert not (tmp_path / "k.jsonl").exists()
 
 
@@ -444,10 +436,10 @@ def test_an_output_file_an_input_pattern_would_match_is_refused(invoke, tmp_path
     (tmp_path / "shards" / "a.jsonl").write_bytes(POOL.read_bytes())
     pattern = f"{tmp_path}/shards/*.jsonl"
     res = invoke("select", pattern, "--method", "length", "--top-k", "3", "-o", tmp_path / "shards" / "top.jsonl")
-    assert res.exit_code == 2 and "matches the input pattern" in _one_error_line(res.stderr)
+    assert res.exit_code == 2 and "matches the input pattern" in one_error_line(res.stderr)
     assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["a.jsonl"]
     res = invoke("dedupe", pattern, "-o", tmp_path / "shards" / "d.jsonl")
-    assert res.exit_code == 2 and "matches the input pattern" in _one_error_line(res.stderr)
+    assert res.exit_code == 2 and "matches the input pattern" in one_error_line(res.stderr)
     res = invoke("select", pattern, "--method", "length", "--top-k", "3", "-o", tmp_path / "top.jsonl")
     assert res.exit_code == 0, res.stderr
 
@@ -457,7 +449,7 @@ def test_a_clusters_file_inside_an_input_directory_is_refused(invoke, tmp_path):
     (tmp_path / "in" / "a.jsonl").write_bytes(POOL.read_bytes())
     res = invoke("dedupe", tmp_path / "in", "-o", tmp_path / "out", "--clusters", tmp_path / "in" / "c.jsonl")
     assert res.exit_code == 2
-    line = _one_error_line(res.stderr)
+    line = one_error_line(res.stderr)
     assert "the clusters file" in line and "inside the input directory" in line and "--clusters" in res.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "in" / "c.jsonl").exists()
 

@@ -17,19 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA
+from tests.conftest import DATA, one_error_line
 
 POOL = DATA / "pool.jsonl"
 TARGET = DATA / "target.jsonl"
 SELECT = ["select", POOL, "--method", "length", "--top-k", "5"]
-
-
-def _one_error_line(stderr: str) -> str:
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("Error: ")]
-    assert len(errors) == 1, stderr
-    assert "Traceback" not in stderr
-    return errors[0]
 
 
 # --- report on a single output file -------------------------------------------------------------------------
@@ -81,7 +73,7 @@ def test_report_on_the_sidecars_of_score_says_to_pass_them_with_scores(invoke, t
     assert invoke("score", POOL, "--method", "length", "-o", scores).exit_code == 0
     res = invoke("report", scores)
     assert res.exit_code == 2, res.stderr
-    line = _one_error_line(res.stderr)
+    line = one_error_line(res.stderr)
     assert "sievekit score" in line and "--scores" in res.stderr and "--text-field" not in res.stderr
     assert invoke("report", POOL, "--scores", scores).exit_code == 0  # what the hint says works
 
@@ -97,7 +89,7 @@ def test_nul_bytes_are_named_as_such_not_as_invalid_utf8(invoke, tmp_path, conte
     bad.write_bytes(content)
     res = invoke("select", bad, "--method", "length", "--top-k", "1", "-o", "-")
     assert res.exit_code == 1, res.stderr
-    line = _one_error_line(res.stderr)
+    line = one_error_line(res.stderr)
     assert "zeros.jsonl:" in line and "NUL" in line and "UTF-8" not in line
 
 
@@ -138,7 +130,7 @@ def test_the_largest_seed_still_runs(invoke):
 def test_classifier_options_the_data_cannot_satisfy_are_one_line(invoke, args):
     res = invoke("select", POOL, "--method", "classifier", "--target", TARGET, "--top-k", "3", "-o", "-", *args)
     assert res.exit_code in (1, 2)
-    assert args[0] in _one_error_line(res.stderr)
+    assert args[0] in one_error_line(res.stderr)
 
 
 # --- warnings -----------------------------------------------------------------------------------------------
@@ -197,7 +189,7 @@ def test_an_output_past_the_file_size_limit_says_so(tmp_path):
     pool = _big_pool(tmp_path)
     proc = _run_limited(["select", pool, "--method", "length", "--top-k", "500", "-o", "kept.jsonl"], tmp_path)
     assert proc.returncode == 1, proc.stderr
-    line = _one_error_line(proc.stderr)
+    line = one_error_line(proc.stderr)
     assert "kept.jsonl" in line and "File too large" in line
     assert "ulimit -f" in proc.stderr  # the hint names the limit, not permissions
     assert not (tmp_path / "kept.jsonl").exists()
@@ -208,7 +200,7 @@ def test_dedupes_work_files_past_the_size_limit_say_where_they_go(tmp_path):
     pool = _big_pool(tmp_path)
     proc = _run_limited(["dedupe", pool, "-o", "-"], tmp_path, {"TMPDIR": str(tmp_path)})
     assert proc.returncode == 1, proc.stderr
-    _one_error_line(proc.stderr)
+    one_error_line(proc.stderr)
     assert "ulimit -f" in proc.stderr and "--work-dir" in proc.stderr
 
 
@@ -246,7 +238,7 @@ def test_the_clusters_file_cannot_be_the_runs_own_lock(invoke, tmp_path):
     out = tmp_path / "kept.jsonl"
     res = invoke("dedupe", POOL, "-o", out, "--clusters", tmp_path / ".kept.jsonl.manifest.lock", "--overwrite")
     assert res.exit_code == 2, res.stderr
-    assert "lock" in _one_error_line(res.stderr)
+    assert "lock" in one_error_line(res.stderr)
 
 
 def test_the_records_of_score_inline_are_read_back_without_their_fitted_states(invoke, tmp_path):
@@ -269,7 +261,7 @@ def test_the_html_report_never_replaces_the_run_record_it_reads(invoke, tmp_path
     before = record.read_bytes()
     res = invoke("report", out, "--html", record)
     assert res.exit_code == 2, res.stderr
-    assert "run manifest" in _one_error_line(res.stderr)
+    assert "run manifest" in one_error_line(res.stderr)
     assert record.read_bytes() == before
     assert invoke(*SELECT, "-o", out).stderr.count("nothing to do") == 1  # the run is still on record
 
@@ -277,7 +269,7 @@ def test_the_html_report_never_replaces_the_run_record_it_reads(invoke, tmp_path
 def test_select_with_a_scores_folder_that_does_not_exist_is_a_usage_error(invoke, tmp_path):
     res = invoke("select", POOL, "--scores", tmp_path / "nowhere", "--method", "length", "--top-k", "3", "-o", "-")
     assert res.exit_code == 2, res.stderr
-    assert "no such directory" in _one_error_line(res.stderr)
+    assert "no such directory" in one_error_line(res.stderr)
 
 
 @pytest.mark.parametrize("kind", ["file", "dir"])
