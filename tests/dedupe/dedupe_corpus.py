@@ -47,3 +47,17 @@ def read_records(path: Path) -> list[dict]:
         for batch in iter_batches(shard, ReadOptions()):
             out.extend(batch.records())
     return out
+
+
+def graded_pairs_pool(folder: Path, seed: int, length_step: int, edit_step: float, shards: int = 3) -> list[str]:
+    """40 documents, 20 pairs of a text and its edit by ``edit_step * (k % 10)``, dealt round-robin into
+    ``shards`` JSONL shards under ``folder`` (ids are positions); returns the texts in pool order."""
+    rng = random.Random(seed)
+    texts: list[str] = []
+    for k in range(20):
+        base = make_doc(rng, 200 + length_step * k)
+        texts += [base, edit(base, edit_step * (k % 10), rng)]
+    folder.mkdir()
+    for s in range(shards):
+        write_jsonl(folder / f"p{s}.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts) if i % shards == s])
+    return texts

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from dedupe_corpus import edit, make_doc, write_jsonl
+from dedupe_corpus import edit, graded_pairs_pool, make_doc, write_jsonl
 
 import sievekit
 from sievekit.duplicates import DedupeConfig
@@ -47,15 +47,8 @@ def test_signer_sets_are_the_shingle_sets():
 @pytest.fixture
 def signed(tmp_path):
     """A pool of 40 documents in three shards, signed: pairs of graded edits."""
-    rng = random.Random(5)
-    texts = []
-    for k in range(20):
-        base = make_doc(rng, 200 + 10 * k)
-        texts += [base, edit(base, 0.01 * (k % 10), rng)]
     pool = tmp_path / "pool"
-    pool.mkdir()
-    for s in range(3):
-        write_jsonl(pool / f"p{s}.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts) if i % 3 == s])
+    texts = graded_pairs_pool(pool, seed=5, length_step=10, edit_step=0.01)
     work = tmp_path / "work"
     sievekit.dedupe([str(pool)], str(tmp_path / "o"), work_dir=str(work), stage="sign")
     shards = resolve_inputs([str(pool)])

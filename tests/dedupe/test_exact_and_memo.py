@@ -4,11 +4,10 @@ each changes how much is held or read, never a value."""
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
-from dedupe_corpus import edit, make_doc, write_jsonl
+from dedupe_corpus import graded_pairs_pool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,15 +158,8 @@ def test_positional_reads_refuse_a_short_file(tmp_path):
 @pytest.fixture
 def signed(tmp_path):
     """40 documents in three shards, signed with their sets: pairs of graded edits."""
-    rng = random.Random(7)
-    texts = []
-    for k in range(20):
-        base = make_doc(rng, 200 + 30 * k)
-        texts += [base, edit(base, 0.02 * (k % 10), rng)]
     pool = tmp_path / "pool"
-    pool.mkdir()
-    for s in range(3):
-        write_jsonl(pool / f"p{s}.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts) if i % 3 == s])
+    graded_pairs_pool(pool, seed=7, length_step=30, edit_step=0.02)
     sievekit.dedupe([str(pool)], str(tmp_path / "o"), work_dir=str(tmp_path / "work"), stage="sign")
     return plan_sources(str(tmp_path / "work"), resolve_inputs([str(pool)]), [])
 
