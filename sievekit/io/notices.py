@@ -18,6 +18,7 @@ import shutil
 import sys
 from typing import Any
 
+from sievekit.errors import ShardError
 from sievekit.io import tempdirs
 
 _ENV = "SIEVEKIT_NOTICES_DIR"
@@ -26,10 +27,14 @@ _started: list[str] = []  # the folder this process started (a worker starts non
 
 
 def begin_run() -> None:
-    """Start a run's notices afresh: a new shared folder (the previous run's is removed)."""
+    """Start a run's notices afresh: a new shared folder (the previous run's is removed). Without a usable
+    temporary directory the run goes on without one: its notices are then shown once per process."""
     _seen.clear()
     _end_run()
-    _started.append(tempdirs.make("sievekit-notices-"))
+    try:
+        _started.append(tempdirs.make("sievekit-notices-"))
+    except (ShardError, OSError):
+        return
     os.environ[_ENV] = _started[-1]
 
 

@@ -45,3 +45,17 @@ def test_an_unwritable_temporary_directory_is_one_error(tmpdir_env, monkeypatch)
     with pytest.raises(Exception) as info:
         tempdirs.make("sievekit-x-")
     assert "TMPDIR" in str(getattr(info.value, "hint", "")) or "TMPDIR" in str(info.value)
+
+
+def test_a_run_without_a_temporary_directory_still_shows_its_notices(monkeypatch, capsys):
+    from sievekit.errors import ShardError
+    from sievekit.io import notices
+
+    def refuse(prefix: str) -> str:
+        raise ShardError("/tmp: cannot make a temporary folder")
+
+    monkeypatch.setattr(tempdirs, "make", refuse)
+    notices.begin_run()  # no exception: the run goes on without a shared folder
+    notices.warn_once("k", "a notice")
+    notices.warn_once("k", "a notice")
+    assert capsys.readouterr().err.count("Warning: a notice") == 1
