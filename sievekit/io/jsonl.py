@@ -27,8 +27,8 @@ from sievekit.io.streams import (
 )
 
 PARQUET_MAGIC = b"PAR1"
-__all__ = ["JSONL", "MAX_DEPTH", "JsonlFormat", "JsonlWriter", "RecordValueError", "dumps", "iter_jsonl_batches",
-           "lines_before", "loads", "parse_record", "split_lines"]
+__all__ = ["JSONL", "MAX_DEPTH", "JsonlFormat", "JsonlWriter", "RecordValueError", "dumps", "fields_among",
+           "iter_jsonl_batches", "iter_jsonl_lines", "lines_before", "loads", "parse_record", "split_lines"]
 
 NUL = b"\x00"
 
@@ -173,6 +173,49 @@ def _parse_lines(block: list[bytes], first_lineno: int, path: str, opts: ReadOpt
     return texts, ids, lines
 
 
+def iter_jsonl_lines(path: str, opts: ReadOptions, stats: ShardStats,
+                     label: str | None = None) -> Iterator[tuple[int, list[bytes]]]:
+    """The records of one whole JSONL shard as their raw lines, unparsed: ``(first row, lines)`` in the batches
+    ``iter_jsonl_batches`` yields when every record is good (blank lines and a byte order mark dropped, the
+    stream checked and counted in ``stats`` the same way). Nothing checks that a line is a good record: this
+    is for a shard a reader has already parsed whole without skipping any line.
+    """
+    size = opts.batch_size
+    pending: list[bytes] = []
+    start = 0
+    for _, block in _line_blocks(path, opts, stats, None, label or path):
+        pending += [line for line in block if line.strip()]
+        if len(pending) >= size:
+            whole = len(pending) - len(pending) % size
+            for i in range(0, whole, size):
+                yield start + i, pending[i:i + size]
+            start += whole
+            pending = pending[whole:]
+    stats.rows = start + len(pending)
+    if pending:
+        yield start, pending
+
+
+def fields_among(lines: Iterable[bytes], names: Iterable[str]) -> set[str]:
+    """Which of the field ``names`` some record among ``lines`` holds, parsing only the lines that may spell
+    one: JSON writes a name either as is (``"score"``) or with escapes, and a name free of ``"``, ``\\``, ``/``
+    and control characters can only be escaped as ``\\uXXXX``; other names make every line a candidate.
+
+    Raises:
+        ValueError: a candidate line is not JSON (the lines were meant to be parsed records).
+    """
+    wanted = set(names)
+    plain = all(not any(c in '"\\/' or c < " " for c in name) for name in wanted)
+    quoted = [b'"' + name.encode("utf-8", "surrogatepass") + b'"' for name in wanted]
+    found: set[str] = set()
+    for line in lines:
+        if plain and b"\\u" not in line and not any(q in line for q in quoted):
+            continue
+        rec = loads(line)
+        found.update(wanted.intersection(rec) if isinstance(rec, dict) else ())
+    return found
+
+
 def split_lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
     """The lines of a byte stream (without their newlines, blank ones included), one list per chunk; a
     last line without a newline comes last. An error of the stream ends it before that partial line."""
@@ -257,27 +300,67 @@ class JsonlWriter:
 
     def write(self, batch: Batch, keep: Sequence[bool] | np.ndarray | None = None,
               extra: Mapping[str, Sequence[Any]] | None = None) -> None:
-        picked = range(len(batch)) if keep is None else np.flatnonzero(np.asarray(keep, dtype=bool)).tolist()
+        picked = _picked(len(batch), keep)
         if not picked:
             return
         raw = None if extra else batch.format.json_lines(batch.payload)
         if raw is not None:
-            lines = [raw[i] for i in picked]
-        else:
-            records = batch.records()
-            lines = []
-            for i in picked:
-                rec = dict(records[i])  # a copy: the batch keeps its parsed records for other readers
-                for name, values in (extra or {}).items():
-                    rec[name] = values[i]
-                try:
-                    lines.append(dumps(rec))
-                except RecordValueError as exc:
-                    where = f"{self.source}: record" if self.source else f"shard {batch.shard}, record"
-                    raise ShardError(f"{where} {batch.start + i}: {exc}",
-                                     hint="flatten or drop the record in the input") from None
+            self._put([raw[i] for i in picked])
+            return
+        records = batch.records()
+        where = f"{self.source}: record" if self.source else f"shard {batch.shard}, record"
+        # a copy of each record: the batch keeps its parsed records for other readers
+        self._put([_encoded(dict(records[i]), extra, i, f"{where} {batch.start + i}") for i in picked])
+
+    def write_lines(self, start: int, lines: Sequence[bytes], keep: Sequence[bool] | np.ndarray | None = None,
+                    extra: Mapping[str, Sequence[Any]] | None = None) -> None:
+        """Write the kept ones of a shard's raw record ``lines`` (its rows from ``start``) as they are, or,
+        with ``extra`` fields to add, each kept line parsed, extended and encoded again: the lines dropped are
+        never parsed.
+
+        Raises:
+            ShardError: a kept line is not a JSON object, or its record cannot be encoded with the fields added.
+        """
+        picked = _picked(len(lines), keep)
+        if not picked:
+            return
+        if not extra:
+            self._put([lines[i] for i in picked])
+            return
+        where = f"{self.source or 'the input'}: record"
+        self._put([_encoded(_record(lines[i], f"{where} {start + i}"), extra, i, f"{where} {start + i}")
+                   for i in picked])
+
+    def _put(self, lines: list[bytes]) -> None:
+        """The one place records leave: each batch's kept lines in one write."""
         self.encoder.write(b"\n".join(lines) + b"\n")
         self.rows += len(lines)
+
+
+def _picked(n: int, keep: Sequence[bool] | np.ndarray | None) -> list[int]:
+    return list(range(n)) if keep is None else np.flatnonzero(np.asarray(keep, dtype=bool)).tolist()
+
+
+def _record(line: bytes, where: str) -> dict[str, Any]:
+    """A kept line parsed again to add fields to it; the reading pass parsed it once, so a failure here means
+    the shard changed in between."""
+    try:
+        rec = loads(line)
+    except ValueError:
+        rec = None
+    if not isinstance(rec, dict):
+        raise ShardError(f"{where} is no longer a JSON object", hint="the shard changed during the run; run again")
+    return rec
+
+
+def _encoded(rec: dict[str, Any], extra: Mapping[str, Sequence[Any]] | None, i: int, where: str) -> bytes:
+    """One record, with the ``extra`` fields' ``i``-th values added, as a JSON line."""
+    for name, values in (extra or {}).items():
+        rec[name] = values[i]
+    try:
+        return dumps(rec)
+    except RecordValueError as exc:
+        raise ShardError(f"{where}: {exc}", hint="flatten or drop the record in the input") from None
 
 
 def lines_before(path: str, offset: int) -> int:
@@ -308,6 +391,11 @@ class JsonlFormat:
     def iter_batches(self, path: str, opts: ReadOptions, stats: ShardStats, shard: int = 0,
                      all_columns: bool = True, span: Span | None = None, label: str | None = None) -> Iterator[Batch]:
         return iter_jsonl_batches(path, opts, stats, shard, (span.start, span.stop) if span else None, label)
+
+    def raw_batches(self, path: str, opts: ReadOptions, stats: ShardStats,
+                    label: str | None = None) -> Iterator[tuple[int, list[bytes]]]:
+        """A whole shard's records as raw lines, unparsed (``iter_jsonl_lines``)."""
+        return iter_jsonl_lines(path, opts, stats, label)
 
     @contextlib.contextmanager
     def open_writer(self, target: str, compression: str | None, *, like: str | None,

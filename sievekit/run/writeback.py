@@ -1,7 +1,9 @@
 """The one writer of kept records: every command that drops documents (select, dedupe) writes through it.
 
-Each shard is re-read with all its fields and its kept records written to the output the ``Layout``
-names for it (one per shard, atomically), or all shards in order to one stream.
+Each shard is read again and its kept records written to the output the ``Layout`` names for it (one per
+shard, atomically), or all shards in order to one stream. A JSON Lines shard that a reader of this run parsed
+whole, skipping nothing, is copied line by line without parsing (only the kept lines, to add fields); any other
+shard (scores from sidecars, skipped records, ids to check against a sidecar, Parquet) is parsed again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from sievekit.errors import ConfigError, ShardError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer
-from sievekit.io.batch import Batch
+from sievekit.io.jsonl import JSONL, JsonlWriter, fields_among
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
 from sievekit.run.progress import Tracker
@@ -83,14 +85,14 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
 
     if layout.single:
         with open_writer(layout.output, shards[0], output_compression) as shared:
-            for shard, lo, hi, _, digest in spans:
-                _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest)
+            for shard, lo, hi, st, digest in spans:
+                _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest, st)
                 done(shard)
     else:
-        todo = [(shard, lo, hi, digest) for shard, lo, hi, _, digest in spans
+        todo = [(shard, lo, hi, st, digest) for shard, lo, hi, st, digest in spans
                 if not (resume and fs.exists(layout.shard_output(shard)))]  # else written whole by a killed run
         calls = [(shard, keep[lo:hi], _slice(extra, lo, hi), layout.shard_output(shard), opts, output_compression,
-                  digest) for shard, lo, hi, digest in todo]
+                  digest, st) for shard, lo, hi, st, digest in todo]
         finished = (write_shard_file(*call) for call in calls) if executor is None \
             else executor.imap(write_shard_file, calls)
         for (shard, *_), _ in zip(todo, finished):
@@ -110,39 +112,92 @@ def _slice(extra: dict[str, np.ndarray] | None, lo: int, hi: int) -> dict[str, n
 
 
 def write_shard_file(shard: Shard, keep: np.ndarray, extra: dict[str, np.ndarray] | None, target: str,
-                     opts: ReadOptions, output_compression: str | None, digest: str | None) -> int:
+                     opts: ReadOptions, output_compression: str | None, digest: str | None,
+                     scored: ShardStats | None = None) -> int:
     """One shard's kept records into its own output file (a task: runs in a worker as well as here); returns
-    the number of records written."""
+    the number of records written. ``scored``: the counters of the run's reader of the shard, if any."""
     with open_writer(target, shard, output_compression) as writer:
-        _write_shard(writer, shard, opts, keep, extra, digest)
+        _write_shard(writer, shard, opts, keep, extra, digest, scored)
     return int(keep.sum())
 
 
 def _write_shard(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
-                 extra: dict[str, np.ndarray] | None, digest: str | None) -> None:
+                 extra: dict[str, np.ndarray] | None, digest: str | None, scored: ShardStats | None = None) -> None:
+    """Write one shard's kept records (copied as lines where ``copies_lines`` says so, else parsed again);
+    check it still matches its scores."""
+    if isinstance(writer, JsonlWriter) and scored is not None and copies_lines(shard, len(keep), scored, digest):
+        _copy_lines(writer, shard, opts, keep, extra, scored)
+    else:
+        _parse_and_write(writer, shard, opts, keep, extra, digest)
+
+
+def copies_lines(shard: Shard, rows: int, scored: ShardStats, digest: str | None) -> bool:
+    """Whether the kept records of ``shard`` may be copied as raw lines without parsing the shard again: a
+    JSON Lines shard that a reader of this run (scoring, or dedupe's signing) parsed whole into exactly ``rows``
+    records, skipping none, so that its non-blank lines are those records in order. Scores from sidecars come
+    with no reader's counters (the shard was never parsed in this run), and a sidecar's ids (``digest``) are
+    checked against the parsed shard."""
+    return (shard.format == JSONL.name and digest is None and rows > 0 and scored.rows == rows
+            and not any(scored.skipped.values()))
+
+
+def _copy_lines(writer: JsonlWriter, shard: Shard, opts: ReadOptions, keep: np.ndarray,
+                extra: dict[str, np.ndarray] | None, scored: ShardStats) -> None:
+    """Copy the kept lines of a shard parsed whole before (``copies_lines``); the shard must still hold as many
+    records in as many decoded bytes as its reader counted."""
+    seen = ShardStats()
+    rows = 0
+    for start, lines in JSONL.raw_batches(shard.path, opts, seen, shard.label):
+        sl = slice(start, start + len(lines))
+        if extra:
+            _check_clash_in_lines(shard, lines, extra)
+        writer.write_lines(start, lines, keep[sl], {name: values[sl].tolist() for name, values in extra.items()}
+                           if extra else None)
+        rows = start + len(lines)
+    _check_rows(shard, rows, len(keep))
+    if seen.bytes != scored.bytes:
+        raise ShardError(f"{shard.label} has {seen.bytes:,} bytes, {scored.bytes:,} when it was scored",
+                         hint="the shard changed during the run; run again")
+
+
+def _parse_and_write(writer: Any, shard: Shard, opts: ReadOptions, keep: np.ndarray,
+                     extra: dict[str, np.ndarray] | None, digest: str | None) -> None:
     """Re-read one shard with every field and write its kept records; check it still matches its scores."""
     rows = 0
     ids = IdDigest()
     for batch in iter_batches(shard, opts, all_columns=True):
         if extra:
-            _check_clash(shard, batch, extra)
+            _check_clash(shard, set(batch.field_counts()), extra)
         sl = slice(batch.start, batch.start + len(batch))
         cols = {name: values[sl].tolist() for name, values in extra.items()} if extra else None
         writer.write(batch, keep[sl], cols)
         rows += len(batch)
         if digest is not None:
             ids.update(batch.ids or [None] * len(batch))
-    if rows != len(keep):
-        raise ShardError(f"{shard.label} has {rows} records but {len(keep)} scores",
-                         hint="the scores belong to other data, or the shard changed during the run")
+    _check_rows(shard, rows, len(keep))
     if digest is not None and ids.hexdigest() != digest:
         raise ShardError(f"{shard.label}: its sidecar's ids differ from the shard's",
                          hint="the scores belong to other data; re-run `sievekit score` on these inputs")
 
 
-def _check_clash(shard: Shard, batch: Batch, extra: dict[str, np.ndarray]) -> None:
-    """Added fields (``--annotate``) never overwrite a record's own."""
-    clash = sorted(set(extra) & set(batch.field_counts()))
+def _check_rows(shard: Shard, rows: int, scores: int) -> None:
+    if rows != scores:
+        raise ShardError(f"{shard.label} has {rows} records but {scores} scores",
+                         hint="the scores belong to other data, or the shard changed during the run")
+
+
+def _check_clash_in_lines(shard: Shard, lines: list[bytes], extra: dict[str, np.ndarray]) -> None:
+    try:
+        fields = fields_among(lines, extra)
+    except ValueError:
+        raise ShardError(f"{shard.label}: a record is no longer JSON",
+                         hint="the shard changed during the run; run again") from None
+    _check_clash(shard, fields, extra)
+
+
+def _check_clash(shard: Shard, fields: set[str], extra: dict[str, np.ndarray]) -> None:
+    """Added fields (``--annotate``) never overwrite a record's own (``fields``: those the records hold)."""
+    clash = sorted(set(extra) & fields)
     if clash:
         raise ConfigError(f"records of {shard.label} already have a field {', '.join(map(repr, clash))}, which "
                           f"{option('annotate')} would overwrite",

@@ -34,7 +34,7 @@ def test_success_renames_and_leaves_no_temporary(tmp_path):
 
 def test_select_failing_mid_run_leaves_no_final_shard(invoke, tmp_path, data_dir, monkeypatch):
     calls = {"n": 0}
-    original = JsonlWriter.write
+    original = JsonlWriter._put  # where every batch's kept lines leave, copied or parsed
 
     def failing_write(self, *args, **kwargs):
         calls["n"] += 1
@@ -42,7 +42,7 @@ def test_select_failing_mid_run_leaves_no_final_shard(invoke, tmp_path, data_dir
             raise SievekitError("disk on fire")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(JsonlWriter, "write", failing_write)
+    monkeypatch.setattr(JsonlWriter, "_put", failing_write)
     out = tmp_path / "out"
     res = invoke("select", data_dir / "pool.jsonl", data_dir / "pool.jsonl.gz", "--method", "length", "--fraction",
                  "1", "--batch-size", "4", "-o", out)
