@@ -260,6 +260,10 @@ def _texts_task(fn: Callable[..., R], shard: Shard, opts: ReadOptions, args: tup
     return fn(iter_texts([shard], opts), *args)
 
 
+def _fetch_task(fn: Callable[..., R], shard: Shard, opts: ReadOptions, rows: Positions, args: tuple[Any, ...]) -> R:
+    return fn(fetch_shard_rows(shard, opts, rows), *args)
+
+
 class ShardPool:
     """The pool's shards, read the cheap way where a fit allows it. Iterating it yields every text in order
     (what a plain stream gives), so a fit that needs no more can treat it as any iterable of texts.
@@ -302,18 +306,36 @@ class ShardPool:
         under ``--on-bad-record skip``. Only shards holding a drawn row are read, one task each."""
         wanted = np.asarray(list(positions) if not isinstance(positions, np.ndarray) else positions, dtype=np.int64)
         order = np.argsort(wanted, kind="stable")
-        ordered = wanted[order]
-        starts = np.cumsum([0] + [c.rows for c in self.counts()])
-        if len(ordered) and (ordered[0] < 0 or ordered[-1] >= starts[-1]):
-            raise ValueError(f"positions must be within [0, {starts[-1]}), got {ordered[0]}..{ordered[-1]}")
-        cuts = np.searchsorted(ordered, starts)
-        calls = [(shard, self.opts, ordered[cuts[i]:cuts[i + 1]] - starts[i]) for i, shard in enumerate(self.shards)
-                 if cuts[i + 1] > cuts[i]]
-        texts = [text for part in self.mapper(fetch_shard_rows, calls) for text in part]
+        texts = [text for part in self.mapper(fetch_shard_rows, self._by_shard(wanted[order])) for text in part]
         out: list[str | None] = [None] * len(texts)
         for i, text in zip(order.tolist(), texts):
             out[i] = text
         return out
+
+    def fetch_map(self, positions: Positions, fn: Callable[..., R], args: tuple[Any, ...] = ()) -> Iterator[R]:
+        """``fn(texts, *args)`` over the drawn rows of each shard holding some, one task per shard, results in
+        pool order: the work a fit does on its sample (the classifier featurises it) runs where the rows are
+        read, in parallel. ``positions`` are sorted without repeats; ``texts`` are as ``fetch`` gives them (None
+        for a skipped bad record); ``fn`` must be importable by name."""
+        ordered = np.asarray(positions, dtype=np.int64)
+        if len(ordered) > 1 and not bool(np.all(np.diff(ordered) > 0)):
+            raise ValueError("fetch_map needs sorted positions without repeats")
+        return self.mapper(_fetch_task, [(fn, *call, args) for call in self._by_shard(ordered)])
+
+    def call(self, fn: Callable[..., R], *args: Any) -> R:
+        """``fn(*args)`` as one task of the run: in a worker where the run has them (whose fork server loaded the
+        code it needs), else here."""
+        result: R = next(iter(self.mapper(fn, [args])))
+        return result
+
+    def _by_shard(self, ordered: Positions) -> list[tuple[Shard, ReadOptions, Positions]]:
+        """``fetch_shard_rows`` calls for sorted pool positions: one per shard holding one, rows within it."""
+        starts = np.cumsum([0] + [c.rows for c in self.counts()])
+        if len(ordered) and (ordered[0] < 0 or ordered[-1] >= starts[-1]):
+            raise ValueError(f"positions must be within [0, {starts[-1]}), got {ordered[0]}..{ordered[-1]}")
+        cuts = np.searchsorted(ordered, starts)
+        return [(shard, self.opts, ordered[cuts[i]:cuts[i + 1]] - starts[i]) for i, shard in enumerate(self.shards)
+                if cuts[i + 1] > cuts[i]]
 
     def sizes(self) -> list[int]:
         """Each shard's size on disk, in bytes."""

@@ -48,7 +48,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -253,23 +255,34 @@ class ClassifierSelector(Selector):
         """
         if raw is None:
             raise ConfigError("classifier samples its negatives from the pool, but no pool texts were given")
-        _require_sklearn()
-        positives = self.featurize(target)
-        if positives.n_docs == 0:
-            raise ConfigError("the target set holds no documents", hint="pass a non-empty --target")
-        wanted = max(1, math.ceil(self.config.negatives_ratio * positives.n_docs))
-        rng = np.random.default_rng(self.config.seed)
+        sklearn = _SklearnImport()  # loads while the sample is read: on workers at -j 2+, this process waits
+        texts = list(target)
         if isinstance(raw, ShardPool) and raw.positional:
+            # Featurised where they are read (in workers, when the run has them), so this process needs neither
+            # the texts nor the featurizer's kernels.
+            positives = raw.call(featurize, self.featurizer, texts)
             seen = raw.rows
-            drawn = raw.fetch(reservoir_positions(seen, wanted, rng, SAMPLE_CHUNK))
-            sample = [text for text in drawn if text is not None]  # None: a bad record, skipped
+            rng = np.random.default_rng(self.config.seed)
+            positions = reservoir_positions(seen, self._wanted(positives), rng, SAMPLE_CHUNK)
+            negatives = Features.concat(list(raw.fetch_map(positions, _featurize_read, (self.featurizer,))),
+                                        self.featurizer.buckets)
         else:
-            sample, seen = reservoir_sample(raw, wanted, rng)
-        if not sample:
+            positives = self.featurize(texts)
+            rng = np.random.default_rng(self.config.seed)
+            sample, seen = reservoir_sample(raw, self._wanted(positives), rng)
+            negatives = self.featurize(sample)
+        if negatives.n_docs == 0:
             raise ConfigError("the pool holds no documents to sample negatives from")
-        self.fit_features(positives, self.featurize(sample), pool_docs=seen)
+        sklearn.wait()
+        self.fit_features(positives, negatives, pool_docs=seen)
         self.fit_stats["pool_docs_read"] = seen
         return self
+
+    def _wanted(self, positives: Features) -> int:
+        """How many pool documents to sample as negatives."""
+        if positives.n_docs == 0:
+            raise ConfigError("the target set holds no documents", hint="pass a non-empty --target")
+        return max(1, int(math.ceil(self.config.negatives_ratio * positives.n_docs)))
 
     def fit_features(self, positives: Features, negatives: Features, pool_docs: int | None = None
                      ) -> ClassifierSelector:
@@ -465,3 +478,33 @@ def _require_sklearn() -> None:
         import sklearn.linear_model  # noqa: F401
     except ImportError:
         raise MissingDependencyError("scikit-learn", "classifier", "the classifier method") from None
+
+
+def _featurize_read(texts: Sequence[str | None], featurizer: NgramFeaturizer) -> Features:
+    """The features of a shard's drawn rows (a ``ShardPool.fetch_map`` task); None, a skipped bad record, is left
+    out."""
+    return featurize(featurizer, (t for t in texts if t is not None))
+
+
+class _SklearnImport:
+    """scikit-learn (with scipy, ~1.5-2 CPU-s of imports) loaded in a thread from the start of a fit, so that it
+    overlaps the sampling's reads. Missing packages are reported at once; ``wait`` joins and raises what the import
+    raised."""
+
+    def __init__(self) -> None:
+        if any(importlib.util.find_spec(name) is None for name in ("scipy", "sklearn")):
+            _require_sklearn()  # raises MissingDependencyError
+        self._failed = False
+        self._thread = threading.Thread(target=self._load, name="sievekit-sklearn-import", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            _require_sklearn()
+        except Exception:  # noqa: BLE001 - raised again in the caller's thread by ``wait``
+            self._failed = True
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._failed:
+            _require_sklearn()  # a failed import is not cached: it fails again here, in the caller's thread

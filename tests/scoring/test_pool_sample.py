@@ -120,6 +120,35 @@ def test_fetch_gives_the_streams_texts_at_any_positions(tmp_path_factory, picks)
     assert pool.fetch(picks) == [stream[p] for p in picks]
 
 
+def _joined(texts):
+    return "|".join("-" if t is None else t for t in texts)
+
+
+@settings(max_examples=15, deadline=None)
+@given(picks=st.lists(st.integers(0, 80), unique=True, max_size=30))
+def test_fetch_map_runs_on_each_shards_drawn_rows_in_pool_order(tmp_path_factory, picks):
+    folder, _ = _pool(tmp_path_factory.mktemp("p"), blank=True)
+    pool = ShardPool(resolve_inputs([str(folder)]), ReadOptions())
+    ordered = np.array(sorted(picks), dtype=np.int64)
+    parts = list(pool.fetch_map(ordered, _joined))
+    assert "|".join(p for p in parts) == _joined(pool.fetch(ordered))
+    assert len(parts) == len({int(np.searchsorted(np.cumsum([c.rows for c in pool.counts()]), p, "right"))
+                              for p in ordered})  # one task per shard holding a drawn row
+
+
+def test_fetch_map_and_call_run_on_workers_as_here(tmp_path):
+    folder, _ = _pool(tmp_path)
+    shards = resolve_inputs([str(folder)])
+    here = ShardPool(shards, ReadOptions())
+    with Executor(2, "local") as ex:
+        there = ShardPool(shards, ReadOptions(), ex.imap, ex.jobs)
+        positions = np.array([0, 5, 40, 79], dtype=np.int64)
+        assert list(there.fetch_map(positions, _joined)) == list(here.fetch_map(positions, _joined))
+        assert there.call(_joined, ["a", None]) == here.call(_joined, ["a", None]) == "a|-"
+    with pytest.raises(ValueError, match="sorted"):
+        list(here.fetch_map(np.array([5, 0]), _joined))
+
+
 def test_a_bad_drawn_record_names_file_and_line_or_is_skipped(tmp_path):
     lines = _lines(_texts(10, 0))
     lines[4] = b'{"text": "broken'
