@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -66,6 +67,19 @@ def compressor(level: int, dictionary: zstandard.ZstdCompressionDict | None) -> 
 
 
 def lengths(comp: zstandard.ZstdCompressor, docs: Sequence[bytes]) -> npt.NDArray[np.float64]:
+    """``len(comp.compress(d))`` for every document: the same frames, a batch at a time in one C call.
+
+    ``multi_compress_to_buffer`` (one thread) loops over the batch in C on the compressor's own parameters and
+    dictionary, into one shared output buffer: no Python call and no output allocation per document. It refuses
+    a batch of no bytes at all, and python-zstandard's CFFI backend lacks it; those go one document at a time.
+    """
+    if sum(map(len, docs)) and hasattr(comp, "multi_compress_to_buffer"):
+        try:
+            frames = comp.multi_compress_to_buffer(list(docs), threads=1)
+        except NotImplementedError:  # the CFFI backend declares the method but does not implement it
+            pass
+        else:
+            return np.fromiter(map(len, frames), dtype=np.float64, count=len(docs))
     return np.fromiter((len(comp.compress(d)) for d in docs), dtype=np.float64, count=len(docs))
 
 
@@ -74,11 +88,13 @@ class _ZstdBase(Selector):
 
     def score_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         data = [utf8(t) for t in texts]
-        n = np.fromiter((len(d) for d in data), dtype=np.float64, count=len(data))
+        n = np.fromiter(map(len, data), dtype=np.float64, count=len(data))
         ok = n >= max(self.config.min_bytes, 1)
         out = np.full(len(texts), -np.inf, dtype=np.float64)
-        if ok.any():
-            out[ok] = self.score_bytes([d for d, keep in zip(data, ok) if keep], n[ok])
+        if data and ok.all():  # the usual batch: no copy of the list
+            out[:] = self.score_bytes(data, n)
+        elif ok.any():
+            out[ok] = self.score_bytes(list(itertools.compress(data, ok)), n[ok])
         return out
 
     def score_bytes(self, docs: Sequence[bytes], n: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
