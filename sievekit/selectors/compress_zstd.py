@@ -79,7 +79,7 @@ def lengths(comp: zstandard.ZstdCompressor, docs: Sequence[bytes]) -> npt.NDArra
         except NotImplementedError:  # the CFFI backend declares the method but does not implement it
             pass
         else:
-            return np.fromiter(map(len, frames), dtype=np.float64, count=len(docs))
+            return np.fromiter((len(frames[i]) for i in range(len(docs))), dtype=np.float64, count=len(docs))
     return np.fromiter((len(comp.compress(d)) for d in docs), dtype=np.float64, count=len(docs))
 
 
