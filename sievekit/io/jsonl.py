@@ -221,7 +221,9 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
     last line without a newline comes last. An error of the stream ends it before that partial line."""
     rest = b""
     for chunk in chunks:
-        parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+        parts = chunk.split(b"\n")
+        if rest:  # the line cut by the chunk's start: joined alone, not the whole chunk copied behind it
+            parts[0] = rest + parts[0]
         rest = parts.pop()
         if parts:
             yield parts
