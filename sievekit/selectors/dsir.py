@@ -20,8 +20,10 @@ manifest order, the same for any ``-j`` and executor. Shards are handed out in w
 
 One featurisation per document: when the pool's tasks run on this machine (``ShardPool.local``), each task
 featurises its whole shard once, counts it for the raw fit and keeps every document's hashed n-grams in a
-local array log (about 0.9 bytes per character of text; at most ``SPILL_LIMIT`` bytes in all). Once
-``log_diff`` is known, those shards are scored from their logs (a weighted bincount, no tokenising), and the
+local array log: each n-gram's bucket (16-bit up to 65,536 buckets) and each document's token count, from which
+``HashedBatch`` knows which n-grams are whose (about 0.9 bytes per character of text; at most ``SPILL_LIMIT``
+bytes in all). Once ``log_diff`` is known, those shards are scored from their logs (``HashedBatch.dot``, no
+tokenising), and the
 scoring pass takes the scores from ``fit_scores`` instead of featurising the shards again; a recount where
 the budget ends reads the log too. The scores are bit-identical to ``score_batch``'s: a document's weight
 sums its own n-grams in the same order whatever the batches. Shards no task reached (past the budget) are
@@ -46,8 +48,9 @@ from sievekit.io.pool import ShardPool
 from sievekit.io.spool import scratch_dir
 from sievekit.rules import sampling
 from sievekit.selectors.base import Selector, decode_array, encode_array
+from sievekit.selectors.hashed_batch import HashedBatch, compact_dtype
 from sievekit.selectors.kl import SMOOTHING, kl_reduction
-from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, HashedBatch, NgramFeaturizer
+from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, NgramFeaturizer
 from sievekit.selectors.registry import register
 
 FIT_BATCH = 1024
@@ -172,8 +175,8 @@ class DsirSelector(Selector):
         """Summed bucket counts of ``texts`` and how many were used; stops after the document whose
         running count first exceeds ``budget``, as the reference does."""
         it = iter(texts)
-        return self.count_features((self.featurizer.featurize(b) for b in iter(lambda: list(islice(it, FIT_BATCH)),
-                                                                              [])), budget)
+        batches = iter(lambda: list(islice(it, FIT_BATCH)), [])
+        return self.count_features((self.featurizer.featurize(b, compact=True) for b in batches), budget)
 
     def count_features(self, batches: Iterable[HashedBatch], budget: int | None) -> tuple[npt.NDArray[np.int64], int]:
         """``count`` of documents already featurised (the budget stops it after the same document)."""
@@ -241,7 +244,7 @@ class DsirSelector(Selector):
         """Log importance weights; ``-inf`` for documents shorter than ``min_length`` tokens."""
         if self.log_diff is None:
             raise ConfigError("dsir must be fitted before scoring", hint="call fit(target, raw) or load a state")
-        return _weights(self.featurizer.featurize(texts), self.log_diff, self.config)
+        return _weights(self.featurizer.featurize(texts, compact=True), self.log_diff, self.config)
 
     def lengths(self, feature_sums: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The reference's token count from a count vector's sum: ``(sum + n(n-1)/2) // n``."""
@@ -303,8 +306,7 @@ class _Counter:
         if self.budget is not None:
             over = int(np.searchsorted(self.seen + np.cumsum(lengths), self.budget, side="right"))
             n = min(over + 1, feats.n_docs)
-        kept = feats.bucket_ids if n == feats.n_docs else feats.bucket_ids[feats.doc_ids < n]
-        self.total += np.bincount(kept, minlength=len(self.total))
+        (feats if n == feats.n_docs else feats.head(n)).totals(out=self.total)
         self.seen += int(lengths[:n].sum())
         self.used += n
         return n == feats.n_docs and not (self.budget is not None and self.seen > self.budget)
@@ -333,7 +335,7 @@ def count_shard(shard: Shard, opts: ReadOptions, config: DsirConfig, budget: int
     if spill is None:
         it = (t for batch in texts for t in batch)
         for batch in iter(lambda: list(islice(it, FIT_BATCH)), []):
-            if not counter.add(featurizer.featurize(batch)):
+            if not counter.add(featurizer.featurize(batch, compact=True)):
                 break
         return ShardFeatures(counter.total, counter.used, stats)
     path = fs.join(spill, f"{shard.index}.features")
@@ -342,7 +344,7 @@ def count_shard(shard: Shard, opts: ReadOptions, config: DsirConfig, budget: int
     try:
         with write_log(path) as log:
             for batch in texts:
-                feats = featurizer.featurize(batch)
+                feats = featurizer.featurize(batch, compact=True)
                 counting = counting and counter.add(feats)
                 if keeping:
                     try:
@@ -366,21 +368,16 @@ class _NotKept(Exception):
 
 
 def _encode(feats: HashedBatch, buckets: int) -> list[npt.NDArray[Any]]:
-    """A batch's features as a log record: ``[n_docs]``, the buckets (16-bit where they fit), and the document
-    ids run-length encoded (they come in a few ascending runs, one per n-gram order)."""
-    docs = feats.doc_ids
-    starts = np.flatnonzero(np.diff(docs, prepend=-1)) if len(docs) else np.empty(0, dtype=np.int64)
-    runs = np.diff(starts, append=len(docs))
-    return [np.array([feats.n_docs], dtype=np.int64), feats.bucket_ids.astype(np.uint16 if buckets <= 1 << 16
-                                                                             else np.uint32),
-            docs[starts].astype(np.int32), runs.astype(np.int64)]
+    """A batch's features as a log record: ``[n_docs, order]``, its chunks, each document's token count (the
+    layout: ``HashedBatch``) and the buckets (16-bit where they fit)."""
+    return [np.array([feats.n_docs, feats.order], dtype=np.int64), feats.chunks, feats.n_tokens,
+            feats.bucket_ids.astype(compact_dtype(buckets), copy=False)]
 
 
 def read_features(path: str, buckets: int) -> Iterator[HashedBatch]:
     """The featurised batches an array log holds, as ``count_shard`` wrote them."""
-    for n_docs, bucket_ids, run_docs, runs in read_log(path):
-        yield HashedBatch(np.repeat(run_docs.astype(np.int64), runs), bucket_ids.astype(np.int64), int(n_docs[0]),
-                          buckets)
+    for head, chunks, n_tokens, bucket_ids in read_log(path):
+        yield HashedBatch(bucket_ids, n_tokens, int(head[1]), buckets, chunks)
 
 
 def score_log(path: str, config: DsirConfig, log_diff: Weights) -> Weights:
