@@ -56,7 +56,8 @@ def default_methods() -> str:
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     name, _, rest = spec.partition(":")
-    opts = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    # exp:NAME,key=value: NAME (no "=") is the experimental variant (variants.py)
+    opts = dict(kv.split("=", 1) if "=" in kv else ("variant", kv) for kv in rest.split(",") if kv)
     return name, opts
 
 
@@ -83,16 +84,19 @@ def build_config(cls: Any, opts: dict[str, str], seed: int) -> Any:
 
 
 def seeded(name: str, opts: dict[str, str]) -> bool:
+    if name == "exp":
+        return True
     fields = {f.name for f in dataclasses.fields(get_selector(name).Config)}
     return "seed" in fields and not (name == "zipfit" and int(opts.get("target_sample", 0)) == 0)
 
 
-def run_classifier(bench: Benchmark, task: str, opts: dict[str, str], seed: int) -> tuple[np.ndarray, float, dict]:
+def run_classifier(bench: Benchmark, task: str, opts: dict[str, str], seed: int,
+                   make: Any = ClassifierSelector) -> tuple[np.ndarray, float, dict]:
     opts = dict(opts)
     no_budget = opts.pop("budget", "") == "none"
     if not no_budget and "pu_top_fraction" not in opts:
         opts["budget_docs"] = str(int(bench.relevant(task).sum()))
-    sel = ClassifierSelector(build_config(ClassifierSelector, opts, seed))
+    sel = make(build_config(ClassifierSelector, opts, seed))
     pool = bench.pool_features(sel)  # once per feature setting; its CPU is reported apart
     t0 = time.process_time()
     positives = sel.featurize(bench.targets[task])
@@ -127,6 +131,13 @@ def run_one(bench: Benchmark, task: str, spec: str, seed: int, sub: np.ndarray) 
     name, opts = parse_spec(spec)
     if name == "classifier":
         scores, cpu, extra = run_classifier(bench, task, opts, seed)
+        rows = np.arange(len(bench.texts))
+    elif name == "exp":  # an experimental classifier variant (variants.py)
+        import variants
+
+        variant, config, params = variants.split_opts(opts)
+        scores, cpu, extra = run_classifier(bench, task, config, seed,
+                                            lambda cfg: variants.build(variant, cfg, params))
         rows = np.arange(len(bench.texts))
     else:
         rows = sub if name == "zipfit" else np.arange(len(bench.texts))
@@ -175,7 +186,7 @@ def main() -> None:
     done = {(r["task"], r["method"], r["seed"]) for r in results}
     for spec in re.split(r"[;\s]+", (args.methods or default_methods()).strip()):
         name, opts = parse_spec(spec)
-        if name not in available():
+        if name not in available() and name != "exp":
             print(f"skip {spec}: not registered", file=sys.stderr)
             continue
         for task in tasks:
