@@ -135,7 +135,8 @@ def test_nothing_is_parsed_when_no_field_is_added(tmp_path, spy):
 def test_annotating_parses_the_kept_lines_and_only_the_dropped_ones_that_may_hold_the_field(tmp_path, spy):
     lines = [json.dumps({"id": i, "text": f"doc {i}"}) for i in range(40)]
     lines[3] = json.dumps({"id": 3, "text": "mentions \"score\" in its text"})  # escaped quotes: no candidate
-    lines[5] = json.dumps({"id": 5, "text": "caf\u00e9"})  # ensure_ascii: a \u escape, a candidate
+    lines[4] = json.dumps({"id": 4, "text": "caf\u00e9"})  # ensure_ascii: \u00e9 spells no ASCII name
+    lines[5] = '{"id": 5, "text": "\\u0041 escaped"}'  # an escaped printable ASCII character: a candidate
     lines[6] = json.dumps({"id": 6, "text": "doc", "label": "score"})  # the quoted name as a value: a candidate
     shard = _shard(tmp_path, "\n".join(lines).encode() + b"\n")
     opts = ReadOptions(batch_size=16)
@@ -175,6 +176,35 @@ def test_fields_among_finds_every_spelling_of_a_name_and_reads_every_line_for_an
     assert jsonl_module.fields_among(lines, ["a/b"]) == {"a/b"}
     assert jsonl_module.fields_among([b'{"text": "x", "a\\/b": 1}'], ["a/b"]) == {"a/b"}
     assert jsonl_module.fields_among(lines, ["score"]) == set()
+
+
+_NAMES = ["score", "rank", "target", "a/b", "caf\u00e9", "x\ny"]
+
+
+def _spelled(text: str, escaped: list[bool]) -> str:
+    """A JSON string literal with each character as is or escaped (as \\uXXXX, or \\/ for a slash), at
+    random; quotes, backslashes and control characters are always escaped."""
+    out = []
+    for c, esc in zip(text, escaped + [False] * len(text)):
+        if c == "/" and esc:
+            out.append("\\/")
+        elif esc or c in '"\\' or c < " ":
+            out.append(json.dumps(c, ensure_ascii=True)[1:-1] if ord(c) > 0xFFFF else f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+@PROPERTY
+@given(records=st.lists(st.lists(st.tuples(st.sampled_from(_NAMES) | st.text(max_size=6), st.text(max_size=12),
+                                             st.lists(st.booleans(), max_size=12),
+                                             st.lists(st.booleans(), max_size=12)), max_size=4), max_size=8),
+       names=st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3))
+def test_fields_among_agrees_with_parsing_every_line(records, names):
+    lines = [("{" + ", ".join(f"{_spelled(k, ek)}: {_spelled(v, ev)}" for k, v, ek, ev in rec) + "}").encode()
+             for rec in records]
+    truth = {name for line in lines for name in names if name in json.loads(line)}
+    assert jsonl_module.fields_among(lines, names) == truth
 
 
 # -- the cases the copy cannot vouch for go the parsing way (pinned) ------------------------------------------
