@@ -361,8 +361,10 @@ def test_select_writes_the_same_bytes_as_before(invoke, tmp_path, monkeypatch, a
     new = invoke("select", pool, *args, "-o", tmp_path / "new")
     assert new.exit_code == 0, new.stderr
     assert copied["n"] > 0 and new.stdout == ""
+    copied["n"] = 0
     single = invoke("select", pool / "pool.jsonl.zst", pool / "bom.jsonl", *args, "-o", tmp_path / "new.jsonl.zst")
     assert single.exit_code == 0, single.stderr
+    assert copied["n"] > 0  # the shards joined into one stream are copied too
     monkeypatch.setattr(writeback, "copies_lines", lambda *a: False)
     copied["n"] = 0
     old = invoke("select", pool, *args, "-o", tmp_path / "old")
@@ -404,3 +406,13 @@ def test_a_clash_on_a_dropped_record_is_one_error_line(invoke, tmp_path):
     res = invoke("select", src, "--method", "length", "--top-k", "3", "--annotate", "-o", tmp_path / "out")
     assert res.exit_code == 2  # a usage error, as on the parsing path: --annotate asks to overwrite a field
     assert "already have a field 'rank'" in one_error_line(res.stderr)
+
+
+def test_select_in_worker_processes_writes_the_same_bytes(invoke, tmp_path, monkeypatch):
+    """Each shard's reader counters travel with its write task to a worker."""
+    args = ["select", DATA / "pool.jsonl", DATA / "pool.jsonl.zst", "--method", "random", "--top-k", "11"]
+    new = invoke(*args, "-j", "2", "-o", tmp_path / "new")
+    monkeypatch.setattr(writeback, "copies_lines", lambda *a: False)
+    old = invoke(*args, "-o", tmp_path / "old")
+    assert new.exit_code == old.exit_code == 0, new.stderr + old.stderr
+    assert _outputs(tmp_path / "new") == _outputs(tmp_path / "old") and len(_outputs(tmp_path / "new")) == 2
