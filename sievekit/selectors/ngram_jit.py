@@ -82,14 +82,16 @@ class Encoded:
 def encode(jit: ModuleType, texts: Sequence[str], lowercase: bool) -> Encoded:
     """``texts`` as the kernels read them. Each text is encoded on its own: an ASCII one is a copy, while one
     non-ASCII character would send a joined string down the slow path of ``str.encode``."""
-    segments = [t if t.isascii() else t.lower() for t in texts] if lowercase else texts
+    # A text lowercased out of non-ASCII (the Kelvin sign's "k") stays flagged: wide_classes skips its ASCII bytes.
+    ascii = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+    segments = [t if a else t.lower() for t, a in zip(texts, ascii.tolist())] if lowercase else texts
     encoded = [t.encode("utf-8", "surrogatepass") for t in segments]
     data = np.frombuffer(b" ".join([b"", *encoded, b""]), dtype=np.uint8)
     starts = np.ones(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1, out=starts[1:])
     starts[1:] += 1
     wide = _NO_WIDE
-    non_ascii = np.flatnonzero(np.fromiter((not t.isascii() for t in segments), dtype=bool, count=len(segments)))
+    non_ascii = np.flatnonzero(~ascii)
     if len(non_ascii):  # only their bytes are looked at again
         wide, missing = jit.wide_classes(data, starts[non_ascii], starts[non_ascii + 1],
                                          codepoint_classes(_ASTRAL[0]))

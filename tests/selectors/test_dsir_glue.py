@@ -113,3 +113,12 @@ def test_a_logged_shard_scores_as_score_batch_bit_for_bit(tmp_path, monkeypatch,
     scores = score_log(path, config, sel.log_diff)
     assert scores.tobytes() == sel.score_batch(texts).tobytes()
     assert np.isneginf(scores[-2:]).all() and np.isfinite(scores[1:5]).all()
+
+
+def test_texts_that_lowercase_to_ascii_featurise_as_the_numpy_path_does():
+    # The Kelvin sign lowercases to an ASCII "k"; the dotted capital I to "i" and a combining dot.
+    texts = ["\u212aelvin scale", "\u0130stanbul", "plain ascii", "caf\u00e9 \u212a"]
+    featurizer = NgramFeaturizer(buckets=1 << 20, order=2)
+    fast, slow = _with_and_without_kernels(lambda: featurizer.featurize(texts))
+    assert np.array_equal(fast.bucket_ids, slow.bucket_ids) and fast.n_tokens.tolist() == [2, 1, 2, 2]
+    assert fast.bucket_ids[0] == featurizer.featurize(["kelvin"]).bucket_ids[0]
