@@ -96,11 +96,17 @@ class HashedBatch:
         return ngram_lengths(self.n_tokens, self.order)
 
     def totals(self, out: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.int64]:
-        """The batch's summed count vector (length ``num_buckets``), added into ``out`` when given."""
+        """The batch's summed count vector (length ``num_buckets``), added into ``out`` when given.
+
+        Raises:
+            ValueError: ``out`` is not ``num_buckets`` long.
+        """
         if out is None:
             out = np.zeros(self.num_buckets, dtype=np.int64)
+        elif len(out) != self.num_buckets:
+            raise ValueError(f"counts of {self.num_buckets} buckets cannot be added into {len(out)}")
         jit = kernels()
-        if jit is not None and len(out) >= self.num_buckets:
+        if jit is not None:
             jit.add_counts(self.bucket_ids, out)
         else:
             out += np.bincount(self.bucket_ids, minlength=len(out))

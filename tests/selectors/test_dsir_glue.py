@@ -87,10 +87,12 @@ def test_a_batch_that_does_not_fit_its_layout_is_refused(bucket_ids, n_tokens, c
                     np.array(chunks, dtype=np.int64))
 
 
-def test_dot_refuses_weights_shorter_than_the_buckets():
+def test_dot_and_totals_refuse_arrays_of_another_size():
     feats = NgramFeaturizer(buckets=50).featurize(["a b c"])
     with pytest.raises(ValueError, match="49 weights for 50 buckets"):
         feats.dot(np.ones(49))
+    with pytest.raises(ValueError, match="counts of 50 buckets cannot be added into 49"):
+        feats.totals(out=np.zeros(49, dtype=np.int64))
 
 
 @pytest.mark.parametrize("buckets", [10000, 1 << 17])
