@@ -144,17 +144,33 @@ class Ensemble(Variant):
         return self.ensemble(self.params.get("kind", "l2"), x_pos, x_neg, first, drops)
 
 
-def target_folds(x_pos: csr_matrix, scheme: str, k: int, seed: int) -> np.ndarray:
-    """Each target row's fold (0/1): alternating, or whole k-means clusters dealt to the smaller fold."""
+def target_folds(x_pos: csr_matrix, scheme: str, k: int, seed: int, svd: str = "full") -> np.ndarray:
+    """Each target row's fold (0/1): alternating, or whole k-means clusters dealt to the smaller fold.
+
+    The clusters are k-means' on the rows' top-32 singular directions: ``svd=full`` by scikit-learn's randomized
+    TruncatedSVD over all 2**20 columns (what the first screens ran: ~15 CPU-s of dense 2**20 x 42 blocks);
+    ``svd=gram`` exactly, from the eigenvectors of the targets' 400 x 400 Gram matrix (milliseconds), with
+    k-means on one thread (its OpenMP threads spin on a busy machine)."""
     if scheme == "alt":
         return np.arange(x_pos.shape[0]) % 2
     from sklearn.cluster import KMeans
-    from sklearn.decomposition import TruncatedSVD
 
     dims = min(32, x_pos.shape[0] - 1)
-    z = TruncatedSVD(dims, random_state=seed).fit_transform(x_pos)
-    z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-12
-    labels = KMeans(k, n_init=4, random_state=seed).fit_predict(z)
+    if svd == "gram":
+        from threadpoolctl import threadpool_limits
+
+        values, vectors = np.linalg.eigh((x_pos @ x_pos.T).toarray())
+        top = np.argsort(-values, kind="stable")[:dims]
+        z = vectors[:, top] * np.sqrt(np.clip(values[top], 0.0, None))  # U S: the rows' SVD coordinates
+        z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-12
+        with threadpool_limits(1):
+            labels = KMeans(k, n_init=4, random_state=seed).fit_predict(z)
+    else:
+        from sklearn.decomposition import TruncatedSVD
+
+        z = TruncatedSVD(dims, random_state=seed).fit_transform(x_pos)
+        z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-12
+        labels = KMeans(k, n_init=4, random_state=seed).fit_predict(z)
     folds, sizes = np.zeros(len(labels), dtype=np.int64), [0, 0]
     for cluster in np.argsort(-np.bincount(labels, minlength=k), kind="stable"):
         f = int(sizes[1] < sizes[0])
@@ -181,15 +197,17 @@ class Choose(Variant):
         cands = self.params.get("cands", "l2/mix").split("/")
         metric = self.params.get("metric", "pauc")
         margin = float(self.params.get("margin", 0))
-        folds = target_folds(x_pos, self.params.get("folds", "alt"), int(self.params.get("k", 8)), self.config.seed)
+        t0 = time.process_time()
+        folds = target_folds(x_pos, self.params.get("folds", "alt"), int(self.params.get("k", 8)), self.config.seed,
+                             self.params.get("svd", "full"))
         keep, weights = self.training_set(first, self.pu_share)
         figures = {c: cv_separation(self, c, x_pos, x_neg[keep], weights, folds, self.pu_share) for c in cands}
         best = cands[0]
         for c in cands[1:]:
             if figures[c][metric] > figures[best][metric] + (margin if best == cands[0] else 0):
                 best = c
-        self.fit_info = {"chosen": best, **{f"{c}_{m}": round(v, 4) for c, f in figures.items()
-                                            for m, v in f.items()}}
+        self.fit_info = {"chosen": best, "choice_cpu_s": time.process_time() - t0,
+                         **{f"{c}_{m}": round(v, 4) for c, f in figures.items() for m, v in f.items()}}
         return self.model_at(best, x_pos, x_neg, first)
 
 
