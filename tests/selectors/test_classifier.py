@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 
 from sievekit.errors import ConfigError, MissingDependencyError
 from sievekit.io import ReadOptions, iter_batches, resolve_inputs
@@ -23,9 +24,9 @@ from sievekit.selectors.classifier import (
     hard_negative_weights,
     pu_keep_mask,
     reservoir_sample,
-    separation,
 )
 from sievekit.selectors.ngrams import NgramFeaturizer
+from sievekit.selectors.pu import CLUSTER_SAMPLE, cluster_folds, cv_separation, separation
 
 DEMO = Path(__file__).parents[2] / "sievekit" / "demo"
 SMALL = {"buckets": 1 << 16, "negatives_ratio": 3.0}  # keeps fits on the demo well under a second
@@ -247,7 +248,58 @@ def test_sparse_and_chosen_models_separate_the_tiny_case(penalty):
             > sel.score_batch(negatives).max())
     assert sel.model["penalty"] in ("l1", "l2", "mix")
     if penalty == "auto":
-        assert set(sel.fit_info) == {"l2_c10", "l1_c1", "l1_c10"}
+        assert set(sel.fit_info) == {"l2", "mix"}
+        best = max(sel.fit_info["l2"]["score"], sel.fit_info["mix"]["score"])
+        # l2 unless mix separates strictly better
+        assert sel.model["penalty"] == ("l2" if sel.fit_info["l2"]["score"] == best else "mix")
+
+
+def _two_styles(n_each: int) -> tuple[csr_matrix, np.ndarray]:
+    """Target rows of two styles (disjoint buckets), interleaved: style = row % 2."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(2 * n_each):
+        base = 0 if i % 2 == 0 else 500
+        row = np.zeros(1000)
+        row[base + rng.choice(400, 30, replace=False)] = rng.random(30) + 0.5
+        row[base + 400 + np.arange(20)] += 1.0  # the style's own words, in every row of it
+        rows.append(row / np.linalg.norm(row))
+    return csr_matrix(np.vstack(rows)), np.arange(2 * n_each) % 2
+
+
+def test_cluster_folds_keep_each_style_on_one_side():
+    x, style = _two_styles(20)
+    folds = cluster_folds(x, seed=0)
+    # each fold is one style: a model is judged on the style it did not see
+    assert {tuple(np.unique(style[folds == f])) for f in (0, 1)} == {(0,), (1,)}
+    assert np.array_equal(cluster_folds(x, seed=0), folds)  # seeded
+
+
+def test_cluster_folds_alternate_for_tiny_target_sets():
+    x, _ = _two_styles(2)
+    assert cluster_folds(x[:3], seed=0).tolist() == [0, 1, 0]
+
+
+def test_cluster_folds_past_the_sample_join_the_nearest_cluster(monkeypatch):
+    monkeypatch.setattr("sievekit.selectors.pu.CLUSTER_SAMPLE", 16)
+    x, style = _two_styles(30)
+    folds = cluster_folds(x, seed=1)
+    assert {tuple(np.unique(style[folds == f])) for f in (0, 1)} == {(0,), (1,)}
+    assert CLUSTER_SAMPLE > 16
+
+
+def test_cv_separation_scores_each_row_by_the_model_of_the_other_fold():
+    x_pos, _ = _two_styles(4)
+    x_neg = csr_matrix(np.eye(6, 1000, k=900))
+    seen = []
+
+    def fit(p, n, w):  # remembers what each fold trained on; weights every bucket 1
+        seen.append((p.shape[0], n.shape[0], None if w is None else w.tolist()))
+        return np.ones(1000), 0.0
+
+    m = cv_separation(fit, x_pos, x_neg, np.arange(6.0), np.array([0, 0, 0, 0, 1, 1, 1, 1]), 0.1)
+    assert seen == [(4, 3, [1.0, 3.0, 5.0]), (4, 3, [0.0, 2.0, 4.0])]
+    assert m["auc"] == pytest.approx(1.0)  # every target row scores above every negative row
 
 
 # -- fitting, scoring, state ---------------------------------------------------------------------------
