@@ -31,10 +31,11 @@ apart from (bench/realistic: sub-style mean +0.006, no task below -0.003, over 3
 ``penalty`` picks the model after the re-fit's drop: ``l2`` (the default), ``l1``, ``mix`` (L2 + L1
 scaled to equal score spread, one linear model), or ``auto``: L2 or mix, whichever better separates held-out
 target documents from held-out kept negatives in a 2-fold cross-validation whose target folds are whole
-clusters of the target set (``pu.cluster_folds``, ``pu.cv_separation``), L2 on a tie. On bench/realistic
-(3 seeds) ``auto`` lifts the sub-style tasks' mean precision@R by 0.038 (async Python +0.08, Rust unsafe
-+0.09, numpydoc +0.045) and changes no task by more than -0.001, but its L1 fits (each several times an L2
-fit's cost) make the fit 2-3x as expensive: 3-6 CPU-s more per run there, which is why it is an option.
+clusters of the target set (``pu.cluster_folds``, ``pu.cv_separation``), L2 unless mix is clearly better
+(``AUTO_MARGIN``). On bench/realistic (3 seeds) ``auto`` lifts the sub-style tasks' mean precision@R by
+0.038 (async Python +0.08, Rust unsafe +0.09, numpydoc +0.045) and changes no task by more than -0.001,
+but its L1 fits (each several times an L2 fit's cost) make the fit 2-3x as expensive: 3-6 CPU-s more per
+run there, which is why it is an option.
 
 Score: the decision function ``w · x + b``. Scoring needs numpy only; scikit-learn and scipy (the
 ``sievekit[classifier]`` extra) are needed to fit. The weights are rounded to float32 when fitted, so a
@@ -86,7 +87,9 @@ SAMPLE_CHUNK = 4096
 MAX_ITER = 1000
 MAX_DROP_SHARE = 0.5  # a budget past half the pool still leaves the re-fit half its negatives
 PENALTIES = ("l2", "l1", "auto", "mix")
-AUTO_CANDIDATES = ("l2", "mix")
+# penalty=auto takes mix only when its held-out separation beats l2's by more than this: on man pages of one
+# section the two tie within 0.001 and mix there loses 0.02 of precision (bench/realistic/results.md).
+AUTO_MARGIN = 0.005
 
 
 @dataclasses.dataclass(frozen=True)
@@ -370,13 +373,14 @@ class ClassifierSelector(Selector):
         return total.astype(np.float32).astype(np.float64), float(np.float32(bias))
 
     def _choose_model(self, x_pos: csr_matrix, x_neg: csr_matrix, weights: npt.NDArray[np.float64] | None) -> str:
-        """``penalty=auto``: the candidate with the best cross-validated separation of held-out target documents
-        (whole clusters of them) from held-out kept negatives; ``l2`` unless another does strictly better."""
+        """``penalty=auto``: mix if its cross-validated separation of held-out target documents (whole clusters of
+        them) from held-out kept negatives beats l2's by more than ``AUTO_MARGIN``, else l2."""
         folds = cluster_folds(x_pos, self.config.seed)
         fits = {"l2": lambda p, n, w: self._logreg(p, n, "l2", self.config.c, w), "mix": self._mix}
         self.fit_info = {name: cv_separation(fit, x_pos, x_neg, weights, folds, self.pu_share)
                          for name, fit in fits.items()}
-        return max(AUTO_CANDIDATES, key=lambda name: (self.fit_info[name]["score"], name == "l2"))
+        gain = self.fit_info["mix"]["score"] - self.fit_info["l2"]["score"]
+        return "mix" if gain > AUTO_MARGIN else "l2"
 
     def _logreg(self, x_pos: csr_matrix, x_neg: csr_matrix, penalty: str = "l2", c: float | None = None,
                 negative_weights: npt.NDArray[np.float64] | None = None) -> tuple[npt.NDArray[np.float64], float]:
