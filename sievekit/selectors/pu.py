@@ -183,8 +183,11 @@ def cv_separation(fit: WeightedFit, x_pos: csr_matrix, x_neg: csr_matrix,
                   negative_weights: npt.NDArray[np.float64] | None, pos_fold: npt.NDArray[np.int64],
                   share: float) -> dict[str, float]:
     """:func:`separation` of held-out targets (folds ``pos_fold``) from held-out negatives (alternating rows),
-    each scored by a model ``fit`` on the other fold (with the negatives' weights, if any)."""
+    each scored by a model ``fit`` on the other fold (with the negatives' weights, if any); all zero when a fold
+    would leave a side without rows (a single target document)."""
     neg_fold = np.arange(x_neg.shape[0]) % 2
+    if not all((pos_fold != fold).any() and (neg_fold != fold).any() for fold in (0, 1)):
+        return separation(np.empty(0), np.empty(0), share)
     pos_scores, neg_scores = np.empty(x_pos.shape[0]), np.empty(x_neg.shape[0])
     for fold in (0, 1):
         train_pos, train_neg = pos_fold != fold, neg_fold != fold

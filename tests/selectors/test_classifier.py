@@ -288,6 +288,13 @@ def test_cluster_folds_past_the_sample_join_the_nearest_cluster(monkeypatch):
     assert CLUSTER_SAMPLE > 16
 
 
+def test_auto_with_a_single_target_document_keeps_l2():
+    target, negatives = tiny_case(0)
+    sel = ClassifierSelector(ClassifierConfig(penalty="auto", budget_docs=10, negatives_ratio=20))
+    sel.fit(target[:1], iter(negatives))
+    assert sel.model["penalty"] == "l2" and sel.fit_info["mix"]["score"] == sel.fit_info["l2"]["score"] == 0.0
+
+
 def test_cv_separation_scores_each_row_by_the_model_of_the_other_fold():
     x_pos, _ = _two_styles(4)
     x_neg = csr_matrix(np.eye(6, 1000, k=900))
