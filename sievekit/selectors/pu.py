@@ -104,19 +104,27 @@ def hard_negative_weights(scores: npt.NDArray[np.float64], share: float, weight:
     return out
 
 
-def cross_fitted_scores(x_pos: csr_matrix, x_neg: csr_matrix,
-                        fit: Fit
+def cross_fitted_scores(x_pos: csr_matrix, x_neg: csr_matrix, fit: Fit
                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Every row's score by a model fitted on the other of two folds (rows alternate folds); empty arrays
     when a fold would leave a side without rows."""
-    pos_fold, neg_fold = np.arange(x_pos.shape[0]) % 2, np.arange(x_neg.shape[0]) % 2
+    return _cross_fitted(x_pos, x_neg, lambda p, n, _: fit(p, n), np.arange(x_pos.shape[0]) % 2, None)
+
+
+def _cross_fitted(x_pos: csr_matrix, x_neg: csr_matrix, fit: WeightedFit, pos_fold: npt.NDArray[np.int64],
+                  negative_weights: npt.NDArray[np.float64] | None
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``cross_fitted_scores`` with the positives' folds given and the training negatives' weights passed on."""
+    neg_fold = np.arange(x_neg.shape[0]) % 2
+    if not all((pos_fold != fold).any() and (neg_fold != fold).any() for fold in (0, 1)):
+        return np.empty(0), np.empty(0)
     pos_scores, neg_scores = np.empty(x_pos.shape[0]), np.empty(x_neg.shape[0])
     for fold in (0, 1):
-        if not ((pos_fold != fold).any() and (neg_fold != fold).any()):
-            return np.empty(0), np.empty(0)
-        weights, intercept = fit(x_pos[pos_fold != fold], x_neg[neg_fold != fold])
-        pos_scores[pos_fold == fold] = x_pos[pos_fold == fold] @ weights + intercept
-        neg_scores[neg_fold == fold] = x_neg[neg_fold == fold] @ weights + intercept
+        train_pos, train_neg = pos_fold != fold, neg_fold != fold
+        weights, intercept = fit(x_pos[train_pos], x_neg[train_neg],
+                                 None if negative_weights is None else negative_weights[train_neg])
+        pos_scores[~train_pos] = x_pos[~train_pos] @ weights + intercept
+        neg_scores[~train_neg] = x_neg[~train_neg] @ weights + intercept
     return pos_scores, neg_scores
 
 
@@ -183,16 +191,6 @@ def cv_separation(fit: WeightedFit, x_pos: csr_matrix, x_neg: csr_matrix,
                   negative_weights: npt.NDArray[np.float64] | None, pos_fold: npt.NDArray[np.int64],
                   share: float) -> dict[str, float]:
     """:func:`separation` of held-out targets (folds ``pos_fold``) from held-out negatives (alternating rows),
-    each scored by a model ``fit`` on the other fold (with the negatives' weights, if any); all zero when a fold
-    would leave a side without rows (a single target document)."""
-    neg_fold = np.arange(x_neg.shape[0]) % 2
-    if not all((pos_fold != fold).any() and (neg_fold != fold).any() for fold in (0, 1)):
-        return separation(np.empty(0), np.empty(0), share)
-    pos_scores, neg_scores = np.empty(x_pos.shape[0]), np.empty(x_neg.shape[0])
-    for fold in (0, 1):
-        train_pos, train_neg = pos_fold != fold, neg_fold != fold
-        weights, intercept = fit(x_pos[train_pos], x_neg[train_neg],
-                                 None if negative_weights is None else negative_weights[train_neg])
-        pos_scores[~train_pos] = x_pos[~train_pos] @ weights + intercept
-        neg_scores[~train_neg] = x_neg[~train_neg] @ weights + intercept
-    return separation(pos_scores, neg_scores, share)
+    each scored by a model ``fit`` on the other fold (with the negatives' weights); all zero when a fold would
+    leave a side without rows (a single target document)."""
+    return separation(*_cross_fitted(x_pos, x_neg, fit, pos_fold, negative_weights), share)
