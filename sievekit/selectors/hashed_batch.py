@@ -177,10 +177,12 @@ def _csr_of_keys(docs: npt.NDArray[_Unsigned], buckets: npt.NDArray[_Unsigned], 
     distinct = keys[at]
     indptr = np.full(n_docs + 1, len(distinct), dtype=np.int64)
     indptr[:-1] = np.searchsorted(distinct, np.arange(n_docs, dtype=keys.dtype) * width)
-    return indptr, _mod(distinct, size).astype(np.int64), np.diff(at, append=len(keys)).astype(np.int64, copy=False)
+    counts = np.diff(at, append=len(keys)).astype(np.int64, copy=False)
+    return indptr, unsigned_mod(distinct, size).astype(np.int64), counts
 
 
-def _mod(x: npt.NDArray[_Unsigned], size: int, out: npt.NDArray[_Unsigned] | None = None) -> npt.NDArray[_Unsigned]:
+def unsigned_mod(x: npt.NDArray[_Unsigned], size: int,
+                 out: npt.NDArray[_Unsigned] | None = None) -> npt.NDArray[_Unsigned]:
     """``x % size`` into ``out`` (default: in place). numpy's remainder divides element by element, its floor
     division by a scalar is vectorised: ``x - (x // size) * size`` is several times faster, a mask more so."""
     out = x if out is None else out

@@ -44,7 +44,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.selectors.hashed_batch import HashedBatch, _mod, compact_dtype
+from sievekit.selectors.hashed_batch import HashedBatch, compact_dtype, unsigned_mod
 from sievekit.selectors.ngram_jit import TokenHashes, kernels, token_hashes
 from sievekit.selectors.ngram_sha256 import SortedMemo, sha256_bucket, sha256_buckets  # noqa: F401 (sha256_bucket: re-exported)
 from sievekit.selectors.wordpunct import TokenSpans, split_words, token_spans
@@ -237,7 +237,7 @@ class NgramFeaturizer:
             first, out = spans.ngram_starts(k), bucket_ids[at: at + size]
             keys = _combine(tokens, first, k)
             if checks is None:
-                _mod(keys, self.buckets, out=out.view(np.uint64))
+                unsigned_mod(keys, self.buckets, out=out.view(np.uint64))
             else:
                 out[:] = sha256_buckets(self._memo, spans, first, k, keys, _combine(checks, first, k), self.buckets)
             at += size

@@ -350,8 +350,8 @@ def test_vectorised_modulo_equals_numpy_remainder(size):
     x = np.random.default_rng(size).integers(0, 1 << 64, 5000, dtype=np.uint64, endpoint=False)
     x[:3] = [0, (1 << 64) - 1, size]
     expected = x % np.uint64(size)
-    assert np.array_equal(ngrams._mod(x.copy(), size), expected)
-    assert np.array_equal(ngrams._mod(x.astype(np.uint32), size), x.astype(np.uint32) % np.uint32(size))
+    assert np.array_equal(ngrams.unsigned_mod(x.copy(), size), expected)
+    assert np.array_equal(ngrams.unsigned_mod(x.astype(np.uint32), size), x.astype(np.uint32) % np.uint32(size))
 
 
 def test_the_planes_the_class_tables_skip_hold_no_assigned_code_point():
