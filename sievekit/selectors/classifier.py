@@ -264,19 +264,21 @@ class ClassifierSelector(Selector):
             raise ConfigError("classifier samples its negatives from the pool, but no pool texts were given")
         sklearn = _SklearnImport()  # loads while the sample is read: on workers at -j 2+, this process waits
         texts = list(target)
-        if isinstance(raw, ShardPool) and raw.positional:
-            # Featurised where they are read (in workers, when the run has them), so this process needs neither
-            # the texts nor the featurizer's kernels.
-            positives = raw.call(featurize, self.featurizer, texts)
-            seen = raw.rows
-            rng = np.random.default_rng(self.config.seed)
-            positions = reservoir_positions(seen, self._wanted(positives), rng, SAMPLE_CHUNK)
-            negatives = Features.concat(list(raw.fetch_map(positions, _featurize_read, (self.featurizer,))),
+        # Over a pool of shards, both sides are featurised where they are read (in workers, when the run has
+        # them), so this process needs neither the sample's texts nor the featurizer's kernels.
+        pool = raw if isinstance(raw, ShardPool) and raw.positional else None
+        positives = pool.call(featurize, self.featurizer, texts) if pool is not None else self.featurize(texts)
+        if positives.n_docs == 0:
+            raise ConfigError("the target set holds no documents", hint="pass a non-empty --target")
+        wanted = max(1, int(math.ceil(self.config.negatives_ratio * positives.n_docs)))
+        rng = np.random.default_rng(self.config.seed)
+        if pool is not None:
+            seen = pool.rows
+            negatives = Features.concat(list(pool.fetch_map(reservoir_positions(seen, wanted, rng, SAMPLE_CHUNK),
+                                                           _featurize_read, (self.featurizer,))),
                                         self.featurizer.buckets)
         else:
-            positives = self.featurize(texts)
-            rng = np.random.default_rng(self.config.seed)
-            sample, seen = reservoir_sample(raw, self._wanted(positives), rng)
+            sample, seen = reservoir_sample(raw, wanted, rng)
             negatives = self.featurize(sample)
         if negatives.n_docs == 0:
             raise ConfigError("the pool holds no documents to sample negatives from")
@@ -284,12 +286,6 @@ class ClassifierSelector(Selector):
         self.fit_features(positives, negatives, pool_docs=seen)
         self.fit_stats["pool_docs_read"] = seen
         return self
-
-    def _wanted(self, positives: Features) -> int:
-        """How many pool documents to sample as negatives."""
-        if positives.n_docs == 0:
-            raise ConfigError("the target set holds no documents", hint="pass a non-empty --target")
-        return max(1, int(math.ceil(self.config.negatives_ratio * positives.n_docs)))
 
     def fit_features(self, positives: Features, negatives: Features, pool_docs: int | None = None
                      ) -> ClassifierSelector:
