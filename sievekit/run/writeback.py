@@ -1,15 +1,19 @@
 """The one writer of kept records: every command that drops documents (select, dedupe) writes through it.
 
 Each shard is read again and its kept records written to the output the ``Layout`` names for it (one per
-shard, atomically), or all shards in order to one stream. A JSON Lines shard that a reader of this run parsed
-whole, skipping nothing, is copied line by line without parsing (only the kept lines, to add fields); any other
-shard (scores from sidecars, skipped records, ids to check against a sidecar, Parquet) is parsed again.
+shard, atomically), or all shards in order to one stream. Into one stream with local workers, each shard's
+kept lines are rendered by a worker into a scratch file and this process copies them into the stream in shard
+order (its codec compresses them here), so the bytes are those of the serial write. A JSON Lines shard that a
+reader of this run parsed whole, skipping nothing, is copied line by line without parsing (only the kept
+lines, to add fields); any other shard (scores from sidecars, skipped records, ids to check against a sidecar,
+Parquet) is parsed again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +22,7 @@ import numpy as np
 from sievekit.errors import ConfigError, ShardError, option
 from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer
 from sievekit.io.jsonl import JSONL, JsonlWriter, fields_among
+from sievekit.io.spool import scratch_dir
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
 from sievekit.run.progress import Tracker
@@ -85,9 +90,15 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
 
     if layout.single:
         with open_writer(layout.output, shards[0], output_compression) as shared:
-            for shard, lo, hi, st, digest in spans:
-                _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest, st)
-                done(shard)
+            if isinstance(shared, JsonlWriter) and executor is not None and executor.kind == "local" \
+                    and executor.jobs > 1 and len(spans) > 1:
+                tasks = [(shard, keep[lo:hi], _slice(extra, lo, hi), opts, digest, st)
+                         for shard, lo, hi, st, digest in spans]
+                _write_in_workers(shared, tasks, executor, done)
+            else:
+                for shard, lo, hi, st, digest in spans:
+                    _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest, st)
+                    done(shard)
     else:
         todo = [(shard, lo, hi, st, digest) for shard, lo, hi, st, digest in spans
                 if not (resume and fs.exists(layout.shard_output(shard)))]  # else written whole by a killed run
@@ -105,6 +116,51 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
         if target not in result.outputs:
             result.outputs.append(target)
     return result
+
+
+def _write_in_workers(shared: JsonlWriter, tasks: Sequence[tuple[Any, ...]], executor: Executor,
+                      done: Callable[[Shard], None]) -> None:
+    """Each shard's kept lines rendered by a worker into a scratch file, then copied into ``shared`` in shard
+    order. Workers run at most ``WRITE_AHEAD`` shards per worker ahead of the copy, so the scratch space holds
+    the kept lines of that many shards, not of the whole output. A failure stops the workers before the
+    scratch folder goes, so that none is left writing into it."""
+    with scratch_dir("sievekit-write-") as folder:
+        try:
+            window = WRITE_AHEAD * executor.jobs
+            for first in range(0, len(tasks), window):
+                part = tasks[first: first + window]
+                scratch = [os.path.join(folder, f"shard-{first + k:06d}.jsonl") for k in range(len(part))]
+                rendered = executor.imap(render_shard_lines, [(task[0], path, *task[1:])
+                                                              for task, path in zip(part, scratch)])
+                for task, path, rows in zip(part, scratch, rendered):
+                    _append_file(shared, path, rows)
+                    done(task[0])
+        except BaseException:
+            executor.close(failed=True)
+            raise
+
+
+# Shards a worker may render ahead of the copy into the one output stream (each waits as a scratch file).
+WRITE_AHEAD = 2
+
+
+def render_shard_lines(shard: Shard, path: str, keep: np.ndarray, extra: dict[str, np.ndarray] | None,
+                       opts: ReadOptions, digest: str | None, scored: ShardStats | None) -> int:
+    """One shard's kept records as JSON lines in the scratch file ``path`` (a task: runs in a worker as well as
+    here); returns how many it wrote."""
+    with open_writer(path, shard, "none") as writer:
+        assert isinstance(writer, JsonlWriter)  # the scratch name says JSON Lines
+        _write_shard(writer, shard, opts, keep, extra, digest, scored)
+        return writer.rows
+
+
+def _append_file(shared: JsonlWriter, path: str, rows: int) -> None:
+    """Copy a rendered shard's lines into the output stream, then delete them."""
+    with fs.open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            shared.encoder.write(chunk)
+    shared.rows += rows
+    os.remove(path)
 
 
 def _slice(extra: dict[str, np.ndarray] | None, lo: int, hi: int) -> dict[str, np.ndarray] | None:

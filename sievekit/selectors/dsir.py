@@ -136,7 +136,10 @@ class DsirSelector(Selector):
         """
         if raw is None:
             raise ConfigError("dsir fits on the pool too, but no pool texts were given")
-        target_counts, n_target = self.count(target, None)
+        # Over a pool of shards the target is counted as one task of the run (in a worker, when it has them),
+        # so this process loads neither the featurizer's kernels nor the texts' n-grams.
+        target_counts, n_target = raw.call(count_target, self.config, list(target)) \
+            if isinstance(raw, ShardPool) else self.count(target, None)
         budget = self.config.raw_budget_features()
         self._fit_scores = {}
         if isinstance(raw, ShardPool) and raw.local and raw.positional:
@@ -321,6 +324,11 @@ class ShardFeatures:
     stats: ShardStats
     log: str | None = None
     log_bytes: int = 0
+
+
+def count_target(config: DsirConfig, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], int]:
+    """The target's task: ``DsirSelector.count`` of every target text (no budget)."""
+    return DsirSelector(config).count(texts, None)
 
 
 def count_shard(shard: Shard, opts: ReadOptions, config: DsirConfig, budget: int | None,
