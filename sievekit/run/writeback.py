@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from sievekit.errors import ConfigError, ShardError, option
-from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer
+from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, open_writer, tempdirs
 from sievekit.io.jsonl import JSONL, JsonlWriter, fields_among
-from sievekit.io.spool import scratch_dir
 from sievekit.run.executor import Executor
 from sievekit.run.layout import Layout
 from sievekit.run.progress import Tracker
@@ -90,15 +90,15 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
 
     if layout.single:
         with open_writer(layout.output, shards[0], output_compression) as shared:
+            serial = spans
             if isinstance(shared, JsonlWriter) and executor is not None and executor.kind == "local" \
                     and executor.jobs > 1 and len(spans) > 1:
                 tasks = [(shard, keep[lo:hi], _slice(extra, lo, hi), opts, digest, st)
                          for shard, lo, hi, st, digest in spans]
-                _write_in_workers(shared, tasks, executor, done)
-            else:
-                for shard, lo, hi, st, digest in spans:
-                    _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest, st)
-                    done(shard)
+                serial = [] if _write_in_workers(shared, tasks, executor, done) else serial
+            for shard, lo, hi, st, digest in serial:
+                _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest, st)
+                done(shard)
     else:
         todo = [(shard, lo, hi, st, digest) for shard, lo, hi, st, digest in spans
                 if not (resume and fs.exists(layout.shard_output(shard)))]  # else written whole by a killed run
@@ -119,25 +119,32 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
 
 
 def _write_in_workers(shared: JsonlWriter, tasks: Sequence[tuple[Any, ...]], executor: Executor,
-                      done: Callable[[Shard], None]) -> None:
+                      done: Callable[[Shard], None]) -> bool:
     """Each shard's kept lines rendered by a worker into a scratch file, then copied into ``shared`` in shard
-    order. Workers run at most ``WRITE_AHEAD`` shards per worker ahead of the copy, so the scratch space holds
-    the kept lines of that many shards, not of the whole output. A failure stops the workers before the
-    scratch folder goes, so that none is left writing into it."""
-    with scratch_dir("sievekit-write-") as folder:
-        try:
-            window = WRITE_AHEAD * executor.jobs
-            for first in range(0, len(tasks), window):
-                part = tasks[first: first + window]
-                scratch = [os.path.join(folder, f"shard-{first + k:06d}.jsonl") for k in range(len(part))]
-                rendered = executor.imap(render_shard_lines, [(task[0], path, *task[1:])
-                                                              for task, path in zip(part, scratch)])
-                for task, path, rows in zip(part, scratch, rendered):
-                    _append_file(shared, path, rows)
-                    done(task[0])
-        except BaseException:
-            executor.close(failed=True)
-            raise
+    order; False (nothing written) when no scratch folder can be made, and the caller writes them itself.
+    Workers run at most ``WRITE_AHEAD`` shards per worker ahead of the copy, so the scratch space holds the
+    kept lines of that many shards, not of the whole output. A failure stops the workers before the scratch
+    folder goes, so that none is left writing into it."""
+    try:
+        folder = tempdirs.make("sievekit-write-")
+    except ShardError:  # no temporary folder (missing, read-only, full): the serial write needs none
+        return False
+    try:
+        window = WRITE_AHEAD * executor.jobs
+        for first in range(0, len(tasks), window):
+            part = tasks[first: first + window]
+            scratch = [os.path.join(folder, f"shard-{first + k:06d}.jsonl") for k in range(len(part))]
+            rendered = executor.imap(render_shard_lines, [(task[0], path, *task[1:])
+                                                          for task, path in zip(part, scratch)])
+            for task, path, rows in zip(part, scratch, rendered):
+                _append_file(shared, path, rows)
+                done(task[0])
+    except BaseException:
+        executor.close(failed=True)
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 # Shards a worker may render ahead of the copy into the one output stream (each waits as a scratch file).

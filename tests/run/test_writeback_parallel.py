@@ -85,3 +85,15 @@ def test_a_failing_shard_fails_the_run_and_leaves_nothing(tmp_path, monkeypatch)
     assert victim.label in str(err.value)
     assert not target.exists()
     assert list(scratch.iterdir()) == []  # the rendered shards went with the run
+
+
+def test_no_scratch_folder_writes_here(tmp_path, monkeypatch):
+    """A temporary directory that cannot take a folder costs the workers, not the run: the same bytes."""
+    shards = _pool(tmp_path, copies=1)
+    stats = _scored(shards, ReadOptions())
+    keep = np.ones(sum(st.rows for st in stats), dtype=bool)
+    _write(shards, stats, keep, None, str(tmp_path / "one.jsonl.zst"), 1)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    _write(shards, stats, keep, None, str(tmp_path / "two.jsonl.zst"), 2)
+    assert (tmp_path / "one.jsonl.zst").read_bytes() == (tmp_path / "two.jsonl.zst").read_bytes()
