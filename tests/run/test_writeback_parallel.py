@@ -93,7 +93,13 @@ def test_no_scratch_folder_writes_here(tmp_path, monkeypatch):
     stats = _scored(shards, ReadOptions())
     keep = np.ones(sum(st.rows for st in stats), dtype=bool)
     _write(shards, stats, keep, None, str(tmp_path / "one.jsonl.zst"), 1)
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
-    monkeypatch.setattr("tempfile.tempdir", None)
+    asked = []
+
+    def no_folder(prefix):
+        asked.append(prefix)
+        raise ShardError(f"{tmp_path}: cannot make a temporary folder: read-only file system")
+
+    monkeypatch.setattr(writeback.tempdirs, "make", no_folder)
     _write(shards, stats, keep, None, str(tmp_path / "two.jsonl.zst"), 2)
+    assert asked == ["sievekit-write-"]
     assert (tmp_path / "one.jsonl.zst").read_bytes() == (tmp_path / "two.jsonl.zst").read_bytes()
