@@ -124,10 +124,11 @@ class Executor:
         return list(self.imap(fn, calls))
 
     def imap(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
-        """``fn(*call)`` for every call, in order; the first error cancels what has not started."""
+        """``fn(*call)`` for every call, in order; the first error cancels what has not started. With workers,
+        one call runs in one too: this process then loads nothing a task needs (the fits' kernels)."""
         if self.kind == "ray":
             yield from self._ray_imap(fn, calls)
-        elif self.jobs <= 1 or len(calls) <= 1:
+        elif self.jobs <= 1 or not calls:
             for call in calls:
                 yield fn(*call)
         else:
