@@ -77,6 +77,15 @@ def test_a_failing_task_cancels_the_rest_and_keeps_its_error():
         ex.map(_fails_on_three, [(i,) for i in range(40)])
 
 
+def test_one_call_runs_in_a_worker_when_there_are_workers():
+    """pool.call's single task (a fit's target) goes to a worker, so the run's parent never loads the kernels."""
+    with Executor(2) as ex:
+        assert list(ex.imap(os.getpid, [()])) != [os.getpid()]
+    assert list(Executor(1).imap(os.getpid, [()])) == [os.getpid()]
+    with Executor(2) as ex:
+        assert list(ex.imap(os.getpid, [])) == []
+
+
 def test_array_tasks_cover_the_pool_like_one_run(invoke, tmp_path):
     src = _pool(tmp_path)
     fitted = tmp_path / "fit"
