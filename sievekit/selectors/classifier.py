@@ -9,7 +9,8 @@ then ``1 + log(tf)`` per bucket and L2-normalised rows.
 
 Fit: positives = every target document; negatives = a seeded uniform sample of the pool (reservoir
 sampling over the whole stream, ``negatives_ratio`` x the target count). Balanced class weights, L2
-logistic regression with scikit-learn's liblinear solver (dual form, ``C = c``). Then one PU-style
+logistic regression (``C = c``) by dual coordinate descent: our compiled solver (``logreg.py``, numba) where
+numba is installed, else scikit-learn's liblinear, which reach the same optimum. Then one PU-style
 re-fit: a sampled negative that scores inside the share of the pool the run selects is probably
 target-like, so it is dropped and the model fitted again. The sample is uniform, so the top share of the
 sample's scores estimates the pool's: the top ``round(share * n_negatives)`` sampled negatives go.
@@ -37,8 +38,9 @@ clusters of the target set (``pu.cluster_folds``, ``pu.cv_separation``), L2 unle
 but its L1 fits (each several times an L2 fit's cost) make the fit 2-3x as expensive: 3-6 CPU-s more per
 run there, which is why it is an option.
 
-Score: the decision function ``w · x + b``. Scoring needs numpy only; scikit-learn and scipy (the
-``sievekit[classifier]`` extra) are needed to fit. The weights are rounded to float32 when fitted, so a
+Score: the decision function ``w · x + b``. Scoring needs numpy only; scipy (the ``sievekit[classifier]``
+extra) is needed to fit, and scikit-learn (the same extra) for ``penalty`` other than ``l2`` or without numba
+(the ``fast`` extra). The weights are rounded to float32 when fitted, so a
 saved and reloaded state gives bit-identical scores.
 
 Example:
@@ -64,6 +66,7 @@ import numpy.typing as npt
 
 from sievekit.errors import ConfigError, MissingDependencyError, option
 from sievekit.io.pool import ShardPool, reservoir_positions
+from sievekit.selectors import logreg
 from sievekit.selectors.base import Selector, decode_array, encode_array
 from sievekit.selectors.features import Features, featurize, tf_scores
 from sievekit.selectors.ngrams import MAX_BUCKETS, MAX_ORDER, NgramFeaturizer
@@ -84,7 +87,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SAMPLE_CHUNK = 4096
-MAX_ITER = 1000
 MAX_DROP_SHARE = 0.5  # a budget past half the pool still leaves the re-fit half its negatives
 PENALTIES = ("l2", "l1", "auto", "mix")
 # penalty=auto takes mix only when its held-out separation beats l2's by more than this: on man pages of one
@@ -262,7 +264,7 @@ class ClassifierSelector(Selector):
         """
         if raw is None:
             raise ConfigError("classifier samples its negatives from the pool, but no pool texts were given")
-        sklearn = _SklearnImport()  # loads while the sample is read: on workers at -j 2+, this process waits
+        imports = _FitImports(self.config.penalty)  # loads while the sample is read (at -j 2+ this process waits)
         texts = list(target)
         # Over a pool of shards, both sides are featurised where they are read (in workers, when the run has
         # them), so this process needs neither the sample's texts nor the featurizer's kernels.
@@ -282,7 +284,7 @@ class ClassifierSelector(Selector):
             negatives = self.featurize(sample)
         if negatives.n_docs == 0:
             raise ConfigError("the pool holds no documents to sample negatives from")
-        sklearn.wait()
+        imports.wait()
         self.fit_features(positives, negatives, pool_docs=seen)
         self.fit_stats["pool_docs_read"] = seen
         return self
@@ -380,29 +382,20 @@ class ClassifierSelector(Selector):
 
     def _logreg(self, x_pos: csr_matrix, x_neg: csr_matrix, penalty: str = "l2", c: float | None = None,
                 negative_weights: npt.NDArray[np.float64] | None = None) -> tuple[npt.NDArray[np.float64], float]:
-        """Weights (float32-rounded, one per bucket) and intercept of a balanced logistic regression."""
-        from scipy.sparse import csr_matrix, vstack
-        from sklearn.linear_model import LogisticRegression
-
-        x = vstack([x_pos, x_neg], format="csr")
-        y = np.concatenate([np.ones(x_pos.shape[0], dtype=np.int64), np.zeros(x_neg.shape[0], dtype=np.int64)])
-        # A bucket no training row touches gets weight 0 under L2, so fit on the used columns only:
-        # liblinear's cost per iteration grows with the width, and 2**20 columns are mostly empty.
-        used, x.indices = np.unique(x.indices, return_inverse=True)
-        x = csr_matrix((x.data, x.indices, x.indptr), shape=(x.shape[0], len(used)))
-        # L2: the dual solver; with far fewer documents than columns it reaches the same optimum (weights
-        # within 1e-4 relative) 6-8x faster than the primal one. L1 has only the primal form in liblinear.
-        model = LogisticRegression(C=self.config.c if c is None else c, class_weight="balanced", solver="liblinear",
-                                   dual=penalty == "l2", max_iter=MAX_ITER, random_state=self.config.seed,
-                                   **_penalty_args(LogisticRegression, penalty))
-        sample_weight = None
-        if negative_weights is not None:
-            sample_weight = np.concatenate([np.ones(x_pos.shape[0]), negative_weights])
-        model.fit(x, y, sample_weight=sample_weight)
-        weights = np.zeros(self.config.buckets, dtype=np.float64)
+        """Weights (float32-rounded, one per bucket) and intercept of a balanced logistic regression: L2 by our
+        compiled dual solver (``logreg.py``, the same optimum as liblinear's) when numba is there, else, and for
+        L1, by scikit-learn's liblinear."""
+        n_pos = x_pos.shape[0]
+        positive = np.arange(n_pos + x_neg.shape[0]) < n_pos
+        sample_weight = None if negative_weights is None else np.concatenate([np.ones(n_pos), negative_weights])
+        c = self.config.c if c is None else c
+        if penalty == "l2" and logreg.kernel() is not None:
+            weights, intercept = logreg.fit_l2(*_stacked(x_pos, x_neg), self.config.buckets, positive, c,
+                                               sample_weight, seed=self.config.seed)
+        else:
+            weights, intercept = _liblinear(x_pos, x_neg, positive, penalty, c, sample_weight, self.config.seed)
         # Rounded to float32 once here, so a saved (float32) state scores exactly as the fitted model.
-        weights[used] = model.coef_[0].astype(np.float32)
-        return weights, float(np.float32(model.intercept_[0]))
+        return weights.astype(np.float32).astype(np.float64), float(np.float32(intercept))
 
     # -- scoring -----------------------------------------------------------------------------------
     def score_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
@@ -462,6 +455,38 @@ def _optional_float(state: Mapping[str, Any], key: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _stacked(top: csr_matrix, bottom: csr_matrix) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                               npt.NDArray[np.float64]]:
+    """The CSR arrays (indptr, indices, values) of ``top``'s rows, then ``bottom``'s."""
+    top_nnz, bottom_nnz = int(top.indptr[-1]), int(bottom.indptr[-1])
+    indptr = np.concatenate([top.indptr, bottom.indptr[1:].astype(np.int64) + top_nnz]).astype(np.int64, copy=False)
+    return (indptr, np.concatenate([top.indices[:top_nnz], bottom.indices[:bottom_nnz]]).astype(np.int64, copy=False),
+            np.concatenate([top.data[:top_nnz], bottom.data[:bottom_nnz]]).astype(np.float64, copy=False))
+
+
+def _liblinear(x_pos: csr_matrix, x_neg: csr_matrix, positive: npt.NDArray[np.bool_], penalty: str, c: float,
+               sample_weight: npt.NDArray[np.float64] | None, seed: int) -> tuple[npt.NDArray[np.float64], float]:
+    """Weights (one per bucket) and intercept of scikit-learn's balanced liblinear logistic regression."""
+    _require_sklearn()
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    indptr, indices, values = _stacked(x_pos, x_neg)
+    # A bucket no training row touches gets weight 0 under L2, so fit on the used columns only:
+    # liblinear's cost per iteration grows with the width, and 2**20 columns are mostly empty.
+    used, local = logreg.touched_columns(indices, x_pos.shape[1])
+    x = csr_matrix((values, local, indptr), shape=(len(indptr) - 1, len(used)))
+    # L2: the dual solver; with far fewer documents than columns it reaches the same optimum (weights
+    # within 1e-4 relative) 6-8x faster than the primal one. L1 has only the primal form in liblinear.
+    model = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", dual=penalty == "l2",
+                               max_iter=logreg.MAX_ITER, random_state=seed,
+                               **_penalty_args(LogisticRegression, penalty))
+    model.fit(x, positive.astype(np.int64), sample_weight=sample_weight)
+    weights = np.zeros(x_pos.shape[1], dtype=np.float64)
+    weights[used] = model.coef_[0]
+    return weights, float(model.intercept_[0])
+
+
 def _penalty_args(model: Any, penalty: str) -> dict[str, Any]:
     """``penalty`` as this scikit-learn spells it: ``l1_ratio`` from 1.8 on (``penalty`` is deprecated there)."""
     import inspect
@@ -479,31 +504,50 @@ def _require_sklearn() -> None:
         raise MissingDependencyError("scikit-learn", "classifier", "the classifier method") from None
 
 
+def _require_scipy() -> None:
+    try:
+        import scipy.sparse  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError("scipy", "classifier", "the classifier method") from None
+
+
 def _featurize_read(texts: Sequence[str | None], featurizer: NgramFeaturizer) -> Features:
     """The features of a shard's drawn rows (a ``ShardPool.fetch_map`` task); None, a skipped bad record, is left
     out."""
     return featurize(featurizer, (t for t in texts if t is not None))
 
 
-class _SklearnImport:
-    """scikit-learn (with scipy, ~1.5-2 CPU-s of imports) loaded in a thread from the start of a fit, so that it
-    overlaps the sampling's reads. Missing packages are reported at once; ``wait`` joins and raises what the import
-    raised."""
+class _FitImports:
+    """What a fit needs, imported in a thread from the start of the fit so that it overlaps the sampling's reads:
+    scipy and our compiled L2 solver (numba: ~0.5 CPU-s) for ``penalty=l2``, or scipy and scikit-learn (~1.5-2
+    CPU-s) for the other penalties and wherever the solver is off (``SIEVEKIT_JIT=0``, no numba). A missing
+    package is reported at once; ``wait`` joins and raises what the import raised (and if the solver failed to
+    load after all, needs scikit-learn there instead)."""
 
-    def __init__(self) -> None:
-        if any(importlib.util.find_spec(name) is None for name in ("scipy", "sklearn")):
-            _require_sklearn()  # raises MissingDependencyError
+    def __init__(self, penalty: str) -> None:
+        self.sklearn = penalty != "l2" or not logreg.available()
+        names = ("scipy", "sklearn") if self.sklearn else ("scipy",)
+        if any(importlib.util.find_spec(name) is None for name in names):
+            self._require()  # raises MissingDependencyError
         self._failed = False
-        self._thread = threading.Thread(target=self._load, name="sievekit-sklearn-import", daemon=True)
+        self._thread = threading.Thread(target=self._load, name="sievekit-fit-import", daemon=True)
         self._thread.start()
+
+    def _require(self) -> None:
+        if self.sklearn:
+            _require_sklearn()
+            return
+        _require_scipy()
+        if logreg.kernel() is None:  # numba found but not loadable: the fit falls back to liblinear
+            _require_sklearn()
 
     def _load(self) -> None:
         try:
-            _require_sklearn()
+            self._require()
         except Exception:  # noqa: BLE001 - raised again in the caller's thread by ``wait``
             self._failed = True
 
     def wait(self) -> None:
         self._thread.join()
         if self._failed:
-            _require_sklearn()  # a failed import is not cached: it fails again here, in the caller's thread
+            self._require()  # a failed import is not cached: it fails again here, in the caller's thread

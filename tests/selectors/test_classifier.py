@@ -14,7 +14,7 @@ from scipy.sparse import csr_matrix
 
 from sievekit.errors import ConfigError, MissingDependencyError
 from sievekit.io import ReadOptions, iter_batches, resolve_inputs
-from sievekit.selectors import get_selector
+from sievekit.selectors import get_selector, logreg
 from sievekit.selectors.classifier import (
     AUTO_MARGIN,
     ClassifierConfig,
@@ -338,9 +338,44 @@ def test_scoring_a_saved_state_needs_no_sklearn(fitted, monkeypatch):
     state = fitted.state_dict()
     monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)  # makes the import fail
     assert ClassifierSelector.from_state_dict(state).score_batch(["def f(): pass"]).shape == (1,)
+
+
+# The default fit (penalty l2) needs scikit-learn only without the compiled solver (SIEVEKIT_JIT=0 or no numba);
+# L1, mix and auto always do.
+@pytest.mark.parametrize(("penalty", "jit"), [("l2", "0"), ("l1", "1"), ("auto", "1")])
+def test_a_fit_that_needs_sklearn_fails_without_it(monkeypatch, penalty, jit):
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)  # makes the import fail
+    monkeypatch.setenv("SIEVEKIT_JIT", jit)
     with pytest.raises(MissingDependencyError, match="scikit-learn") as err:
-        ClassifierSelector().fit(["x"], iter(["y"]))
+        ClassifierSelector(ClassifierConfig(penalty=penalty)).fit(["x"], iter(["y"]))
     assert err.value.hint == "pip install 'sievekit[classifier]'"
+
+
+def test_a_missing_sklearn_fails_before_the_pool_is_read(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+
+    def pool():
+        raise AssertionError("the pool was read")
+        yield "never"
+
+    with pytest.raises(MissingDependencyError, match="scikit-learn"):
+        ClassifierSelector(ClassifierConfig(penalty="l1")).fit(["x"], pool())
+
+
+def test_the_default_fit_imports_no_sklearn_with_the_compiled_solver(pool, monkeypatch):
+    if logreg.kernel() is None:
+        pytest.skip("needs numba (the fast extra)")
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # any import of it fails
+    sel = ClassifierSelector(ClassifierConfig(**SMALL, seed=1, bags=2)).fit(demo_target(), iter(pool[0]))
+    assert sel.model == {"penalty": "l2", "c": 10.0}
+    top = np.argsort(-sel.score_batch(pool[0]))[:100]
+    assert pool[1][top].mean() >= 0.95
 
 
 def test_damaged_state_and_unfitted_use_are_refused(fitted):
@@ -438,10 +473,12 @@ def test_cli_runs_from_the_shipped_config(invoke, tmp_path):
     assert state["state"]["fit_stats"]["negatives"] == 144
 
 
-def test_cli_without_sklearn_says_what_to_install(invoke, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("options", "jit"), [((), "0"), (("--penalty", "l1"), "1")])
+def test_cli_without_sklearn_says_what_to_install(invoke, tmp_path, monkeypatch, options, jit):
     monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    monkeypatch.setenv("SIEVEKIT_JIT", jit)  # with the compiled solver, the default penalty needs no scikit-learn
     res = invoke("select", DEMO / "pool", "--method", "classifier", "--target", DEMO / "target.jsonl",
-                 "--top-k", "5", "-q", "-o", tmp_path / "o")
+                 "--top-k", "5", "-q", "-o", tmp_path / "o", *options)
     assert res.exit_code == 1 and res.stdout == ""
     assert "the classifier method needs the 'scikit-learn' package" in res.stderr
     assert "pip install 'sievekit[classifier]'" in res.stderr
