@@ -2,20 +2,25 @@
 
     nice .venv/bin/python bench/zstd_ml_speed.py                  # the realistic pool's first 20,000 documents
     nice .venv/bin/python bench/zstd_ml_speed.py --docs 50000 --repeat 5
+    nice .venv/bin/python bench/zstd_ml_speed.py --configs background_draws=1 level=1,background_draws=1
 
 Fits ``zstd-ml`` with its defaults (level 3, raw-content dictionaries, two background draws) toward the
 realistic ``python`` target, then scores the documents in batches of 1024 (the read batch) several ways in the
 same run, each timed in CPU seconds of this process, the least of ``--repeat`` rounds in which the variants
 take turns (a shared machine only adds). Rows marked "same scores" are checked bit for bit against the
 per-document path; the others are reference points that change code lengths (the count of changed scores is
-printed), not what the method runs. MB means the documents' UTF-8 bytes.
+printed), not what the method runs. MB means the documents' UTF-8 bytes. ``--configs`` adds a table of the
+whole ``score_batch`` (fit on the same documents) for other ``ZstdMLConfig`` settings, against the defaults,
+timed the same way: what a change of method saves per document.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,12 +109,37 @@ def batched(fn: Callable[[Sequence[Any]], Any], items: Sequence[Any]) -> Callabl
     return run
 
 
+def config(spec: str) -> ZstdMLConfig:
+    """``key=value,key=value`` as a ``ZstdMLConfig`` (ints as ints), e.g. ``level=1,background_draws=1``."""
+    hints = typing.get_type_hints(ZstdMLConfig)
+    values: dict[str, Any] = {}
+    for kv in filter(None, spec.split(",")):
+        key, raw = kv.split("=", 1)
+        values[key] = int(raw) if hints[key] is int else raw
+    return ZstdMLConfig(**values)
+
+
+def compare_configs(specs: Sequence[str], texts: list[str], target: list[str], mb: float, repeat: int) -> None:
+    """Each config's whole scoring per CPU-second beside the defaults', interleaved in one run."""
+    cfgs = [ZstdMLConfig(), *(config(s) for s in specs)]
+    sels = [ZstdMLSelector(c).fit(target, iter(texts)) for c in cfgs]
+    timings = interleaved([batched(sel.score_batch, texts) for sel in sels], repeat)
+    defaults = {f.name: f.default for f in dataclasses.fields(ZstdMLConfig)}
+    print("| zstd-ml config (score_batch) | compressions per document | CPU s | MB per CPU-s | vs the defaults |")
+    print("|---|---|---|---|---|")
+    for cfg, (cpu, _) in zip(cfgs, timings):
+        changed = ",".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items() if v != defaults[k]) or "defaults"
+        print(f"| {changed} | {1 + cfg.background_draws} | {cpu:.2f} | {mb / cpu:.1f} | {timings[0][0] / cpu:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pool", type=Path, default=REALISTIC / "pool")
     parser.add_argument("--target", type=Path, default=REALISTIC / "targets" / "python.jsonl")
     parser.add_argument("--docs", type=int, default=20_000, help="documents from the pool's first shards")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--configs", nargs="*", default=[],
+                        help="ZstdMLConfig settings (key=value,...) to time against the defaults")
     args = parser.parse_args()
     texts = read_texts(args.pool, args.docs)
     target = [orjson.loads(line)["text"] for line in args.target.read_bytes().splitlines() if line.strip()]
@@ -148,6 +178,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for (name, _), (cpu, _) in zip(parts, timings):
         print(f"| {name} | {cpu:.2f} | {mb / cpu:.1f} | {timings[0][0] / cpu:.2f}x |")
+    if args.configs:
+        compare_configs(args.configs, texts, target, mb, args.repeat)
 
 
 if __name__ == "__main__":
