@@ -28,12 +28,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from sievekit.allocator import tune_allocator
-from sievekit.errors import ConfigError, MissingDependencyError
+from sievekit.errors import ConfigError, MissingDependencyError, ShardError, SievekitError
 from sievekit.io import notices, tempdirs
+from sievekit.io.streams import describe_error
 
 R = TypeVar("R")
 EXECUTORS = ("local", "ray")
@@ -113,8 +115,8 @@ class Executor:
 
     def __enter__(self) -> Executor:
         if self.kind == "local" and self.jobs > 1:
-            _context(self.preload)  # the fork server warms up while the run does its first, serial work
             self._server = True
+            self._context()  # the fork server warms up while the run does its first, serial work
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -132,10 +134,16 @@ class Executor:
             for call in calls:
                 yield fn(*call)
         else:
-            futures: list[Future[R]] = [self._local().submit(fn, *call) for call in calls]
+            futures: list[Future[R]] = []
             try:
+                futures.extend(self._local().submit(fn, *call) for call in calls)
                 for future in futures:
                     yield future.result()
+            except BrokenProcessPool:
+                # A worker ended without a word (the out-of-memory killer, a kill -9): the pool is gone.
+                raise SievekitError("a worker process of this run died (killed by a signal, or it crashed)",
+                                    hint="if memory ran out (see `dmesg`), lower -j; then run the same command "
+                                         "again") from None
             finally:
                 for future in futures:
                     future.cancel()  # a no-op for finished or running tasks
@@ -143,9 +151,20 @@ class Executor:
     def _local(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._server = True
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=_context(self.preload),
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self._context(),
                                              initializer=_worker_init, initargs=(os.getpid(),))
         return self._pool
+
+    def _context(self) -> multiprocessing.context.BaseContext:
+        """``_context`` of the preload; an ``OSError`` (the fork server's socket needs a temporary folder)
+        becomes one error saying how to get one."""
+        try:
+            return _context(self.preload)
+        except OSError as exc:
+            where = f"{exc.filename}: " if isinstance(exc.filename, str) else ""
+            raise ShardError(f"cannot start the worker processes of -j {self.jobs}: {where}{describe_error(exc)}",
+                             hint="set TMPDIR to a writable folder with room (the workers need one), or run with "
+                                  "-j 1") from None
 
     def _ray_imap(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> Iterator[R]:
         ray = self._ray_module()

@@ -95,7 +95,7 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
                     and executor.jobs > 1 and len(spans) > 1:
                 tasks = [(shard, keep[lo:hi], _slice(extra, lo, hi), opts, digest, st)
                          for shard, lo, hi, st, digest in spans]
-                serial = [] if _write_in_workers(shared, tasks, executor, done) else serial
+                serial = spans[_write_in_workers(shared, tasks, executor, done):]
             for shard, lo, hi, st, digest in serial:
                 _write_shard(shared, shard, opts, keep[lo:hi], _slice(extra, lo, hi), digest, st)
                 done(shard)
@@ -119,32 +119,45 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
 
 
 def _write_in_workers(shared: JsonlWriter, tasks: Sequence[tuple[Any, ...]], executor: Executor,
-                      done: Callable[[Shard], None]) -> bool:
+                      done: Callable[[Shard], None]) -> int:
     """Each shard's kept lines rendered by a worker into a scratch file, then copied into ``shared`` in shard
-    order; False (nothing written) when no scratch folder can be made, and the caller writes them itself.
+    order; returns how many of ``tasks`` (the first ones) are written, and the caller writes the rest itself: none
+    when no scratch folder can be made, those after a shard whose scratch file could not be written (a scratch
+    disk too small or failing: that shard is written here, and the workers are not given more). The serial
+    write needs no scratch, so a small ``$TMPDIR`` never fails a run that one worker would finish.
     Workers run at most ``WRITE_AHEAD`` shards per worker ahead of the copy, so the scratch space holds the
     kept lines of that many shards, not of the whole output. A failure stops the workers before the scratch
     folder goes, so that none is left writing into it."""
     try:
         folder = tempdirs.make("sievekit-write-")
     except ShardError:  # no temporary folder (missing, read-only, full): the serial write needs none
-        return False
+        return 0
+    written = 0
     try:
         window = WRITE_AHEAD * executor.jobs
-        for first in range(0, len(tasks), window):
-            part = tasks[first: first + window]
-            scratch = [os.path.join(folder, f"shard-{first + k:06d}.jsonl") for k in range(len(part))]
+        while written < len(tasks):
+            part = tasks[written: written + window]
+            scratch = [os.path.join(folder, f"shard-{written + k:06d}.jsonl") for k in range(len(part))]
             rendered = executor.imap(render_shard_lines, [(task[0], path, *task[1:])
                                                           for task, path in zip(part, scratch)])
+            short = False
             for task, path, rows in zip(part, scratch, rendered):
-                _append_file(shared, path, rows)
+                if rows is None:  # its scratch file could not be written: this shard goes as the serial write
+                    shard, keep, extra, opts, digest, scored = task
+                    _write_shard(shared, shard, opts, keep, extra, digest, scored)
+                    short = True
+                else:
+                    _append_file(shared, path, rows)
                 done(task[0])
+            written += len(part)
+            if short:
+                break
     except BaseException:
         executor.close(failed=True)
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return True
+    return written
 
 
 # Shards a worker may render ahead of the copy into the one output stream (each waits as a scratch file).
@@ -152,13 +165,20 @@ WRITE_AHEAD = 2
 
 
 def render_shard_lines(shard: Shard, path: str, keep: np.ndarray, extra: dict[str, np.ndarray] | None,
-                       opts: ReadOptions, digest: str | None, scored: ShardStats | None) -> int:
+                       opts: ReadOptions, digest: str | None, scored: ShardStats | None) -> int | None:
     """One shard's kept records as JSON lines in the scratch file ``path`` (a task: runs in a worker as well as
-    here); returns how many it wrote."""
-    with open_writer(path, shard, "none") as writer:
-        assert isinstance(writer, JsonlWriter)  # the scratch name says JSON Lines
-        _write_shard(writer, shard, opts, keep, extra, digest, scored)
-        return writer.rows
+    here); returns how many it wrote, or None when the scratch file could not be written (its disk full, over
+    quota, failing: an ``OSError`` under the writer's error), for the caller to write the shard itself. A
+    reader's ``OSError`` comes back the same way, and the caller's own read of the shard then reports it."""
+    try:
+        with open_writer(path, shard, "none") as writer:
+            assert isinstance(writer, JsonlWriter)  # the scratch name says JSON Lines
+            _write_shard(writer, shard, opts, keep, extra, digest, scored)
+            return writer.rows
+    except ShardError as exc:
+        if isinstance(exc.__cause__, OSError):
+            return None
+        raise
 
 
 def _append_file(shared: JsonlWriter, path: str, rows: int) -> None:

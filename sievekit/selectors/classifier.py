@@ -389,11 +389,21 @@ class ClassifierSelector(Selector):
         positive = np.arange(n_pos + x_neg.shape[0]) < n_pos
         sample_weight = None if negative_weights is None else np.concatenate([np.ones(n_pos), negative_weights])
         c = self.config.c if c is None else c
-        if penalty == "l2" and logreg.kernel() is not None:
-            weights, intercept = logreg.fit_l2(*_stacked(x_pos, x_neg), self.config.buckets, positive, c,
-                                               sample_weight, seed=self.config.seed)
-        else:
-            weights, intercept = _liblinear(x_pos, x_neg, positive, penalty, c, sample_weight, self.config.seed)
+        # Past float64's range (a C or sample weight near 1e300) the costs and weights overflow: checked below,
+        # as one error instead of numpy's warnings and inf or NaN scores.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if penalty == "l2" and logreg.kernel() is not None:
+                weights, intercept = logreg.fit_l2(*_stacked(x_pos, x_neg), self.config.buckets, positive, c,
+                                                   sample_weight, seed=self.config.seed)
+            else:
+                weights, intercept = _liblinear(x_pos, x_neg, positive, penalty, c, sample_weight,
+                                                self.config.seed)
+        largest = float(np.finfo(np.float32).max)
+        if not (abs(intercept) <= largest and bool((np.abs(weights) <= largest).all())):  # False for NaN too
+            raise ConfigError(f"the classifier's fit overflowed ({option('c')} {c:g}, "
+                              f"{option('hard_negative_weight')} {self.config.hard_negative_weight:g}): its weights "
+                              "are not finite",
+                              hint=f"lower {option('c')} or {option('hard_negative_weight')}")
         # Rounded to float32 once here, so a saved (float32) state scores exactly as the fitted model.
         return weights.astype(np.float32).astype(np.float64), float(np.float32(intercept))
 
