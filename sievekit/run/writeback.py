@@ -11,9 +11,11 @@ Parquet) is parsed again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +80,7 @@ def write_kept(shards: Sequence[Shard], rows: Sequence[int], keep: np.ndarray, e
     a "write" phase, each shard reported as it is done.
     """
     result = RunResult()
+    _sweep_scratch()
     digests = digests if digests is not None else [None] * len(shards)
     offsets = np.cumsum([0, *rows])
     spans = list(zip(shards, offsets[:-1].tolist(), offsets[1:].tolist(), stats, digests))
@@ -129,7 +132,7 @@ def _write_in_workers(shared: JsonlWriter, tasks: Sequence[tuple[Any, ...]], exe
     kept lines of that many shards, not of the whole output. A failure stops the workers before the scratch
     folder goes, so that none is left writing into it."""
     try:
-        folder = tempdirs.make("sievekit-write-")
+        folder = tempdirs.make(SCRATCH)
     except ShardError:  # no temporary folder (missing, read-only, full): the serial write needs none
         return 0
     written = 0
@@ -162,6 +165,14 @@ def _write_in_workers(shared: JsonlWriter, tasks: Sequence[tuple[Any, ...]], exe
 
 # Shards a worker may render ahead of the copy into the one output stream (each waits as a scratch file).
 WRITE_AHEAD = 2
+SCRATCH = "sievekit-write-"  # the prefix of the scratch folders under $TMPDIR
+
+
+def _sweep_scratch() -> None:
+    """Remove the scratch folders of killed runs (``kill -9`` gives a run no chance to): every write pass
+    sweeps them, so a killed run's rendered shards go with the next write, whatever its -j or output."""
+    with contextlib.suppress(OSError):  # no temporary directory at all: nothing there to sweep
+        tempdirs.sweep(tempfile.gettempdir(), SCRATCH)
 
 
 def render_shard_lines(shard: Shard, path: str, keep: np.ndarray, extra: dict[str, np.ndarray] | None,

@@ -167,3 +167,26 @@ def test_workers_without_a_temporary_directory_say_to_set_tmpdir():
     assert "worker" in one_error_line(proc.stderr)
     assert "TMPDIR" in proc.stderr and "-j 1" in proc.stderr
     assert proc.stdout == ""
+
+
+# --- what a killed write pass left ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", ["kept.jsonl", "kept/"])
+def test_the_scratch_a_killed_write_left_goes_with_the_next_write_of_any_kind(tmp_path, output):
+    """Found: `kill -9` of `select bench/data/realistic/pool --fraction 0.5 -j 2 -o kept.jsonl.zst` in its write
+    pass left a rendered shard (27 MB) in $TMPDIR/sievekit-write-*, and the resumed run with -j 1 (or into a
+    folder) finished without removing it: only another one-stream write with workers swept it."""
+    from sievekit.io import tempdirs
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp / f"sievekit-write-{tempdirs.HOST}-{int(gone.stdout)}-abc123"  # a dead run's scratch folder
+    left.mkdir()
+    (left / "shard-000002.jsonl").write_bytes(POOL.read_bytes())
+    proc = subprocess.run([sys.executable, "-m", "sievekit", "select", POOL, "--method", "random", "--fraction",
+                           "0.5", "--seed", "1", "-j", "1", "-o", tmp_path / output, "-q"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp)})
+    assert proc.returncode == 0, proc.stderr
+    assert not left.exists()
