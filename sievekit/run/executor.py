@@ -19,6 +19,7 @@ workers need sievekit installed and the inputs and outputs on storage they all s
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import select
@@ -214,18 +215,76 @@ class Executor:
             self._pool = None
         if self._server:  # also when no task ran: a server left running would serve the next run its preload
             self._server = False
-            _stop_server()
+            _stop_server(failed)
 
 
-def _stop_server() -> None:
+def _stop_server(failed: bool = False) -> None:
     """Stop the fork server and wait for it, so that its CPU time and its workers' (it waits for them) count
     in this process's children, as spawned workers' did (``time``, ``RUSAGE_CHILDREN``); the next run starts
-    its own. ``_stop`` is the standard library's own way to stop the server (its tests use it)."""
+    its own. ``_stop`` is the standard library's own way to stop the server (its tests use it).
+
+    The server ends when every holder of its "alive" pipe has closed it, and each worker it forked holds one. A
+    worker the pool never learnt of (an interrupt inside ``Process.start`` after the server forked it, or with
+    the request still in flight: the first task's, while the server still loads its preload) would keep it, and
+    ``_stop`` would wait forever. So the server's children still there are stopped first (by now the pool has
+    stopped or joined the workers it knows), and after a failure (``failed``) the server is killed before, so
+    that no request still in flight forks one more."""
     from multiprocessing import forkserver
 
     server = getattr(forkserver, "_forkserver", None)
-    if server is not None and getattr(server, "_forkserver_pid", None) is not None and hasattr(server, "_stop"):
+    pid = getattr(server, "_forkserver_pid", None)
+    if server is None or pid is None or not hasattr(server, "_stop"):
+        return
+    strays = _children(pid)
+    if failed:
+        _signal(pid, signal.SIGKILL)
+    _end(strays)
+    deadline = threading.Timer(STOP_SERVER_SECONDS, _signal, args=(pid, signal.SIGKILL))  # the last resort
+    deadline.daemon = True
+    deadline.start()
+    try:
         server._stop()
+    finally:
+        deadline.cancel()
+
+
+STOP_SERVER_SECONDS = 10.0
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: from /proc; elsewhere none are known)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return tempdirs.alive(pid) if not os.path.isdir("/proc") else False
+
+
+def _end(pids: Sequence[int]) -> None:
+    """SIGTERM, then SIGKILL, processes that are not this one's children (a stopped run must never hang)."""
+    for grace, sig in ((2.0, signal.SIGTERM), (1.0, signal.SIGKILL)):
+        for pid in pids:
+            _signal(pid, sig)
+        deadline = time.monotonic() + grace
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.02)
+            pids = [pid for pid in pids if _running(pid)]
+        if not pids:
+            return
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(OSError):  # gone already
+        os.kill(pid, sig)
 
 
 def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:

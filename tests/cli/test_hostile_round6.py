@@ -13,6 +13,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,21 @@ def test_a_read_only_install_still_scores_with_the_compiled_featurizer(method):
                           env={**os.environ, **NO_CACHE})
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 3
+
+
+# --- an interrupt while a worker starts -----------------------------------------------------------------------------
+
+
+def test_an_interrupt_while_a_worker_starts_does_not_hang_the_runs_end():
+    """Found: Ctrl-C (or SIGTERM) one second into `select bench/data/realistic/pool/part-0005.jsonl -m classifier
+    -t targets/latex.jsonl --top-k 100 -j 2` hung for good: the one call (the target's featurisation) had asked the
+    fork server, still loading, for a worker; the interrupt cut ``Process.start`` short after the fork, so the pool
+    never knew that worker, which kept the fork server alive, for which the run waited."""
+    from sievekit.run import executor
+
+    with pytest.raises(KeyboardInterrupt), Executor(jobs=2) as ex:  # noqa: PT012 - the run that is interrupted
+        stray = executor._context(ex.preload).Process(target=time.sleep, args=(300,))
+        stray.start()  # forked by the server, unknown to the pool: the worker whose start the interrupt cut short
+        raise KeyboardInterrupt
+    stray.join(30)
+    assert not stray.is_alive()
