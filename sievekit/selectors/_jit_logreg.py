@@ -13,14 +13,12 @@ package, and this one imports numba.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+from sievekit.selectors._jit import njit
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
@@ -28,20 +26,7 @@ _MAX_INNER = 100  # Newton steps per sub-problem (LIBLINEAR's max_inner_iter)
 _ETA = 0.1  # a Newton step that leaves (0, C) shrinks z by this instead (the paper's xi)
 
 
-def _njit(**options: Any) -> Callable[[_F], _F]:
-    """``numba.njit(cache=True, **options)``, or without the cache where numba has nowhere to keep one (a
-    read-only install with a home it cannot write: its decorator raises "cannot cache function ...: no locator
-    available"); the solver is then compiled on each run's first fit, with the same bits."""
-    def wrap(fn: _F) -> _F:
-        try:
-            compiled: _F = numba.njit(cache=True, **options)(fn)
-        except RuntimeError:
-            compiled = numba.njit(**options)(fn)
-        return compiled
-    return wrap
-
-
-@_njit(inline="always")
+@njit(inline="always")
 def _splitmix(state: np.uint64) -> tuple[np.uint64, np.uint64]:
     """The next state of splitmix64 and its output."""
     state = state + _GOLDEN
@@ -51,7 +36,7 @@ def _splitmix(state: np.uint64) -> tuple[np.uint64, np.uint64]:
     return state, z ^ (z >> _S31)
 
 
-@_njit(inline="always")
+@njit(inline="always")
 def _row_dot(w: npt.NDArray[np.float64], indices: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
              start: int, stop: int) -> float:
     """``w . x`` over the entries ``start:stop``, summed in four interleaved partial sums so that the additions
@@ -71,7 +56,7 @@ def _row_dot(w: npt.NDArray[np.float64], indices: npt.NDArray[np.int64], values:
     return (s0 + s1) + (s2 + s3)
 
 
-@_njit()
+@njit()
 def dual_cd(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
             n_cols: int, sign: npt.NDArray[np.float64], cost: npt.NDArray[np.float64], bias: float, eps: float,
             max_iter: int, seed: int) -> tuple[npt.NDArray[np.float64], int]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
+
+from sievekit.selectors._jit import njit
 
 _MULT = np.uint64(0x100000001B3)  # ngrams._HASH's multiplier and _combine's (the 64-bit FNV prime)
 _LENGTH = np.uint64(0xD6E8FEB86659FD93)
@@ -29,7 +30,7 @@ _RADIX = 1 << _RADIX_BITS
 _SHORT = 32  # a text with at most this many distinct buckets is sorted by insertion
 
 
-@numba.njit(cache=True, inline="always")
+@njit(inline="always")
 def _mix64(x: Any) -> Any:
     x ^= x >> _S30
     x *= _MIX1
@@ -39,7 +40,7 @@ def _mix64(x: Any) -> Any:
     return x
 
 
-@numba.njit(cache=True, inline="always")
+@njit(inline="always")
 def _ngram_key(hashes: npt.NDArray[np.uint64], i: int, k: int, seed: np.uint64) -> Any:
     """``ngrams._combine``'s key of the k-gram starting at token ``i``."""
     if k == 1:
@@ -54,7 +55,7 @@ def _ngram_key(hashes: npt.NDArray[np.uint64], i: int, k: int, seed: np.uint64) 
     return key
 
 
-@numba.njit(cache=True)
+@njit()
 def wide_classes(data: npt.NDArray[np.uint8], lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
                  cp_class: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], int]:
     """The class of every byte of a non-ASCII character within ``data[lo[r]:hi[r]]`` (its character's: 0 space,
@@ -78,7 +79,7 @@ def wide_classes(data: npt.NDArray[np.uint8], lo: npt.NDArray[np.int64], hi: npt
     return out, -1
 
 
-@numba.njit(cache=True, inline="always")
+@njit(inline="always")
 def _scan_text(data: npt.NDArray[np.uint8], lo: int, hi: int, byte_class: npt.NDArray[np.uint8],
                wide: npt.NDArray[np.uint8], lowercase: bool, raw: npt.NDArray[np.uint64],
                lengths: npt.NDArray[np.int64], at: int) -> int:
@@ -112,7 +113,7 @@ def _scan_text(data: npt.NDArray[np.uint8], lo: int, hi: int, byte_class: npt.ND
     return n
 
 
-@numba.njit(cache=True)
+@njit()
 def scan_tokens(data: npt.NDArray[np.uint8], byte_class: npt.NDArray[np.uint8], wide: npt.NDArray[np.uint8],
                 starts: npt.NDArray[np.int64], lowercase: bool
                 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
@@ -133,7 +134,7 @@ def scan_tokens(data: npt.NDArray[np.uint8], byte_class: npt.NDArray[np.uint8], 
     return raw[:n], n_tokens
 
 
-@numba.njit(cache=True)
+@njit()
 def write_buckets(hashes: npt.NDArray[np.uint64], n_tokens: npt.NDArray[np.int64], order: int, buckets: int,
                   seeds: npt.NDArray[np.uint64], bucket_ids: npt.NDArray[np.integer[Any]]) -> None:
     """Every k-gram's bucket, k = 1..order, in ``HashedBatch``'s layout (by order, then text; its documents follow
@@ -148,7 +149,7 @@ def write_buckets(hashes: npt.NDArray[np.uint64], n_tokens: npt.NDArray[np.int64
             tok += n_tokens[d]
 
 
-@numba.njit(cache=True, inline="always")
+@njit(inline="always")
 def _sort(keys: npt.NDArray[np.int64], m: int, tmp: npt.NDArray[np.int64], hist: npt.NDArray[np.int64]) -> None:
     """``keys[:m]`` (distinct, each below 2**20) sorted in place: by insertion when short, else by two radix
     passes of 10 bits."""
@@ -176,7 +177,7 @@ def _sort(keys: npt.NDArray[np.int64], m: int, tmp: npt.NDArray[np.int64], hist:
         keys[:m] = tmp[:m]
 
 
-@numba.njit(cache=True, inline="always")
+@njit(inline="always")
 def _distinct(hashes: npt.NDArray[np.uint64], tok: int, n: int, order: int, size: np.uint64,
               seeds: npt.NDArray[np.uint64], counts: npt.NDArray[np.integer[Any]], touched: npt.NDArray[np.int64],
               tmp: npt.NDArray[np.int64], hist: npt.NDArray[np.int64]) -> int:
@@ -197,7 +198,7 @@ def _distinct(hashes: npt.NDArray[np.uint64], tok: int, n: int, order: int, size
     return m
 
 
-@numba.njit(cache=True)
+@njit()
 def csr_counts(hashes: npt.NDArray[np.uint64], n_tokens: npt.NDArray[np.int64], order: int, buckets: int,
                seeds: npt.NDArray[np.uint64], indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64],
                values: npt.NDArray[np.int64]) -> None:
@@ -218,7 +219,7 @@ def csr_counts(hashes: npt.NDArray[np.uint64], n_tokens: npt.NDArray[np.int64], 
         tok += n_tokens[d]
 
 
-@numba.njit(cache=True)
+@njit()
 def tf_scores(data: npt.NDArray[np.uint8], byte_class: npt.NDArray[np.uint8], wide: npt.NDArray[np.uint8],
               starts: npt.NDArray[np.int64], lowercase: bool, order: int, buckets: int,
               seeds: npt.NDArray[np.uint64], weights: npt.NDArray[np.float32], log_tf: npt.NDArray[np.float64],
@@ -262,7 +263,7 @@ def tf_scores(data: npt.NDArray[np.uint8], byte_class: npt.NDArray[np.uint8], wi
     return np.flatnonzero(overflow)
 
 
-@numba.njit(cache=True)
+@njit()
 def ngram_dot(bucket_ids: npt.NDArray[np.integer[Any]], n_tokens: npt.NDArray[np.int64], order: int,
               chunks: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> None:
     """``HashedBatch.dot``: ``out[d] += weights[b]`` (``out`` zeroed by the caller) for every n-gram ``b`` of text
@@ -280,7 +281,7 @@ def ngram_dot(bucket_ids: npt.NDArray[np.integer[Any]], n_tokens: npt.NDArray[np
                 at = end
 
 
-@numba.njit(cache=True)
+@njit()
 def add_counts(bucket_ids: npt.NDArray[np.integer[Any]], total: npt.NDArray[np.int64]) -> None:
     """``total += np.bincount(bucket_ids, minlength=len(total))`` in one pass, without an int64 copy of the ids."""
     for j in range(len(bucket_ids)):
