@@ -25,7 +25,6 @@ Example (with numba installed):
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 from types import ModuleType
@@ -33,7 +32,7 @@ from types import ModuleType
 import numpy as np
 import numpy.typing as npt
 
-from sievekit.selectors.ngram_jit import ENV
+from sievekit.selectors.ngram_jit import ENV, compiled_module
 
 # The stop: an epoch's largest projected gradient below this. The classifier's liblinear fits used 1e-4 (sklearn's
 # default); 3e-3 takes 30% fewer epochs and stays within 2e-4 relative of their weights (bench/realistic's first
@@ -52,16 +51,7 @@ def kernel() -> ModuleType | None:
     """The compiled solver, or ``None`` when numba is missing or ``SIEVEKIT_JIT=0``."""
     if os.environ.get(ENV, "1") == "0":
         return None
-    return _import_kernel()
-
-
-@functools.cache
-def _import_kernel() -> ModuleType | None:
-    try:
-        from sievekit.selectors import _jit_logreg
-    except ImportError:  # numba missing, or built for another numpy
-        return None
-    return _jit_logreg
+    return compiled_module("_jit_logreg")
 
 
 def balanced_costs(positive: npt.NDArray[np.bool_], c: float,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import os
 from collections.abc import Sequence
 from types import ModuleType
@@ -34,13 +35,18 @@ def kernels() -> ModuleType | None:
     return _import_kernels()
 
 
-@functools.cache
 def _import_kernels() -> ModuleType | None:
+    return compiled_module("_jit_ngrams")
+
+
+@functools.cache
+def compiled_module(name: str) -> ModuleType | None:
+    """``sievekit.selectors.<name>``, a module of numba kernels, imported once; ``None`` where it does not import
+    (numba missing, or built for another numpy). Callers check ``SIEVEKIT_JIT`` first."""
     try:
-        from sievekit.selectors import _jit_ngrams
-    except ImportError:  # numba missing, or built for another numpy
+        return importlib.import_module(f"sievekit.selectors.{name}")
+    except ImportError:
         return None
-    return _jit_ngrams
 
 
 @dataclasses.dataclass(frozen=True)
