@@ -60,7 +60,7 @@ SOURCES: list[Source] = [
     *_many("pypi", "heldout", "trio==0.27.0 xarray==2024.10.0 scikit-image==0.24.0"),
     *_many("pypi-sdist", "heldout", "anyio==4.6.2.post1 httpx==0.27.2 attrs==24.2.0 sqlalchemy==2.0.36"),
     *_many("deb", "pool", "manpages==6.03-2 manpages-dev==6.03-2 perl-doc==5.36.0-7+deb12u4 "
-                          "python3.11-doc==3.11.2-6+deb12u9 linux-libc-dev==6.1.192-2 "
+                          "python3.11-doc==3.11.2-6+deb12u9 linux-libc-dev==6.1.176-1 "
                           "texlive-latex-base==2022.20230122-3 texlive-latex-recommended==2022.20230122-3 "
                           "texlive-latex-extra==2022.20230122-4 rust-src==1.63.0+dfsg1-2 "
                           "glibc-source==2.36-9+deb12u14 nodejs-doc==18.20.4+dfsg-1~deb12u3 "
@@ -100,7 +100,10 @@ def fetch(source: Source, archives: Path) -> Path:
         cmd = ["npm", "pack", "--silent", f"{source.name}@{source.version}"]
     else:
         raise ValueError(f"unknown registry {source.registry!r}")
-    subprocess.run(cmd, cwd=directory, check=True, stdout=subprocess.DEVNULL)
+    if subprocess.run(cmd, cwd=directory, stdout=subprocess.DEVNULL).returncode:
+        hint = " (run `apt-get update` first: a fresh machine's package lists may predate the pin)" \
+            if source.registry == "deb" else ""
+        sys.exit(f"build: could not fetch {source.name} {source.version} with {cmd[0]}{hint}")
     path = _one_new_file(directory, before)
     done.write_text(path.name)
     return path
