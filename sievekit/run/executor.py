@@ -219,9 +219,10 @@ class Executor:
 
 
 def _stop_server(failed: bool = False) -> None:
-    """Stop the fork server and wait for it, so that its CPU time and its workers' (it waits for them) count
-    in this process's children, as spawned workers' did (``time``, ``RUSAGE_CHILDREN``); the next run starts
-    its own. ``_stop`` is the standard library's own way to stop the server (its tests use it).
+    """Stop the fork server and wait for it, so that its CPU time and its workers' (it reaps them before it
+    ends: ``forkserver_exit``) count in this process's children, as spawned workers' did (``time``,
+    ``RUSAGE_CHILDREN``); the next run starts its own. ``_stop`` is the standard library's own way to stop the
+    server (its tests use it).
 
     The server ends when every holder of its "alive" pipe has closed it, and each worker it forked holds one. A
     worker the pool never learnt of (an interrupt inside ``Process.start`` after the server forked it, or with
@@ -293,8 +294,8 @@ def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    if preload:
-        context.set_forkserver_preload(list(preload))  # takes effect only if the server is not running yet
+    # Takes effect only if the server is not running yet. ``forkserver_exit`` last: its exit handler runs first.
+    context.set_forkserver_preload([*preload, "sievekit.run.forkserver_exit"])
     from multiprocessing import forkserver
 
     forkserver.ensure_running()

@@ -57,6 +57,39 @@ def test_workers_cpu_time_counts_in_this_process_children():
     assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) >= 0.9 * spent
 
 
+def test_the_server_loads_its_exit_handler_last():
+    from multiprocessing import forkserver
+
+    with Executor(2, preload=["sievekit.scoring.warm"]) as ex:
+        ex.map(_about_worker, [(0,), (1,)])
+        assert forkserver._forkserver._preload_modules == ["sievekit.scoring.warm", "sievekit.run.forkserver_exit"]
+
+
+def test_the_exit_handler_reaps_children_then_skips_teardown(tmp_path):
+    """In a process that looks like the fork server, the handler waits for (reaps) a child still running, then
+    ends the process with 0 at once: the SystemExit(3) and the exit handlers registered before it never run."""
+    import subprocess
+
+    flag = tmp_path / "finalised"
+    code = (
+        "import multiprocessing.forkserver, atexit, os, sys, time\n"
+        "atexit.register(open, sys.argv[1], 'w')  # the teardown: handlers registered before the server's\n"
+        "import sievekit.run.forkserver_exit\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(0.5); os._exit(7)\n"
+        "sys.exit(3)\n"
+    )
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code, str(flag)], timeout=30)
+    assert done.returncode == 0 and time.monotonic() - start >= 0.5  # waited for the child
+    assert not flag.exists()  # no teardown ran
+
+    # Outside a fork server (multiprocessing.forkserver not loaded), importing it changes nothing.
+    done = subprocess.run([sys.executable, "-c", code.replace("import multiprocessing.forkserver, ", "import "),
+                           str(flag)], timeout=30)
+    assert done.returncode == 3 and flag.exists()
+
+
 def test_a_second_executor_starts_its_own_server():
     _stop_server()
     for _ in range(2):
