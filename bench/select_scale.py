@@ -168,7 +168,8 @@ def print_table(rows: list[dict[str, object]], mb: float, docs: int | None, args
     j1, jn, n = f"j{args.jobs[0]}", f"j{args.jobs[-1]}", args.jobs[-1]
     print(f"pool {args.pool} ({mb:.0f} MB of text, {docs or '?'} documents); target {args.target.name}; "
           f"--top-k {args.top_k}; tree {tree} {label}")
-    print(f"| run | -j {args.jobs[0]} CPU s | MB per CPU-s | docs per CPU-s | -j {n} wall speed-up | -j {n} CPU s | "
+    more = f"-j {n}" if len(args.jobs) > 1 else "-j N (not run)"
+    print(f"| run | -j {args.jobs[0]} CPU s | MB per CPU-s | docs per CPU-s | {more} wall speed-up | {more} CPU s | "
           f"peak RSS MB | peak RSS {args.scale}x pool |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:

@@ -252,8 +252,54 @@ class MixWeighted(Variant):
         return self.model_at("mixw", x_pos, x_neg, first)
 
 
+class HardModel(Variant):
+    """The library's re-fit plus ``lam`` (default 1) x a second L2 model fitted on the targets against only the
+    hard negatives: the kept negatives the re-fit ranks highest, ``mult`` (default 3) x the drop share of the
+    sample and at least ``floor`` (default 200). Both models' scores are scaled to unit spread over ``norm``
+    (``all``: the pool sample; ``hard``: the hard negatives and the targets), so the sum is one linear model."""
+
+    def refit(self, x_pos: csr_matrix, x_neg: csr_matrix, first: np.ndarray) -> Model:
+        w1, b1 = self.model_at(self.params.get("kind", "l2"), x_pos, x_neg, first)
+        keep = pu_keep_mask(first, self.pu_share)
+        s1 = np.asarray(x_neg @ w1) + b1
+        kept = np.flatnonzero(keep)
+        m = max(int(self.params.get("floor", 200)),
+                int(float(self.params.get("mult", 3)) * self.pu_share * x_neg.shape[0]))
+        hard = kept[np.argsort(-s1[kept], kind="stable")[:m]]
+        w2, b2 = self._logreg(x_pos, x_neg[hard], "l2", float(self.params.get("c2", self.config.c)))
+        if self.params.get("norm", "all") == "hard":
+            ref = [x_pos, x_neg[hard]]
+            sd1 = float(np.std(np.concatenate([r @ w1 for r in ref]))) or 1.0
+            sd2 = float(np.std(np.concatenate([r @ w2 for r in ref]))) or 1.0
+        else:
+            sd1, sd2 = float(np.std(s1)) or 1.0, float(np.std(x_neg @ w2)) or 1.0
+        lam = float(self.params.get("lam", 1))
+        self.fit_info = {"hard_negatives": len(hard)}
+        return w1 / sd1 + lam * w2 / sd2, b1 / sd1 + lam * b2 / sd2
+
+
+class IdfScaled(Variant):
+    """The re-fit on columns scaled by ``idf ** p`` (default p = 1), idf from the pool sample's document
+    frequencies (``log((N + 1) / (df + 1)) + 1``; labels unused): an L2 penalty that costs a rare n-gram less
+    than a common one, so a marker (``async``, ``unsafe``) can carry the model without L1. The scaling folds into
+    the weights (``w * idf ** p`` on the unscaled rows), so it scores as the default does."""
+
+    def refit(self, x_pos: csr_matrix, x_neg: csr_matrix, first: np.ndarray) -> Model:
+        n = x_neg.shape[0]
+        df = np.bincount(x_neg.indices, minlength=x_neg.shape[1])
+        scale = (np.log((n + 1) / (df + 1)) + 1.0) ** float(self.params.get("p", 1))
+        if self.params.get("cap"):
+            scale = np.minimum(scale, float(self.params["cap"]))
+        from scipy.sparse import diags
+
+        d = diags(scale)
+        keep, weights = self.training_set(first, self.pu_share)
+        w, b = self.fit_model(self.params.get("kind", "l2"), (x_pos @ d).tocsr(), (x_neg[keep] @ d).tocsr(), weights)
+        return w * scale, b
+
+
 VARIANTS: dict[str, type[Variant]] = {"ens": Ensemble, "choose": Choose, "lor": LogOdds, "mixw": MixWeighted,
-                                      "soft": SoftDrop}
+                                      "soft": SoftDrop, "hard": HardModel, "idf": IdfScaled}
 
 
 def build(name: str, config: Any, params: dict[str, str]) -> Variant:
