@@ -44,7 +44,7 @@ def dedupe(inputs: Sequence[str], output: str, *, config: DedupeConfig = DedupeC
     counts, the cluster-size histogram and the clusters file's path.
     """
     tune_allocator()
-    out = Layout(output, output_compression)
+    out = Layout.of_output(output, output_compression)
     writes_output = stage in ("all", "filter")
     with readable_twice(inputs, read) as shards:
         job = {"command": "dedupe", "inputs": contract.describe_inputs(shards), "config": config.as_dict(),

@@ -43,7 +43,7 @@ def score(inputs: Sequence[str], output: str, *, methods: Sequence[MethodSpec] =
     an empty pool is an ``InputError``.
     """
     tune_allocator()
-    out = Layout(output)
+    out = Layout.of_output(output, single=False)
     if out.kind == "file":
         raise ConfigError(f"score writes one output per input shard: {option('output')} must be a directory or "
                           f"- (stdout), not the file name {output}", hint=f"e.g. {option('output')} scores/")

@@ -120,7 +120,7 @@ def _select(inputs: Sequence[str], output: str, *, rule: Rule, source: ScoreSour
     if source.sidecars and not fs.isdir(source.sidecars):
         raise ConfigError(f"{option('sidecars')} {source.sidecars}: no such directory (pass the output directory "
                           "of `sievekit score`)")
-    out = Layout(output, output_compression)
+    out = Layout.of_output(output, output_compression)
     selectors = _selectors(source, rule, seed)
     with readable_twice(inputs, read) as found, Executor(run.jobs, run.executor, run.ray_address,
                                                         _warm(selectors)) as ex:

@@ -58,6 +58,22 @@ class Layout:
                 # it), so ``-o latest.jsonl`` and ``-o runs/today.jsonl`` are one output, and the link stays
                 object.__setattr__(self, "output", fs.realpath(self.output))
 
+    @classmethod
+    def of_output(cls, output: str, codec: str | None = None, single: bool = True) -> Layout:
+        """The layout of what a run writes (``single``: the command can write one stream). A name that says one
+        file of a format whose files cannot take every shard (``-o kept.parquet``) is refused: made a directory of
+        that name, it would hold JSON Lines shards."""
+        out = cls(output, codec)
+        fmt = shard_format(output)
+        if out.kind == "dir" and fmt is not None and not output.endswith("/") and not fs.isdir(output):
+            stem = format_stem(output)
+            one = f", or one JSON Lines file ({option('output')} {stem}.jsonl.zst)" if single else ""
+            raise ConfigError(f"{option('output')} {output} names one {fmt} file, which sievekit does not write: a "
+                              "run writes one output per input shard into a directory (each keeping its format)"
+                              + (", or one JSON Lines stream" if single else ""),
+                              hint=f"pass a directory ({option('output')} {stem}/){one}")
+        return out
+
     @functools.cached_property
     def kind(self) -> str:
         """``stdout``, ``file`` or ``dir``, decided once (for a URL each look is a round trip)."""

@@ -1,0 +1,47 @@
+"""An output named as one file of a format sievekit writes only shard by shard (``-o kept.parquet``) is refused
+before anything is written: it used to become a directory of that name holding JSON Lines shards."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DATA, one_error_line, read_records
+
+POOL = [DATA / "pool.jsonl", DATA / "pool.parquet"]
+COMMANDS = {
+    "select": ["select", *POOL, "--method", "length", "--top-k", "5"],
+    "score": ["score", *POOL, "--method", "length"],
+    "dedupe": ["dedupe", *POOL],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_single_parquet_output_is_refused_and_nothing_is_written(invoke, tmp_path, command):
+    out = tmp_path / "kept.parquet"
+    res = invoke(*COMMANDS[command], "-o", out)
+    assert res.exit_code == 2, res.output
+    line = one_error_line(res.stderr)
+    assert str(out) in line and "parquet" in line
+    assert f"{tmp_path / 'kept'}/" in res.stderr  # the hint names a directory
+    assert ("kept.jsonl.zst" in res.stderr) == (command != "score")  # score writes no single file
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_trailing_slash_asks_for_a_directory_of_that_name(invoke, tmp_path):
+    out = tmp_path / "kept.parquet"
+    res = invoke(*COMMANDS["select"], "-o", f"{out}/")
+    assert res.exit_code == 0, res.output
+    assert out.is_dir() and len(read_records(out)) == 5
+
+
+def test_a_directory_of_that_name_an_earlier_run_made_is_still_its_output(invoke, tmp_path):
+    out = tmp_path / "kept.parquet"
+    assert invoke(*COMMANDS["select"], "-o", f"{out}/").exit_code == 0
+    again = invoke(*COMMANDS["select"], "-o", out)  # the same run, spelled without the slash
+    assert again.exit_code == 0, again.output
+    assert len(read_records(out)) == 5
+
+
+def test_a_parquet_file_is_still_read_and_reported(invoke, tmp_path):
+    res = invoke("report", DATA / "pool.parquet", "-q")
+    assert res.exit_code == 0, res.output
