@@ -298,8 +298,24 @@ class IdfScaled(Variant):
         return w * scale, b
 
 
+class LengthDebiased(Variant):
+    """The library's re-fit, scored minus ``frac`` (default 1) x the least-squares slope of its scores on log
+    length over the pool sample (labels unused), so that the pool's length no longer moves the ranking. Length
+    is ``log(1 + distinct n-grams)`` of a row. Not one linear model: it scores through ``score_features``."""
+
+    def refit(self, x_pos: csr_matrix, x_neg: csr_matrix, first: np.ndarray) -> Model:
+        w, b = self.model_at(self.params.get("kind", "l2"), x_pos, x_neg, first)
+        s, ln = np.asarray(x_neg @ w) + b, np.log1p(np.diff(x_neg.indptr))
+        self.beta = float(self.params.get("frac", 1)) * float(np.cov(s, ln)[0, 1] / (np.var(ln, ddof=1) or 1.0))
+        self.fit_info = {"length_slope": self.beta}
+        return w, b
+
+    def score_features(self, pool: Features) -> np.ndarray:
+        return pool.dot(self.weights) + self.intercept - self.beta * np.log1p(np.diff(pool.indptr))
+
+
 VARIANTS: dict[str, type[Variant]] = {"ens": Ensemble, "choose": Choose, "lor": LogOdds, "mixw": MixWeighted,
-                                      "soft": SoftDrop, "hard": HardModel, "idf": IdfScaled}
+                                      "soft": SoftDrop, "hard": HardModel, "idf": IdfScaled, "len": LengthDebiased}
 
 
 def build(name: str, config: Any, params: dict[str, str]) -> Variant:
