@@ -12,7 +12,7 @@ $(BIN)/sievekit: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	# Optional extras: their tests are skipped, with the reason, where a wheel is not available.
-	$(BIN)/pip install --quiet -e '.[classifier]' || echo "note: the classifier extra did not install; select --target falls back to zstd-ml and the classifier's tests are skipped"
+	$(BIN)/pip install --quiet -e '.[classifier]' || echo "note: the classifier extra did not install; the classifier's default fit needs numba (the fast extra) then, and its other tests are skipped"
 	$(BIN)/pip install --quiet -e '.[fast]' || echo "note: the fast extra (numba) did not install; the n-gram featurizer runs its numpy path (same features, slower)"
 	$(BIN)/pip install --quiet -e '.[ray]' || echo "note: the ray extra did not install; its tests will be skipped"
 	$(BIN)/pip install --quiet -e '.[remote]' || echo "note: the remote extra did not install; its tests will be skipped"

@@ -52,14 +52,20 @@ def route_options(names: Sequence[str], options: Mapping[str, Any]) -> dict[str,
 def default_method() -> tuple[str, str | None]:
     """The method used with a target when none is named, and why, if it is not the first choice.
 
-    ``classifier`` ranked best on every task of bench/selection and bench/classifier_vs_selectors.py; it
-    needs scikit-learn to fit, so without it the default is ``zstd-ml``, the best method with no extra.
+    ``classifier`` ranked best on every task of bench/selection, bench/realistic and
+    bench/classifier_vs_selectors.py. Its default fit needs scipy and our compiled solver (numba, the ``fast``
+    extra) or, without the solver, scikit-learn; with neither the default is ``zstd-ml``, the best method with
+    no extra.
     """
     import importlib.util
 
-    if importlib.util.find_spec("sklearn") is not None:
+    from sievekit.selectors import logreg
+
+    if importlib.util.find_spec("scipy") is not None and (logreg.available()
+                                                          or importlib.util.find_spec("sklearn") is not None):
         return "classifier", None
-    return "zstd-ml", "the classifier method needs scikit-learn (pip install 'sievekit[classifier]'); using zstd-ml"
+    return "zstd-ml", ("the classifier method needs scikit-learn or numba, and scipy (pip install "
+                       "'sievekit[classifier]'); using zstd-ml")
 
 
 def make_selectors(specs: Sequence[MethodSpec], seed: int,

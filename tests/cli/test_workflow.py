@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sievekit.io import iter_decoded_chunks
 from tests.conftest import pool_records, read_records
 
@@ -158,13 +160,37 @@ def test_target_without_method_uses_the_default(invoke, data_dir, monkeypatch):
     assert json.loads(res.stdout)["method"] == ["length"]
 
 
-def test_default_method_is_the_classifier_when_scikit_learn_is_there(monkeypatch):
+@pytest.mark.parametrize("missing, expected", [
+    ((), "classifier"),
+    (("sklearn",), "classifier"),  # our own solver fits the default L2 model
+    (("numba",), "classifier"),  # scikit-learn's liblinear fits it
+    (("sklearn", "numba"), "zstd-ml"),
+    (("scipy",), "zstd-ml"),
+])
+def test_default_method_is_the_classifier_when_it_can_fit(monkeypatch, missing, expected):
     import importlib.util
 
     from sievekit.scoring.methods import default_method
 
     real = importlib.util.find_spec
-    assert default_method()[0] == ("classifier" if real("sklearn") else "zstd-ml")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
-    assert default_method() == ("zstd-ml", "the classifier method needs scikit-learn (pip install "
-                                "'sievekit[classifier]'); using zstd-ml")
+    for name in ("scipy", "sklearn", "numba"):
+        if real(name) is None:
+            pytest.skip(f"{name} is not installed here")
+    monkeypatch.delenv("SIEVEKIT_JIT", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real(name, *a))
+    name, why = default_method()
+    assert name == expected
+    assert why is None if expected == "classifier" else "pip install 'sievekit[classifier]'" in why
+
+
+def test_the_default_fit_runs_without_scikit_learn(monkeypatch, invoke, data_dir, tmp_path):
+    """With scikit-learn unimportable, select --target (no --method) still ranks with the classifier."""
+    import sys
+
+    pytest.importorskip("numba")
+    monkeypatch.delenv("SIEVEKIT_JIT", raising=False)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn raises ImportError
+    res = invoke("select", data_dir / "pool.jsonl", "--target", data_dir / "target.jsonl", "--top-k", "3",
+                 "-o", tmp_path / "kept.jsonl")
+    assert res.exit_code == 0, res.output
+    assert "ranking with classifier" in res.stderr
