@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from select_scale import METHODS, REALISTIC, ROOT, run  # noqa: E402
+from select_scale import ROOT, run, select_arguments  # noqa: E402
 
 
 def least(results: list[dict[str, float]]) -> dict[str, float]:
@@ -44,11 +44,7 @@ def two_at_once(args_a: list[str], args_b: list[str], env: dict[str, str], tmp: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pool", type=Path, default=REALISTIC / "pool")
-    parser.add_argument("--target", type=Path, default=REALISTIC / "targets" / "python.jsonl")
-    parser.add_argument("--top-k", type=int, default=4000)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser = select_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     parser.add_argument("--tree", type=Path, default=ROOT, help="the sievekit checkout to run (PYTHONPATH)")
     parser.add_argument("--repeat", type=int, default=3, help="least of this many runs of each measurement")
     args = parser.parse_args()

@@ -87,12 +87,17 @@ def scaled_pool(pool: Path, into: Path, times: int) -> Path:
     return into
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def select_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The pool, target, budget and methods of the ``select`` runs (shared with parallel_bound.py)."""
     parser.add_argument("--pool", type=Path, default=REALISTIC / "pool")
     parser.add_argument("--target", type=Path, default=REALISTIC / "targets" / "python.jsonl")
     parser.add_argument("--top-k", type=int, default=4000)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    return parser
+
+
+def main() -> None:
+    parser = select_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--scale", type=int, default=4, help="peak RSS also on the pool listed this many times "
                                                              "(0: skip)")
