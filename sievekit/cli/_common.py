@@ -128,10 +128,11 @@ def methods_of(cfg: Mapping[str, Any]) -> list[str]:
 
 
 def dry_run(cfg: Mapping[str, Any], *, methods: Sequence[Any] = (), budget: Mapping[str, Any] | None = None,
-            derived: Mapping[str, Any] | None = None) -> None:
+            derived: Mapping[str, Any] | None = None, check: Callable[[], object] | None = None) -> None:
     """Validate what a real run would, without writing anything: the inputs and targets resolve to shards,
     every method builds with its options (defaults filled in); then print it all as JSON and exit 0. Any
-    problem is a usage error (exit 2), as the run was only being checked."""
+    problem is a usage error (exit 2), as the run was only being checked. ``check``: the command's own checks of
+    what it would write (its output's name), so a plan is never printed for a run that would be refused."""
     from sievekit.io import resolve_inputs
     from sievekit.scoring.methods import describe_selectors, make_selectors
 
@@ -141,6 +142,8 @@ def dry_run(cfg: Mapping[str, Any], *, methods: Sequence[Any] = (), budget: Mapp
         if cfg.get("target"):
             resolve_inputs(list(cfg["target"]))
         built = describe_selectors(make_selectors(methods, cfg.get("seed", 0), budget)) if methods else []
+        if check is not None:
+            check()
     except SievekitError as exc:
         raise ConfigError(exc.message, exc.hint) from None
     plan = {"format_version": 1, **cfg, **(derived or {}),

@@ -16,6 +16,7 @@ from sievekit.cli import _common as c
 from sievekit.cli import options as o
 from sievekit.cli.select import cfg_file
 from sievekit.duplicates.options import STAGES, DedupeConfig
+from sievekit.run.layout import Layout
 from sievekit.run.writeback import RunResult
 
 Stage = o.choices("Stage", STAGES)
@@ -52,7 +53,8 @@ def dedupe_cmd(
     cfg, _ = c.resolve_config(ctx, dict(ctx.params), cfg_file(ctx))
     dcfg = DedupeConfig(**{f.name: o.plain(cfg[f.name]) for f in dataclasses.fields(DedupeConfig)})
     if cfg["dry_run"]:
-        c.dry_run(cfg, derived={"bands": dcfg.banding.bands, "rows": dcfg.banding.rows})
+        c.dry_run(cfg, derived={"bands": dcfg.banding.bands, "rows": dcfg.banding.rows}, check=lambda: cfg["output"]
+                  and Layout.of_output(cfg["output"], o.plain(cfg["output_compression"])).clusters(cfg["clusters"]))
     with c.progress_bar("dedupe", cfg, resumable=bool(cfg["work_dir"])) as progress:  # its stages resume there
         result = commands.dedupe(
             c.require_inputs(cfg), cfg["output"], config=dcfg, read=o.read_options(cfg),

@@ -45,7 +45,7 @@ def score_cmd(
         raise ConfigError("no method given", hint="pass --method NAME (or --state from an earlier run)")
     methods = [MethodSpec(n, opts) for n, opts in cfg["method_options"].items()]
     if cfg["dry_run"]:
-        c.dry_run(cfg, methods=methods)
+        c.dry_run(cfg, methods=methods, check=lambda: Layout.of_output(cfg["output"], single=False))
     with c.progress_bar("score", cfg, resumable=Layout(cfg["output"]).kind == "dir") as progress:
         result = commands.score(
             c.require_inputs(cfg), cfg["output"], methods=methods, target=cfg["target"] or None, state=cfg["state"],

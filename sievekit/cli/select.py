@@ -81,7 +81,8 @@ def select_cmd(
     if proportions is not None:  # before --dry-run, which would otherwise pass a rule a mixture cannot share
         rule.check_mixable()
     if cfg["dry_run"]:
-        c.dry_run(cfg, methods=source.methods, budget=rule.budget())
+        c.dry_run(cfg, methods=source.methods, budget=rule.budget(),
+                  check=lambda: Layout.of_output(cfg["output"], o.plain(cfg["output_compression"])))
     with c.progress_bar("select", cfg, resumable=Layout(cfg["output"]).kind == "dir") as progress:
         result = commands.select(
             c.require_inputs(cfg), cfg["output"], rule=rule, source=source, read=o.read_options(cfg),

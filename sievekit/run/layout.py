@@ -65,8 +65,13 @@ class Layout:
         that name, it would hold JSON Lines shards."""
         out = cls(output, codec)
         fmt = shard_format(output)
+        if fmt is None and codec_suffix(output):  # ``kept.parquet.zst``: still one Parquet file, named with a codec
+            inner = shard_format(output.rpartition(".")[0])
+            fmt = inner if inner is not None and not formats.by_name(inner).concatenates else None
         if out.kind == "dir" and fmt is not None and not output.endswith("/") and not fs.isdir(output):
-            stem = format_stem(output)
+            head, base = fs.split(output)
+            name = format_stem(base) or "kept"  # ``-o .parquet``: the hint must not say ``-o /``
+            stem = fs.join(head, name) if head else name
             one = f", or one JSON Lines file ({option('output')} {stem}.jsonl.zst)" if single else ""
             raise ConfigError(f"{option('output')} {output} names one {fmt} file, which sievekit does not write: a "
                               "run writes one output per input shard into a directory (each keeping its format)"
@@ -160,6 +165,13 @@ class Layout:
                               "stdout holds only the kept records",
                               hint=f"give a file, e.g. {option('clusters')} clusters.jsonl")
         if given is not None:
+            if shard_format(given) not in (None, "jsonl") or codec_suffix(given):
+                # the clusters file is copied as plain JSON Lines: a name saying Parquet or a codec would be a lie
+                # that the next reader (``report``) trips over
+                raise ConfigError(f"{option('clusters')} {given}: the clusters file is written as plain JSON Lines,"
+                                  " which that name does not say",
+                                  hint=f"give a .jsonl name, e.g. {option('clusters')} "
+                                       f"{format_stem(given) or 'clusters'}.jsonl")
             return given
         if self.kind == "dir":
             return fs.join(self.output, "clusters.jsonl")

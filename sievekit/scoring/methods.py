@@ -60,12 +60,17 @@ def default_method() -> tuple[str, str | None]:
     import importlib.util
 
     from sievekit.selectors import logreg
+    from sievekit.selectors.ngram_jit import ENV
 
     if importlib.util.find_spec("scipy") is not None and (logreg.available()
                                                           or importlib.util.find_spec("sklearn") is not None):
         return "classifier", None
-    return "zstd-ml", ("the classifier method needs scikit-learn or numba, and scipy (pip install "
-                       "'sievekit[classifier]'); using zstd-ml")
+    if importlib.util.find_spec("scipy") is not None and importlib.util.find_spec("numba") is not None:
+        # numba is there but switched off: installing an extra would not help, the switch would
+        return "zstd-ml", (f"the classifier's solver is off ({ENV}=0) and scikit-learn, its other fit, is "
+                           f"not installed (unset {ENV}, or pip install 'sievekit[classifier]')")
+    return "zstd-ml", ("the classifier method needs scipy, and numba or scikit-learn (pip install "
+                       "'sievekit[classifier]')")
 
 
 def make_selectors(specs: Sequence[MethodSpec], seed: int,
