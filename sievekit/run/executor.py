@@ -116,7 +116,7 @@ class Executor:
 
     def __enter__(self) -> Executor:
         if self.kind == "local" and self.jobs > 1:
-            self._server = True
+            self._use_server()
             self._context()  # the fork server warms up while the run does its first, serial work
         return self
 
@@ -139,7 +139,7 @@ class Executor:
             try:
                 futures.extend(self._local().submit(fn, *call) for call in calls)
                 for future in futures:
-                    yield future.result()
+                    yield _result(future)
             except BrokenProcessPool:
                 # A worker ended without a word (the out-of-memory killer, a kill -9): the pool is gone.
                 raise SievekitError("a worker process of this run died (killed by a signal, or it crashed)",
@@ -151,7 +151,7 @@ class Executor:
 
     def _local(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._server = True
+            self._use_server()
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self._context(),
                                              initializer=_worker_init, initargs=(os.getpid(),))
         return self._pool
@@ -215,7 +215,35 @@ class Executor:
             self._pool = None
         if self._server:  # also when no task ran: a server left running would serve the next run its preload
             self._server = False
-            _stop_server(failed)
+            with _USERS_LOCK:
+                _USERS[0] -= 1
+                last = _USERS[0] == 0
+            if last:  # another executor of this process still works on the server's children
+                _stop_server(failed)
+
+    def _use_server(self) -> None:
+        if not self._server:
+            self._server = True
+            with _USERS_LOCK:
+                _USERS[0] += 1
+
+
+# How many open executors of this process use the fork server: only the last to close stops it (and its
+# children), so an executor closed inside another's run (a library caller's nesting) does not kill its workers.
+_USERS = [0]
+_USERS_LOCK = threading.Lock()
+
+
+def _result(future: Future[R]) -> R:
+    """``future.result()``; a worker stopped by SIGTERM (its handler raises ``SystemExit`` inside the task, which
+    the pool hands back) is an error of the run, not this process's exit without a word."""
+    try:
+        return future.result()
+    except SystemExit as exc:
+        if future.done() and not future.cancelled() and future.exception() is exc:
+            raise SievekitError(f"a worker process of this run was stopped (exit {exc.code}: SIGTERM)",
+                                hint="if nobody meant to stop it, run the same command again") from None
+        raise  # this process's own exit (its SIGTERM handler), while it waited
 
 
 def _stop_server(failed: bool = False) -> None:

@@ -129,3 +129,56 @@ def test_the_default_methods_note_names_the_switch_that_turned_the_solver_off(mo
     assert name == "zstd-ml"
     assert why is not None and "SIEVEKIT_JIT" in why
     assert "using zstd-ml" not in why  # the CLI already says "ranking with zstd-ml (...)"
+
+
+def _burn(seconds: float) -> int:
+    import os
+    import time
+
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    return os.getpid()
+
+
+def _terminate_self() -> None:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_worker_stopped_by_sigterm_is_an_error_of_the_run_not_a_silent_exit():
+    """The worker's SIGTERM handler raises SystemExit(143) inside the task; the pool handed it back and the
+    run's own process exited 143 without a word (no Error line, no cleanup message)."""
+    from sievekit.errors import SievekitError
+    from sievekit.run.executor import Executor
+
+    with pytest.raises(SievekitError, match="worker process of this run was stopped"), Executor(jobs=2) as ex:
+        ex.map(_terminate_self, [()])
+
+
+def test_an_executor_closed_inside_another_leaves_the_outer_ones_workers_alone():
+    """The inner executor's close stopped the process's one fork server and SIGTERMed its children: the outer
+    run's workers (and then, by the SystemExit above, the outer process)."""
+    from sievekit.run.executor import Executor
+
+    with Executor(jobs=2) as outer:
+        rest = outer.imap(_burn, [(0.3,)] * 6)  # busy when the inner one closes
+        first = next(rest)
+        with Executor(jobs=2) as inner:
+            assert len(inner.map(_burn, [(0.01,)] * 2)) == 2
+        assert len([first, *rest]) == 6
+
+
+def test_an_executor_used_twice_counts_its_workers_cpu_time_both_times():
+    import resource
+
+    from sievekit.run.executor import Executor
+
+    for _ in range(2):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with Executor(jobs=2) as ex:
+            ex.map(_burn, [(0.1,)] * 2)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) >= 0.15
