@@ -117,7 +117,11 @@ class Executor:
     def __enter__(self) -> Executor:
         if self.kind == "local" and self.jobs > 1:
             self._use_server()
-            self._context()  # the fork server warms up while the run does its first, serial work
+            try:
+                self._context()  # the fork server warms up while the run does its first, serial work
+            except BaseException:
+                self.close(failed=True)  # no __exit__ follows a failed __enter__: give back the server's use
+                raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

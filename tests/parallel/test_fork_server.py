@@ -142,3 +142,26 @@ def test_workers_end_when_the_run_is_killed(tmp_path):
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def test_an_executor_that_could_not_start_its_server_gives_its_use_back(monkeypatch):
+    """A failed ``__enter__`` has no ``__exit__``: the count of the server's users must not keep it, or no later
+    executor of this process would stop its own server."""
+    from multiprocessing import forkserver
+
+    from sievekit.errors import ShardError
+    from sievekit.run import executor
+
+    before = executor._USERS[0]
+
+    def no_tmp(preload):
+        raise OSError(28, "No space left on device", "/tmp/pymp-x")
+
+    monkeypatch.setattr(executor, "_context", no_tmp)
+    with pytest.raises(ShardError), Executor(2):
+        pass
+    assert executor._USERS[0] == before
+    monkeypatch.undo()
+    with Executor(2) as ex:
+        ex.map(_about_worker, [(0,)])
+    assert forkserver._forkserver._forkserver_pid is None  # the later executor still stopped its server
