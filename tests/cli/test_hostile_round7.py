@@ -7,34 +7,8 @@ import json
 
 import pytest
 
+from tests.cli.test_output_names import COMMANDS
 from tests.conftest import DATA, one_error_line, read_records
-
-POOL = [DATA / "pool.jsonl", DATA / "pool.parquet"]
-COMMANDS = {
-    "select": ["select", *POOL, "--method", "length", "--top-k", "5"],
-    "score": ["score", *POOL, "--method", "length"],
-    "dedupe": ["dedupe", *POOL],
-}
-
-
-@pytest.mark.parametrize("name", ["kept.parquet.zst", "kept.PARQUET.gz", "kept.pq.zstd"])
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_a_compressed_parquet_name_is_refused_like_a_plain_one(invoke, tmp_path, command, name):
-    """It used to become a directory of that name holding JSON Lines shards, as ``kept.parquet`` did."""
-    out = tmp_path / name
-    res = invoke(*COMMANDS[command], "-o", out)
-    assert res.exit_code == 2, res.output
-    line = one_error_line(res.stderr)
-    assert str(out) in line and "parquet" in line
-    assert f"{tmp_path / 'kept'}/" in res.stderr
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_compressed_parquet_name_with_a_slash_is_a_directory(invoke, tmp_path):
-    out = tmp_path / "kept.parquet.zst"
-    res = invoke(*COMMANDS["select"], "-o", f"{out}/")
-    assert res.exit_code == 0, res.output
-    assert out.is_dir() and len(read_records(out)) == 5
 
 
 @pytest.mark.parametrize("where", ["here", "sub"])

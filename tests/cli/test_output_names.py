@@ -15,9 +15,11 @@ COMMANDS = {
 }
 
 
+# compressed names (hostile round 7) used to become a directory of JSON Lines shards too
+@pytest.mark.parametrize("name", ["kept.parquet", "kept.parquet.zst", "kept.PARQUET.gz", "kept.pq.zstd"])
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_a_single_parquet_output_is_refused_and_nothing_is_written(invoke, tmp_path, command):
-    out = tmp_path / "kept.parquet"
+def test_a_single_parquet_output_is_refused_and_nothing_is_written(invoke, tmp_path, command, name):
+    out = tmp_path / name
     res = invoke(*COMMANDS[command], "-o", out)
     assert res.exit_code == 2, res.output
     line = one_error_line(res.stderr)
@@ -27,8 +29,9 @@ def test_a_single_parquet_output_is_refused_and_nothing_is_written(invoke, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_trailing_slash_asks_for_a_directory_of_that_name(invoke, tmp_path):
-    out = tmp_path / "kept.parquet"
+@pytest.mark.parametrize("name", ["kept.parquet", "kept.parquet.zst"])
+def test_a_trailing_slash_asks_for_a_directory_of_that_name(invoke, tmp_path, name):
+    out = tmp_path / name
     res = invoke(*COMMANDS["select"], "-o", f"{out}/")
     assert res.exit_code == 0, res.output
     assert out.is_dir() and len(read_records(out)) == 5
