@@ -44,8 +44,11 @@ def sd(xs: list[float]) -> float:
     return math.sqrt(sum((x - m) ** 2 for x in xs) / len(xs))
 
 
-def gaps(by_method: dict[str, dict[int, float]]) -> dict[str, float | str]:
+def gaps(by_method: dict[str, dict[int, float]]) -> dict[str, float | str] | None:
+    """None until every setting has run two seeds of the task."""
     seeds = sorted(set.intersection(*(set(v) for v in by_method.values())))
+    if len(seeds) < 2:
+        return None
     fixed = [m for m in by_method if m != DEFAULT]
     default = by_method[DEFAULT]
 
@@ -77,9 +80,9 @@ def main() -> None:
     for task, by_method in data.items():
         if DEFAULT not in by_method or len(by_method) < 2:
             continue
-        if len(set.intersection(*(set(v) for v in by_method.values()))) < 2:
-            continue  # not every setting has run two seeds of this task yet
         g = gaps(by_method)
+        if g is None:
+            continue
         print(f"| {task} | {g['seeds']} | {g['default']:.3f} ({g['default_sd']:.3f}) | {g['best_fixed']} | "
               f"{g['best_mean']:.3f} | {g['naive_gap']:+.3f} ({g['naive_se']:.3f}) | "
               f"{g['heldout_gap']:+.3f} ({g['heldout_se']:.3f}) |")

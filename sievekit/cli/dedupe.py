@@ -53,8 +53,11 @@ def dedupe_cmd(
     cfg, _ = c.resolve_config(ctx, dict(ctx.params), cfg_file(ctx))
     dcfg = DedupeConfig(**{f.name: o.plain(cfg[f.name]) for f in dataclasses.fields(DedupeConfig)})
     if cfg["dry_run"]:
-        c.dry_run(cfg, derived={"bands": dcfg.banding.bands, "rows": dcfg.banding.rows}, check=lambda: cfg["output"]
-                  and Layout.of_output(cfg["output"], o.plain(cfg["output_compression"])).clusters(cfg["clusters"]))
+        def check() -> None:  # the output's name and the clusters file's, as the run would check them
+            if cfg["output"]:
+                Layout.of_output(cfg["output"], o.plain(cfg["output_compression"])).clusters(cfg["clusters"])
+
+        c.dry_run(cfg, derived={"bands": dcfg.banding.bands, "rows": dcfg.banding.rows}, check=check)
     with c.progress_bar("dedupe", cfg, resumable=bool(cfg["work_dir"])) as progress:  # its stages resume there
         result = commands.dedupe(
             c.require_inputs(cfg), cfg["output"], config=dcfg, read=o.read_options(cfg),

@@ -62,10 +62,10 @@ def default_method() -> tuple[str, str | None]:
     from sievekit.selectors import logreg
     from sievekit.selectors.ngram_jit import ENV
 
-    if importlib.util.find_spec("scipy") is not None and (logreg.available()
-                                                          or importlib.util.find_spec("sklearn") is not None):
+    has = {name: importlib.util.find_spec(name) is not None for name in ("scipy", "sklearn", "numba")}
+    if has["scipy"] and (logreg.available() or has["sklearn"]):
         return "classifier", None
-    if importlib.util.find_spec("scipy") is not None and importlib.util.find_spec("numba") is not None:
+    if has["scipy"] and has["numba"]:
         # numba is there but switched off: installing an extra would not help, the switch would
         return "zstd-ml", (f"the classifier's solver is off ({ENV}=0) and scikit-learn, its other fit, is "
                            f"not installed (unset {ENV}, or pip install 'sievekit[classifier]')")
