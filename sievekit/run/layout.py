@@ -35,6 +35,14 @@ def sidecar_name(shard: Shard) -> str:
     return f"{format_stem(shard.name)}.scores.jsonl{codec_suffix(shard.name)}"
 
 
+def _bare_stem(name: str) -> str:
+    """``name`` without every format and codec suffix it ends in: ``x.jsonl.parquet`` -> ``x`` (one pass would
+    leave ``x.jsonl``, and a hint built on it would say ``x.jsonl.jsonl.zst``)."""
+    while (shorter := format_stem(name)) != name:
+        name = shorter
+    return name
+
+
 def span_part(path: str, index: int) -> str:
     """The hidden file that holds span ``index`` of a sidecar until the spans are joined."""
     head, name = fs.split(path)
@@ -70,7 +78,7 @@ class Layout:
             fmt = inner if inner is not None and not formats.by_name(inner).concatenates else None
         if out.kind == "dir" and fmt is not None and not output.endswith("/") and not fs.isdir(output):
             head, base = fs.split(output)
-            name = format_stem(base) or "kept"  # ``-o .parquet``: the hint must not say ``-o /``
+            name = _bare_stem(base) or "kept"  # ``-o .parquet``: the hint must not say ``-o /``
             stem = fs.join(head, name) if head else name
             one = f", or one JSON Lines file ({option('output')} {stem}.jsonl.zst)" if single else ""
             raise ConfigError(f"{option('output')} {output} names one {fmt} file, which sievekit does not write: a "

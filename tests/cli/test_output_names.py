@@ -48,3 +48,27 @@ def test_a_directory_of_that_name_an_earlier_run_made_is_still_its_output(invoke
 def test_a_parquet_file_is_still_read_and_reported(invoke, tmp_path):
     res = invoke("report", DATA / "pool.parquet", "-q")
     assert res.exit_code == 0, res.output
+
+
+# a name with two suffixes (``x.jsonl.parquet``) was refused with the hint ``x.jsonl.jsonl.zst``: the hint's stem
+# is the name without every format and codec suffix it ends in, as for a plain name
+@pytest.mark.parametrize(("name", "stem"), [
+    ("x.jsonl.parquet", "x"),
+    ("x.jsonl.zst.parquet", "x"),
+    ("x.parquet.parquet.gz", "x"),
+    ("x.JSONL.pq", "x"),
+    ("x.v2.parquet", "x.v2"),  # not a format: kept
+    (".jsonl.parquet", "kept"),  # nothing left: the hint must not say ``-o /``
+])
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_the_hint_for_a_name_with_two_suffixes_strips_them_all(invoke, tmp_path, command, name, stem):
+    out = tmp_path / name
+    res = invoke(*COMMANDS[command], "-o", out)
+    assert res.exit_code == 2, res.output
+    hint = res.stderr.split("Hint:", 1)[1]
+    assert f"{tmp_path / stem}/)" in hint
+    if command == "score":
+        assert ".jsonl.zst" not in hint
+    else:
+        assert f"{tmp_path / stem}.jsonl.zst)" in hint
+    assert list(tmp_path.iterdir()) == []
