@@ -557,7 +557,15 @@ class _FitImports:
         except Exception:  # noqa: BLE001 - raised again in the caller's thread by ``wait``
             self._failed = True
 
+    JOIN_SLICE = 0.1  # seconds: how late a stop is acted on while the imports run
+
     def wait(self) -> None:
-        self._thread.join()
+        # Joined in slices: a join without a timeout sleeps in C until the thread ends. The kernel may hand the
+        # run's SIGTERM (or Ctrl-C) to another thread of the process (one not blocking it, whenever this one does,
+        # e.g. around CPython's vfork), and its handler then runs here only when this thread next runs Python
+        # code: after the import, or never if the import is stuck. Between slices the handler runs, its
+        # SystemExit leaves the wait, and the stopping run never waits for the import (a daemon thread).
+        while self._thread.is_alive():
+            self._thread.join(self.JOIN_SLICE)
         if self._failed:
             self._require()  # a failed import is not cached: it fails again here, in the caller's thread
