@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from sievekit.cli import progress
+from sievekit.cli import progress, stopping
 from sievekit.cli.options import flag
 from sievekit.errors import ConfigError, SievekitError
 from sievekit.io import notices
@@ -172,8 +172,9 @@ def boundary(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         notices.begin_run()  # a data warning (a truncated shard) shows once per command, across its workers
+        stopping.begin_run()
         try:
-            with warnings.catch_warnings():  # a library warning is one line too, not a file, line and source
+            with stopping.as_exit(), warnings.catch_warnings():  # a library warning is one line, not a traceback
                 warnings.showwarning = notices.show_warning
                 return fn(*args, **kwargs)
         except SievekitError as exc:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import sys
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from sievekit.allocator import tune_allocator
+from sievekit.cli import stopping
 from sievekit.cli._common import CONTEXT, EXIT_CODES, METHOD_CONTEXT, METHOD_HELP
 from sievekit.cli.dedupe import dedupe_cmd
 from sievekit.cli.methods import methods_cmd
@@ -48,12 +47,7 @@ def _root(
     """Pick the documents of a raw pool that match a target, and drop the duplicates."""
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # SystemExit unwinds through the atomic writers, which delete their temporary files.
-    sys.exit(128 + signum)
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, stopping.on_sigterm)
     tune_allocator()
     app()

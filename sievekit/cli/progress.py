@@ -35,6 +35,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from sievekit.cli import stopping
+
 Clock = Callable[[], float]
 
 
@@ -259,6 +261,10 @@ def feedback(command: str, *, quiet: bool, interval: float, resumable: bool, con
         raise
     except SystemExit as exc:
         if exc.code not in (0, None):
+            _stderr_line(watch.interrupted(resumable))
+        raise
+    except Exception:
+        if stopping.stopped() is not None:  # the stop's SystemExit, wrapped (``stopping.as_exit`` ends the run)
             _stderr_line(watch.interrupted(resumable))
         raise
     finally:

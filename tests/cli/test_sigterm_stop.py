@@ -1,0 +1,70 @@
+"""SIGTERM's handler raises SystemExit in the main thread at whatever Python code it is running. Two kinds of code
+there did not let it through (found by SIGTERMing -j 2 classifier runs at random times): Python code called back
+from C that wraps what it raises (numba's dispatcher: ``SystemError ... returned a result with an exception set``;
+``__set_name__``: ``RuntimeError``), shown as a traceback with exit 1; and a finaliser (``__del__``: llvmlite's),
+where Python reports the exception and goes on, so the run ignored the SIGTERM. A stopped run ends with 143 and its
+one "interrupted" line, whatever it was running."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from sievekit.cli import stopping
+from sievekit.selectors.baseline import LengthSelector
+from tests.conftest import DATA
+
+SELECT = ["select", DATA / "pool.jsonl", "--method", "length", "--top-k", "5", "-j", "1"]
+
+
+@pytest.fixture
+def sigterm_handler():
+    previous = signal.signal(signal.SIGTERM, stopping.on_sigterm)  # what `sievekit` installs at its start
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _spin() -> None:
+    for _ in range(1000):  # the handler runs at the next check for signals, in this loop
+        pass
+
+
+def _wrapped_by_c(texts):
+    try:
+        signal.raise_signal(signal.SIGTERM)
+        _spin()
+    except SystemExit as exc:  # as numba's dispatcher hands back an exception its callback raised
+        raise SystemError("CPUDispatcher(<function dual_cd>) returned a result with an exception set") from exc
+    raise AssertionError("the SIGTERM handler did not run")
+
+
+class _Finalised:
+    def __del__(self):
+        signal.raise_signal(signal.SIGTERM)
+        _spin()
+
+
+def _in_a_finaliser(texts):
+    _Finalised()  # the handler's SystemExit is raised inside __del__, where Python only reports it
+    return LengthSelector.score_batch(LengthSelector(), texts)
+
+
+@pytest.mark.parametrize("where", [_wrapped_by_c, _in_a_finaliser], ids=["wrapped-by-c", "in-a-finaliser"])
+def test_a_sigterm_ends_the_run_with_143_wherever_it_lands(invoke, tmp_path, monkeypatch, sigterm_handler, where):
+    monkeypatch.setattr(LengthSelector, "score_batch", lambda self, texts: where(texts))
+    out = tmp_path / "kept.jsonl"
+    res = invoke(*SELECT, "-o", out)
+    assert res.exit_code == 143, res.output
+    assert "Traceback" not in res.stderr and "Error" not in res.stderr
+    assert "select: interrupted" in res.stderr
+    assert not out.exists()
+
+
+def test_the_next_run_of_the_process_is_not_taken_for_stopped(invoke, tmp_path, monkeypatch, sigterm_handler):
+    with monkeypatch.context() as patch:
+        patch.setattr(LengthSelector, "score_batch", lambda self, texts: _wrapped_by_c(texts))
+        assert invoke(*SELECT, "-o", tmp_path / "a.jsonl").exit_code == 143
+    res = invoke("select", tmp_path / "missing.jsonl", "--method", "length", "--top-k", "5")
+    assert res.exit_code == 1 and "Error:" in res.stderr  # its own error, not the earlier run's stop
+    assert invoke(*SELECT, "-o", tmp_path / "b.jsonl").exit_code == 0
