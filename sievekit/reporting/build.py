@@ -53,6 +53,7 @@ from sievekit.reporting import pool as pools
 from sievekit.reporting import stats
 from sievekit.reporting.untrusted import clean
 from sievekit.run.layout import Layout
+from sievekit.run.writeback import IdDigest
 from sievekit.scoring.sidecars import read_sidecars
 from sievekit.selectors.share import SELECTORS as SHARE_SELECTORS
 
@@ -88,7 +89,8 @@ def report(inputs: Sequence[str], opts: ReadOptions = ReadOptions(), *, scores: 
     _check_paths(scores, raw)
     run = _run_section(inputs)
     specs = pools.pool_specs(raw, run)
-    entries, lengths, mix, field_values, digests = _scan(shards, opts, by, score_fields, bool(specs))
+    entries, lengths, mix, field_values, digests, ids = _scan(shards, opts, by, score_fields, bool(specs),
+                                                             want_ids=bool(scores))
     out: dict[str, Any] = {"format_version": FORMAT_VERSION, "shards": entries, "total": _total(entries, lengths)}
     _check_fields(out["total"], by, score_fields)
     if run:
@@ -96,7 +98,7 @@ def report(inputs: Sequence[str], opts: ReadOptions = ReadOptions(), *, scores: 
     scan = _pool_scan(specs, opts, digests, by, score_fields, run) if specs else None
     columns = dict(field_values)
     if scores:
-        columns.update(_sidecar_columns(scores, shards, len(lengths), scan))
+        columns.update(_sidecar_columns(scores, shards, len(lengths), ids, scan))
     _score_sections(out, columns, lengths, scan, run)
     if by:
         out["by"] = {"field": by, "counts": dict(mix.most_common())}
@@ -153,11 +155,12 @@ def kl_section(target: Sequence[str], pool: Sequence[str], selected: Sequence[st
 
 
 def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fields: Sequence[str],
-          want_digests: bool) -> tuple[list[dict[str, Any]], np.ndarray, Counter[str], dict[str, np.ndarray],
-                                       np.ndarray]:
-    """One pass over every shard: per-shard stats, every length, the --by mix, numeric score fields and (for
-    a comparison with the pool) a digest of every text."""
+          want_digests: bool, want_ids: bool = False) -> tuple[list[dict[str, Any]], np.ndarray, Counter[str],
+                                                                dict[str, np.ndarray], np.ndarray, list[IdDigest]]:
+    """One pass over every shard: per-shard stats, every length, the --by mix, numeric score fields, (for
+    a comparison with the pool) a digest of every text and (for sidecars: ``want_ids``) each shard's ids."""
     entries = []
+    ids = []
     all_lengths = []
     all_digests = []
     mix: Counter[str] = Counter()
@@ -166,7 +169,10 @@ def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fiel
         shard_stats = ShardStats()
         fields: Counter[str] = Counter()
         lens = []
+        shard_ids = IdDigest()
         for batch in iter_batches(shard, opts, shard_stats, all_columns=True):
+            if want_ids:
+                shard_ids.update(batch.ids or [None] * len(batch))
             lens.append(np.fromiter(map(len, batch.texts), dtype=np.int64, count=len(batch)))
             if want_digests:
                 all_digests.append(pools.digests(batch.texts, batch.ids))
@@ -177,12 +183,13 @@ def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fiel
                 numbers[name].append(np.array([pools.as_float(v) for v in batch.column(name)], dtype=np.float64))
         shard_lengths = np.concatenate(lens) if lens else np.empty(0, dtype=np.int64)
         all_lengths.append(shard_lengths)
+        ids.append(shard_ids)
         entries.append({"name": shard.name, "path": shard.label, "format": shard.format, **shard_stats.as_dict(),
                         "fields": dict(sorted(fields.items())), "text_length": length_summary(shard_lengths)})
     lengths = np.concatenate(all_lengths) if all_lengths else np.empty(0, dtype=np.int64)
     columns = {name: np.concatenate(parts) if parts else np.empty(0) for name, parts in numbers.items()}
     digests = np.concatenate(all_digests) if all_digests else np.empty(0, dtype=np.uint64)
-    return entries, lengths, mix, columns, digests
+    return entries, lengths, mix, columns, digests, ids
 
 
 def _pool_scan(specs: list[str], opts: ReadOptions, digests: np.ndarray, by: str | None,
@@ -196,7 +203,7 @@ def _pool_scan(specs: list[str], opts: ReadOptions, digests: np.ndarray, by: str
         scan.unavailable[score.get("name", "run")] = why
     if score.get("kind") == "sidecars" and score.get("directory") and fs.isdir(score["directory"]):
         try:
-            pools.add_sidecars(scan, _read_columns(score["directory"], resolve_inputs(specs), [score["name"]]))
+            pools.add_sidecars(scan, _read_columns(score["directory"], resolve_inputs(specs), [score["name"]])[0])
         except InputError as exc:
             scan.unavailable[score["name"]] = clean(exc.message)
     return scan
@@ -335,26 +342,33 @@ def _dedupe_section(summary: dict[str, Any]) -> dict[str, Any]:
             "s_curve": {"jaccard": grid.tolist(), "p_candidate": [round(float(p), 4) for p in curve]}}
 
 
-def _sidecar_columns(directory: str, shards: Sequence[Shard], rows: int,
+def _sidecar_columns(directory: str, shards: Sequence[Shard], rows: int, ids: Sequence[IdDigest],
                      scan: pools.PoolScan | None) -> dict[str, np.ndarray]:
-    """Every score column of the sidecars in ``directory``, aligned with the input shards. Sidecars of the
-    pool instead (a selection keeps the names of the pool's shards) go to ``scan``.
+    """Every score column of the sidecars in ``directory``, aligned with the input shards (``ids``: each one's
+    ids, which the sidecars must carry in that order). Sidecars of the pool instead (a selection keeps the names
+    of the pool's shards) go to ``scan``.
 
     Raises:
         InputError: the sidecars align with neither the inputs nor the pool.
     """
     try:
-        columns = _read_columns(directory, shards)
+        columns, digests = _read_columns(directory, shards)
     except InputError:
         if scan is None:
             raise
-        columns = {}
+        columns, digests = {}, []
     counts = {len(v) for v in columns.values()}
     if columns and counts == {rows}:
-        return columns
+        differ = [s for s, mine, theirs in zip(shards, ids, digests) if mine.hexdigest() != theirs]
+        if not differ:
+            return columns
+        if scan is None:  # as many scores as documents, of other documents: another pool of the same shape
+            raise InputError(Layout(directory).sidecar(differ[0]), f"the ids differ from those of "
+                             f"{differ[0].label}: these are the scores of other documents",
+                             hint="pass the sidecars of `sievekit score` on these inputs")
     if scan is not None:
         if counts != {scan.rows}:
-            columns = _read_columns(directory, resolve_inputs(scan.specs))
+            columns = _read_columns(directory, resolve_inputs(scan.specs))[0]
         pools.add_sidecars(scan, columns)
         return {}
     raise InputError(directory, f"the sidecars hold {', '.join(map(str, sorted(counts)))} scores, the inputs "
@@ -362,9 +376,15 @@ def _sidecar_columns(directory: str, shards: Sequence[Shard], rows: int,
 
 
 def _read_columns(directory: str, shards: Sequence[Shard],
-                  names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+                  names: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
     names = names or _columns_of(Layout(directory).sidecar(shards[0]))
-    return {name: np.concatenate([r[1] for r in read_sidecars(directory, shards, name)]) for name in names}
+    columns: dict[str, np.ndarray] = {}
+    digests: list[str] = []  # of each shard's ids: every column's sidecar carries the same
+    for name in names:
+        read = read_sidecars(directory, shards, name)
+        columns[name] = np.concatenate([r[1] for r in read])
+        digests = [r[2] for r in read]
+    return columns, digests
 
 
 def _columns_of(path: str) -> list[str]:
