@@ -14,7 +14,8 @@ from sievekit.cli import _common as c
 from sievekit.cli import options as o
 from sievekit.cli.select import cfg_file
 from sievekit.errors import ConfigError
-from sievekit.reporting.render import fmt, sections, to_markdown
+from sievekit.io.streams import STDIO
+from sievekit.reporting.render import fmt, sections, to_html, to_markdown
 from sievekit.reporting.untrusted import clean
 
 
@@ -54,9 +55,16 @@ def report_cmd(
         c.dry_run(cfg)
     if cfg["raw"] and not cfg["pool"]:
         raise ConfigError("--raw names a pool and --no-pool skips it: pass one of them")
+    page_out = cfg["html_file"] == STDIO
+    printed = [f for f, on in (("--json", cfg["as_json"]), ("--markdown", cfg["markdown"]), ("--html -", page_out))
+               if on]
+    if len(printed) > 1:
+        raise ConfigError(f"{' and '.join(printed)} would both print on stdout, one after the other",
+                          hint="pass one of them (--html FILE writes the page to a file)")
     data = commands.report(c.require_inputs(cfg), read=o.read_options(cfg), scores=cfg["scores"],
                            score_fields=cfg["score_field"] or (), by=cfg["by"], target=cfg["target"] or None,
-                           raw=(cfg["raw"] or None) if cfg["pool"] else [], html=cfg["html_file"])
+                           raw=(cfg["raw"] or None) if cfg["pool"] else [],
+                           html=None if page_out else cfg["html_file"])
     if not cfg["quiet"]:
         for table in render_tables(data):
             c.err.print(table)
@@ -64,7 +72,9 @@ def report_cmd(
         typer.echo(json.dumps(data, indent=2))
     if cfg["markdown"]:
         typer.echo(to_markdown(data), nl=False)
-    if cfg["html_file"]:
+    if page_out:
+        typer.echo(to_html(data), nl=False)
+    elif cfg["html_file"] is not None:
         c.note(f"report: wrote {clean(cfg['html_file'])}", cfg["quiet"])
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
+from sievekit.errors import ConfigError, option
 from sievekit.io import ReadOptions, fs, resolve_inputs
 from sievekit.io.streams import atomic_output
 from sievekit.reporting.build import report as build_report
@@ -19,6 +21,7 @@ def report(inputs: Sequence[str], *, read: ReadOptions = ReadOptions(), scores: 
     self-contained page, which must not be any of the files the report reads (inputs, target, pool, and the
     run records beside or inside the inputs)."""
     if html is not None:
+        _check_html(html)
         reads = [(f"input {s.label}", s.path) for spec in (inputs, target or (), raw or ())
                  for s in (resolve_inputs(list(spec)) if spec and "-" not in spec else [])]
         # nor the records of the runs that wrote the inputs, which the report reads too
@@ -30,3 +33,17 @@ def report(inputs: Sequence[str], *, read: ReadOptions = ReadOptions(), scores: 
         with atomic_output(html) as tmp:
             fs.write_text(tmp, to_html(data))
     return data
+
+
+def _check_html(html: str) -> None:
+    """The page is one file, written beside its name and renamed over it: refuse what names no such file."""
+    if not html.strip() or html == "-":  # the CLI prints the page for ``--html -``; the library writes files
+        raise ConfigError(f"{option('html')} {'is empty' if not html.strip() else '- names no file'}",
+                          hint=f"name the page's file, e.g. {option('html')} report.html")
+    if html.endswith(("/", os.sep)) or fs.isdir(html):
+        raise ConfigError(f"{option('html')} {html} is a directory; the page is one file",
+                          hint=f"e.g. {option('html')} {fs.join(html.rstrip('/' + os.sep) or '.', 'report.html')}")
+    kind = fs.special_kind(html)
+    if kind is not None:
+        raise ConfigError(f"{option('html')} {html} is {kind}, which writing the page (by rename) would replace",
+                          hint=f"name a regular file, or pass {option('html')} - to print the page on stdout")

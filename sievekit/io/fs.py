@@ -16,6 +16,7 @@ import hashlib
 import os
 import posixpath
 import re
+import stat
 from typing import IO, Any
 
 from sievekit.errors import InputError, MissingDependencyError
@@ -75,6 +76,23 @@ def isdir(path: str) -> bool:
 
 def isfile(path: str) -> bool:
     return _test(path, "isfile")
+
+
+def special_kind(path: str) -> str | None:
+    """What ``path`` is, when it exists (through links) and is neither a regular file nor a directory: "a named
+    pipe", "a device" or "a socket"; else None. An output written beside it and renamed over it would replace
+    it (``/dev/full``, a pipe another process reads). URLs: None."""
+    if is_url(path):
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else None
 
 
 def getsize(path: str) -> int:

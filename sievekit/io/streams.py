@@ -299,6 +299,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             permission), naming ``path``.
     """
     final = Path(path)
+    kind = fs.special_kind(str(final))
+    if kind is not None:  # the rename would replace it: a device made a regular file, a reader's pipe lost
+        raise ShardError(f"{final}: cannot write: it is {kind}, which writing by rename would replace",
+                         hint="write to a regular file, or to stdout (-) redirected there")
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)

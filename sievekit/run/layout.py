@@ -61,6 +61,11 @@ class Layout:
             raise ConfigError(f"{option('output')} is empty", hint="give a directory, a .jsonl file, or - for stdout")
         if self.kind == "file":
             check_output_codec(self.output, self.codec)  # a name the user chose is refused, never changed
+            special = fs.special_kind(self.output)
+            if special is not None:  # written beside and renamed over, it would be replaced (``-o pipe.jsonl``)
+                raise ConfigError(f"{option('output')} {self.output} is {special}, which the output (written "
+                                  "beside it and renamed over it) would replace",
+                                  hint=f"pass {option('output')} - and redirect stdout to it")
             if not fs.is_url(self.output) and os.path.islink(self.output):
                 # written through, as the shell's ``>`` does: the file is the link's target (its records beside
                 # it), so ``-o latest.jsonl`` and ``-o runs/today.jsonl`` are one output, and the link stays

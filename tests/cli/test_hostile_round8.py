@@ -2,13 +2,23 @@
 
 - ``report --scores`` with the sidecars of another pool of the same shape (shard names and row counts alike, other
   documents) showed their scores as these documents' (``select`` already refused them by their ids).
+- An output that exists and is not a regular file was replaced by the atomic rename: ``report --html /dev/full``
+  (as root) made the device a regular file, and ``select -o pipe.jsonl`` a named pipe; both said nothing.
+- ``report --html DIR`` or ``--html ""`` was a traceback; ``--html -`` wrote a file named ``-``; ``--json`` and
+  ``--markdown`` together printed both, one after the other, on stdout.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+
+import pytest
 
 from tests.conftest import DATA, one_error_line
+
+POOL = DATA / "pool.jsonl"
 
 
 def _other_pool_of_the_same_shape(tmp_path):
@@ -38,3 +48,66 @@ def test_report_still_takes_the_sidecars_of_its_own_inputs(invoke, tmp_path):
     res = invoke("report", DATA / "pool.jsonl", "--scores", scores, "--json", "-q")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["scores"]["length"]["summary"]["count"] == 20
+
+
+def test_report_html_onto_a_named_pipe_is_refused_and_the_pipe_stays(invoke, tmp_path):
+    pipe = tmp_path / "page.html"
+    os.mkfifo(pipe)
+    res = invoke("report", POOL, "--html", pipe, "-q")
+    assert res.exit_code == 2, res.output
+    line = one_error_line(res.stderr)
+    assert "--html" in line and str(pipe) in line and "named pipe" in line
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+def test_select_onto_a_named_pipe_is_refused_and_the_pipe_stays(invoke, tmp_path):
+    pipe = tmp_path / "kept.jsonl"
+    os.mkfifo(pipe)
+    res = invoke("select", POOL, "--method", "length", "--top-k", "3", "-o", pipe, "--overwrite")
+    assert res.exit_code == 2, res.output
+    line = one_error_line(res.stderr)
+    assert "-o/--output" in line and str(pipe) in line and "named pipe" in line
+    assert "--output - and redirect" in res.stderr  # the hint: stdout, redirected into the pipe
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.jsonl"]
+
+
+@pytest.mark.parametrize("name", ["", "DIR", "DIR/", "page/"])
+def test_report_html_that_names_no_file_is_a_usage_error(invoke, tmp_path, name):
+    (tmp_path / "DIR").mkdir()
+    html = f"{tmp_path}/{name}" if name else ""  # not a Path: it would drop the trailing slash
+    res = invoke("report", POOL, "--html", html, "-q")
+    assert res.exit_code == 2, res.output
+    line = one_error_line(res.stderr)
+    assert "--html" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["DIR"] and not any((tmp_path / "DIR").iterdir())
+
+
+def test_report_html_dash_prints_the_page_on_stdout(invoke, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = invoke("report", POOL, "--html", "-", "-q")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.lstrip().lower().startswith("<!doctype html") and res.stdout.rstrip().endswith("</html>")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("both", [["--json", "--markdown"], ["--json", "--html", "-"], ["--markdown", "--html", "-"]])
+def test_report_prints_one_format_on_stdout(invoke, both):
+    res = invoke("report", POOL, *both, "-q")
+    assert res.exit_code == 2, res.output
+    line = one_error_line(res.stderr)
+    assert all(flag in line for flag in both if flag != "-")
+    assert res.stdout == ""
+
+
+def test_no_writer_replaces_a_named_pipe(tmp_path):
+    # the last line of defence, for every output the commands' own checks do not name (states, clusters, ...)
+    from sievekit.errors import ShardError
+    from sievekit.io.streams import atomic_path
+
+    pipe = tmp_path / "out.json"
+    os.mkfifo(pipe)
+    with pytest.raises(ShardError, match="named pipe"), atomic_path(pipe) as tmp:
+        tmp.write_text("{}")
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
