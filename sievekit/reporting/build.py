@@ -32,7 +32,8 @@ for or found::
     [selection]     {name: {histogram{scale, edges[], selected[], not_selected[], non_finite, [linthresh]},
                      cutoff (null when the rule has none), run_score (bool: the score the run selected by)}}
     [target]        {text_length{...}, length_histogram{edges[] (log10(1 + characters)), counts[], log10}}
-    [kl]            {kl_target_pool, kl_target_selected, kl_reduction, buckets, pool[]}
+    [kl]            {kl_target_pool, kl_target_selected, kl_reduction (null where a side has no n-grams), buckets,
+                     pool[], [unavailable (why some are null)]}
 
 Histogram edges are in the values' own units; ``symlog`` bins are equal-width on
 sign(x)·log10(1 + |x|/linthresh), chosen when the values are heavy-tailed (``stats.tail_scale``).
@@ -51,6 +52,7 @@ from sievekit.io import ReadOptions, Shard, ShardStats, fs, iter_batches, iter_t
 from sievekit.io.streams import STDIO
 from sievekit.reporting import pool as pools
 from sievekit.reporting import stats
+from sievekit.reporting.kl import kl_section
 from sievekit.reporting.untrusted import clean
 from sievekit.run.layout import Layout
 from sievekit.run.writeback import IdDigest
@@ -137,21 +139,6 @@ def _check_fields(total: dict[str, Any], by: str | None, score_fields: Sequence[
             listed = ", ".join(clean(f) for f in names[:40]) + (f", … ({len(names) - 40} more)" if len(names) > 40
                                                                  else "")
             raise ConfigError(f'{option(opt)} "{clean(name)}": no record has this field (fields: {listed})')
-
-
-def kl_section(target: Sequence[str], pool: Sequence[str], selected: Sequence[str], opts: ReadOptions,
-               buckets: int = 10000) -> dict[str, Any]:
-    """DSIR's KL reduction, KL(target || pool) - KL(target || selected), over hashed uni- and bigrams (fast
-    hash, ``buckets`` buckets). Positive: the selection moved toward the target."""
-    from sievekit.selectors.kl import hashed_counts, kl_divergence
-    from sievekit.selectors.ngrams import NgramFeaturizer
-
-    featurizer = NgramFeaturizer(buckets=buckets, order=2, hash="fast")
-    t, p, s = (hashed_counts(iter_texts(resolve_inputs(list(specs)), opts), featurizer)
-               for specs in (target, pool, selected))
-    before, after = kl_divergence(t, p), kl_divergence(t, s)
-    return {"kl_target_pool": round(before, 6), "kl_target_selected": round(after, 6),
-            "kl_reduction": round(before - after, 6), "buckets": buckets, "pool": list(pool)}
 
 
 def _scan(shards: Sequence[Shard], opts: ReadOptions, by: str | None, score_fields: Sequence[str],

@@ -69,8 +69,9 @@ def sections(data: dict[str, Any]) -> list[Section]:
         kl = data["kl"]
         rows = [["KL(target || pool)", kl["kl_target_pool"]], ["KL(target || selection)", kl["kl_target_selected"]],
                 ["KL reduction", kl["kl_reduction"]]]
-        out.append((f"KL reduction toward the target (hashed uni+bigrams, {kl['buckets']:,} buckets)", ["", "nats"],
-                    rows))
+        why = f"; - where not defined: {kl['unavailable']}" if kl.get("unavailable") else ""
+        out.append((f"KL reduction toward the target (hashed uni+bigrams, {kl['buckets']:,} buckets{why})",
+                    ["", "nats"], rows))
     for title, header, extra_rows in data.get("extra_tables", []):
         out.append((title, header, extra_rows))
     return out

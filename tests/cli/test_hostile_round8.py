@@ -4,6 +4,8 @@
   documents) showed their scores as these documents' (``select`` already refused them by their ids).
 - An output that exists and is not a regular file was replaced by the atomic rename: ``report --html /dev/full``
   (as root) made the device a regular file, and ``select -o pipe.jsonl`` a named pipe; both said nothing.
+- ``report --target T --raw POOL`` of an empty selection (or with an empty pool or target) was a traceback from
+  the KL section (a side with no n-grams); the KL values that are not defined are null now, with the reason.
 - ``report --html DIR`` or ``--html ""`` was a traceback; ``--html -`` wrote a file named ``-``; ``--json`` and
   ``--markdown`` together printed both, one after the other, on stdout.
 """
@@ -111,3 +113,21 @@ def test_no_writer_replaces_a_named_pipe(tmp_path):
     with pytest.raises(ShardError, match="named pipe"), atomic_path(pipe) as tmp:
         tmp.write_text("{}")
     assert stat.S_ISFIFO(os.stat(pipe).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+@pytest.mark.parametrize(("empty", "defined"), [
+    ("selection", ["kl_target_pool"]), ("pool", ["kl_target_selected"]), ("target", []),
+])
+def test_report_kl_with_an_empty_side_says_what_is_not_defined(invoke, tmp_path, empty, defined):
+    nothing = tmp_path / "empty.jsonl"
+    nothing.write_text("")
+    sides = {"selection": POOL, "pool": POOL, "target": DATA / "target.jsonl", empty: nothing}
+    res = invoke("report", sides["selection"], "--target", sides["target"], "--raw", sides["pool"], "--json", "-q")
+    assert res.exit_code == 0, res.output
+    kl = json.loads(res.stdout)["kl"]
+    for key in ("kl_target_pool", "kl_target_selected", "kl_reduction"):
+        assert (kl[key] is not None) == (key in defined), kl
+    assert empty in kl["unavailable"]
+    table = invoke("report", sides["selection"], "--target", sides["target"], "--raw", sides["pool"])
+    assert table.exit_code == 0 and "Traceback" not in table.stderr
+    assert f"not defined: no n-grams in the {empty}" in " ".join(table.stderr.split())
