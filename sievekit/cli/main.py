@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from typing import Annotated
 
 import typer
@@ -48,6 +47,6 @@ def _root(
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, stopping.on_sigterm)
+    stopping.install()
     tune_allocator()
     app()

@@ -256,6 +256,7 @@ def feedback(command: str, *, quiet: bool, interval: float, resumable: bool, con
             with view:
                 watch.view = view
                 yield watch
+        stopping.raise_stop()  # a stop a finaliser swallowed, and the run ended before it was raised again
     except KeyboardInterrupt:
         _stderr_line(watch.interrupted(resumable))
         raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -131,3 +132,56 @@ def test_report_kl_with_an_empty_side_says_what_is_not_defined(invoke, tmp_path,
     table = invoke("report", sides["selection"], "--target", sides["target"], "--raw", sides["pool"])
     assert table.exit_code == 0 and "Traceback" not in table.stderr
     assert f"not defined: no n-grams in the {empty}" in " ".join(table.stderr.split())
+
+
+@pytest.fixture
+def cli_handlers():
+    """The handlers `sievekit` installs at its start (``main``), restored after the test."""
+    import signal
+
+    from sievekit.cli import stopping
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopping.install()
+    yield
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+class _Finalised:
+    fired = False
+
+    def __del__(self):
+        if _Finalised.fired:  # once: the traceback the hook is handed holds this frame, and its end runs
+            return  # the finaliser again
+        _Finalised.fired = True
+        import signal
+
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C, handled at the next instruction: inside this finaliser
+        for _ in range(1000):
+            pass
+
+
+@pytest.fixture(autouse=True)
+def _finaliser_fires_once_per_test():
+    _Finalised.fired = False
+
+
+def test_ctrl_c_inside_a_finaliser_still_stops_the_run(invoke, tmp_path, monkeypatch, cli_handlers):
+    # seen live: Ctrl-C in llvmlite's ctypes callback printed "Exception ignored ... KeyboardInterrupt" and the
+    # score run went on to finish with exit 0
+    from sievekit.selectors.baseline import LengthSelector
+
+    original = LengthSelector.score_batch
+
+    def score_batch(self, texts):
+        _Finalised()
+        time.sleep(0.5)  # the rest of a long run: the stop is raised again within it
+        return original(self, texts)
+
+    monkeypatch.setattr(LengthSelector, "score_batch", score_batch)
+    out = tmp_path / "scores"
+    res = invoke("score", POOL, "--method", "length", "-o", out)
+    assert res.exit_code != 0, res.output
+    assert "score: interrupted" in res.stderr and "Exception ignored" not in res.stderr
+    assert not (out / "manifest.json").exists()

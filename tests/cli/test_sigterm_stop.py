@@ -8,6 +8,7 @@ one "interrupted" line, whatever it was running."""
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -15,6 +16,7 @@ from sievekit.cli import stopping
 from sievekit.selectors.baseline import LengthSelector
 from tests.conftest import DATA
 
+_LENGTH = LengthSelector.score_batch  # the tests patch it
 SELECT = ["select", DATA / "pool.jsonl", "--method", "length", "--top-k", "5", "-j", "1"]
 
 
@@ -40,14 +42,30 @@ def _wrapped_by_c(texts):
 
 
 class _Finalised:
+    fired = False
+
     def __del__(self):
+        if _Finalised.fired:  # once: the traceback the hook is handed holds this frame, and its end runs
+            return  # the finaliser again
+        _Finalised.fired = True
         signal.raise_signal(signal.SIGTERM)
         _spin()
 
 
+@pytest.fixture(autouse=True)
+def _finaliser_fires_once_per_test():
+    _Finalised.fired = False
+
+
 def _in_a_finaliser(texts):
     _Finalised()  # the handler's SystemExit is raised inside __del__, where Python only reports it
-    return LengthSelector.score_batch(LengthSelector(), texts)
+    time.sleep(0.5)  # the rest of a long run: the stop is raised again within it
+    return _LENGTH(LengthSelector(), texts)
+
+
+def _in_a_finaliser_at_the_end(texts):
+    _Finalised()  # and the run ends before the stop is raised again
+    return _LENGTH(LengthSelector(), texts)
 
 
 @pytest.mark.parametrize("where", [_wrapped_by_c, _in_a_finaliser], ids=["wrapped-by-c", "in-a-finaliser"])
@@ -59,6 +77,15 @@ def test_a_sigterm_ends_the_run_with_143_wherever_it_lands(invoke, tmp_path, mon
     assert "Traceback" not in res.stderr and "Error" not in res.stderr
     assert "select: interrupted" in res.stderr
     assert not out.exists()
+
+
+def test_a_run_that_ends_before_a_swallowed_sigterm_is_raised_again_still_ends_with_143(
+        invoke, tmp_path, monkeypatch, sigterm_handler):
+    monkeypatch.setattr(stopping._thread, "interrupt_main", lambda signum: None)  # never raised again: the run ends
+    monkeypatch.setattr(LengthSelector, "score_batch", lambda self, texts: _in_a_finaliser_at_the_end(texts))
+    res = invoke(*SELECT, "-o", tmp_path / "kept.jsonl")
+    assert res.exit_code == 143, res.output
+    assert "select: interrupted" in res.stderr and "Exception ignored" not in res.stderr
 
 
 def test_the_next_run_of_the_process_is_not_taken_for_stopped(invoke, tmp_path, monkeypatch, sigterm_handler):
