@@ -49,4 +49,9 @@ def _root(
 def main() -> None:
     stopping.install()
     tune_allocator()
-    app()
+    try:
+        app()
+    except (SystemExit, KeyboardInterrupt) as exc:
+        if stopping.stopped() is not None:
+            stopping.end_now(exc.code if isinstance(exc, SystemExit) else 130)
+        raise

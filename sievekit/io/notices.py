@@ -30,7 +30,7 @@ def begin_run() -> None:
     """Start a run's notices afresh: a new shared folder (the previous run's is removed). Without a usable
     temporary directory the run goes on without one: its notices are then shown once per process."""
     _seen.clear()
-    _end_run()
+    end_run()
     try:
         _started.append(tempdirs.make("sievekit-notices-"))
     except (ShardError, OSError):
@@ -39,7 +39,8 @@ def begin_run() -> None:
 
 
 @atexit.register
-def _end_run() -> None:
+def end_run() -> None:
+    """Remove the run's notices folder (at exit; or by a run that ends without the interpreter's teardown)."""
     while _started:
         folder = _started.pop()
         shutil.rmtree(folder, ignore_errors=True)
