@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import multiprocessing.util
 import os
 import signal
 import sys
@@ -110,8 +111,12 @@ def end_now(code: object) -> NoReturn:
     """A stopped run's end (its outputs unwound already), without the interpreter's teardown: that joins the
     process pool's manager thread, which waits forever for the rest of a result a stopped worker left
     half-written (one -j 2 select in 50 SIGTERMed hung there). The run's own exit handler (its notices' folder)
-    runs first."""
+    and the pool's queue finalisers run first."""
     notices.end_run()
+    # what the standard library's own exit does first, and cannot block on a worker: close the pool's queues and
+    # release their semaphores (skipped, the resource tracker warns of "leaked semaphore objects")
+    with contextlib.suppress(Exception):
+        multiprocessing.util._run_finalizers(0)  # type: ignore[attr-defined]
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or broken stdout has nothing more to say
             stream.flush()
