@@ -96,12 +96,13 @@ def test_report_html_dash_prints_the_page_on_stdout(invoke, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("both", [["--json", "--markdown"], ["--json", "--html", "-"], ["--markdown", "--html", "-"]])
-def test_report_prints_one_format_on_stdout(invoke, both):
+def test_report_prints_one_format_on_stdout(invoke, both, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # ``--html -`` once wrote a file named ``-`` here
     res = invoke("report", POOL, *both, "-q")
     assert res.exit_code == 2, res.output
     line = one_error_line(res.stderr)
     assert all(flag in line for flag in both if flag != "-")
-    assert res.stdout == ""
+    assert res.stdout == "" and list(tmp_path.iterdir()) == []
 
 
 def test_no_writer_replaces_a_named_pipe(tmp_path):
